@@ -1,0 +1,1 @@
+"""The runtime safety monitor: protocol, parser, runtime checks compiled from spec/, fail-safe, audit log."""

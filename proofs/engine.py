@@ -1,0 +1,211 @@
+"""The proof engine: induction with proved lemmas, vacuity checks, counterexample search.
+
+For a property P with assumptions A and lemma closure L (all from the spec):
+
+1. *Non-vacuity of the assumptions*: power-on states exist, and a step exists from a
+   state satisfying L under A (both queries must be ``sat``).
+2. *Lemmas*: each lemma holds at power-on and is preserved by every step from a state
+   satisfying all of L (joint 1-induction); each query must be ``unsat``.
+3. *The property*: a STATE property joins the induction; a TRANSITION property must
+   follow from L on every step (``unsat``).
+4. *Non-vacuity of the premise*: the premise must not contradict L, and a witness trace
+   from power-on that reaches it must exist (see :mod:`proofs.search`).
+
+Every query is kept as a standalone SMT-LIB2 text, so ``z3 file.smt2`` re-checks it
+without this code. When induction fails, :mod:`proofs.search` looks for a real trace
+from power-on; only such a trace makes a property VIOLATED.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import z3
+
+from proofs.results import PropertyResult, QueryRecord, Status
+from proofs.to_z3 import EnumSorts, Frame, Translator, domains, step_relation
+from spec.expr import Expr
+from spec.system import Lemma, Property, PropertyKind, SystemSpec
+
+DEFAULT_SEED = 20261125
+
+
+@dataclass
+class Query:
+    """One satisfiability question with its purpose and expected answer."""
+
+    name: str
+    purpose: str
+    expected: str
+    assertions: list[z3.BoolRef]
+
+    def smt2(self, header: str) -> str:
+        s = z3.Solver()
+        for a in self.assertions:
+            s.add(a)
+        text = s.to_smt2()
+        return f"; {header}\n; query: {self.name}\n; purpose: {self.purpose}\n" \
+               f"; expected: {self.expected}\n{text}"
+
+
+@dataclass
+class Outcome:
+    answer: str
+    seconds: float
+    model: z3.ModelRef | None
+    reason: str = ""
+
+
+@dataclass
+class ProofContext:
+    """Z3 frames for the current and next state, with cached transition relations."""
+
+    spec: SystemSpec
+    timeout_s: float = 60.0
+    seed: int = DEFAULT_SEED
+    enums: EnumSorts = field(default_factory=EnumSorts)
+    on_query: Callable[[Query, Outcome], None] | None = None
+
+    def __post_init__(self) -> None:
+        self.cur = Frame(self.spec, "s", self.enums)
+        self.nxt = Frame(self.spec, "t", self.enums)
+        self._trans: dict[frozenset[str], tuple[list[z3.BoolRef], Translator]] = {}
+        self.state_tr = Translator(lambda k: self.cur.consts[k], self.enums)
+        self.next_tr = Translator(lambda k: self.nxt.consts[k], self.enums)
+        self._lemma_cache: dict[tuple[frozenset[str], frozenset[str]], list[tuple[Query,
+                                                                                   Outcome]]] = {}
+
+    # -- building blocks ----------------------------------------------------------------
+    def trans(self, assumptions: frozenset[str]) -> tuple[list[z3.BoolRef], Translator]:
+        if assumptions not in self._trans:
+            self._trans[assumptions] = step_relation(self.spec, self.cur, self.nxt, self.enums,
+                                                     set(assumptions))
+        return self._trans[assumptions]
+
+    def init(self) -> list[z3.BoolRef]:
+        out = [self.state_tr(e) for e in self.spec.init]
+        out += [self.state_tr(s.init) for s in self.spec.state if s.init is not None]
+        return out + domains(self.spec, self.cur, self.enums)
+
+    def state(self, e: Expr, primed: bool = False) -> z3.BoolRef:
+        return (self.next_tr if primed else self.state_tr)(e)
+
+    def run(self, q: Query) -> Outcome:
+        s = z3.Solver()
+        s.set("timeout", int(self.timeout_s * 1000))
+        s.set("random_seed", self.seed)
+        for a in q.assertions:
+            s.add(a)
+        t0 = time.perf_counter()
+        r = s.check()
+        dt = time.perf_counter() - t0
+        out = Outcome(str(r), dt, s.model() if r == z3.sat else None,
+                      s.reason_unknown() if r == z3.unknown else "")
+        if self.on_query is not None:
+            self.on_query(q, out)
+        return out
+
+    # -- lemma induction -----------------------------------------------------------------
+    def lemma_queries(self, lemmas: list[Lemma], extra: list[tuple[str, Expr]],
+                      assumptions: frozenset[str]) -> list[Query]:
+        """Base and step queries proving ``lemmas`` plus ``extra`` invariants jointly."""
+        invs = [(lem.id, lem.expr) for lem in lemmas] + extra
+        trans, _ = self.trans(assumptions)
+        hyp = [self.state(e) for _, e in invs]
+        qs: list[Query] = []
+        for name, e in invs:
+            qs.append(Query(f"{name}.base", f"{name} holds at power-on", "unsat",
+                            [*self.init(), z3.Not(self.state(e))]))
+            qs.append(Query(f"{name}.step", f"{name} is preserved by every step", "unsat",
+                            [*hyp, *trans, z3.Not(self.state(e, primed=True))]))
+        return qs
+
+
+def property_assumptions(spec: SystemSpec, prop: Property) -> frozenset[str]:
+    return frozenset(spec.assumptions_of(prop))
+
+
+def prove_property(ctx: ProofContext, prop: Property,
+                   find_trace: Callable[[Property], tuple[str, list[dict[str, object]] | None]]
+                   | None = None,
+                   find_witness: Callable[[Property], int | None] | None = None,
+                   keep: list[Query] | None = None) -> PropertyResult:
+    """Prove one property; see the module docstring for the steps."""
+    spec = ctx.spec
+    t0 = time.perf_counter()
+    assumptions = property_assumptions(spec, prop)
+    lemmas = spec.lemma_closure(prop.lemmas)
+    result = PropertyResult(prop.id, prop.title, list(prop.requirements), list(prop.hazards),
+                            Status.UNKNOWN, "1-induction with lemmas", 1, 0.0,
+                            sorted(assumptions), [lem.id for lem in lemmas])
+
+    def record(q: Query, o: Outcome) -> None:
+        result.queries.append(QueryRecord(q.name, q.purpose, q.expected, o.answer, o.seconds))
+        if keep is not None:
+            keep.append(q)
+
+    trans, ttr = ctx.trans(assumptions)
+    lemma_hyp = [ctx.state(lem.expr) for lem in lemmas]
+
+    sanity = [
+        Query(f"{prop.id}.assumptions-init", "power-on states exist", "sat", ctx.init()),
+        Query(f"{prop.id}.assumptions-step", "a step exists from every lemma state", "sat",
+              [*lemma_hyp, *trans]),
+    ]
+    for q in sanity:
+        o = ctx.run(q)
+        record(q, o)
+        if o.answer != "sat":
+            return _finish(result, t0, Status.VACUOUS if o.answer == "unsat" else Status.UNKNOWN,
+                           f"{q.purpose}: solver says {o.answer} {o.reason}")
+
+    extra = [(prop.id, prop.formula)] if prop.kind is PropertyKind.STATE else []
+    obligations = ctx.lemma_queries(lemmas, extra, assumptions)
+    if prop.kind is PropertyKind.TRANSITION:
+        hyp = lemma_hyp
+        obligations.append(Query(f"{prop.id}.step", f"{prop.id} holds on every step", "unsat",
+                                 [*hyp, *trans, z3.Not(ttr(prop.formula))]))
+    failed: tuple[Query, Outcome] | None = None
+    for q in obligations:
+        o = ctx.run(q)
+        record(q, o)
+        if o.answer != "unsat" and failed is None:
+            failed = (q, o)
+            break
+    if failed is not None:
+        q, o = failed
+        reason = f"{q.name} is {o.answer}" + (f" ({o.reason})" if o.reason else "")
+        if find_trace is not None:
+            how, trace = find_trace(prop)
+            if trace is not None:
+                result.counterexample = trace
+                result.method = how
+                return _finish(result, t0, Status.VIOLATED,
+                               f"{reason}; a trace from power-on breaks it ({how})")
+        return _finish(result, t0, Status.UNKNOWN,
+                       f"{reason}; no trace from power-on found: the lemmas may be too weak")
+
+    premise_q = Query(f"{prop.id}.premise", "the premise does not contradict the lemmas", "sat",
+                      [*lemma_hyp, *(trans if prop.kind is PropertyKind.TRANSITION else []),
+                       (ttr if prop.kind is PropertyKind.TRANSITION else ctx.state_tr)(
+                           prop.premise)])
+    o = ctx.run(premise_q)
+    record(premise_q, o)
+    if o.answer == "unsat":
+        return _finish(result, t0, Status.VACUOUS, "the premise is unreachable: it contradicts "
+                       "the proved invariants")
+    if find_witness is not None:
+        result.witness_ticks = find_witness(prop)
+        if result.witness_ticks is None:
+            return _finish(result, t0, Status.UNKNOWN, "proved, but no witness trace reaching the "
+                           "premise was found, so vacuity is not excluded")
+    return _finish(result, t0, Status.PROVED, "all obligations unsat")
+
+
+def _finish(r: PropertyResult, t0: float, status: Status, reason: str) -> PropertyResult:
+    r.status = status
+    r.reason = reason
+    r.seconds = time.perf_counter() - t0
+    return r

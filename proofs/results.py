@@ -1,0 +1,68 @@
+"""Proof results: an enum, never a bool, with everything an auditor needs to re-check them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class Status(Enum):
+    """What the prover established about one property."""
+
+    PROVED = "PROVED"  #: holds in every reachable state, for every setting in range
+    VIOLATED = "VIOLATED"  #: a real trace from power-on breaks it (counterexample attached)
+    UNKNOWN = "UNKNOWN"  #: neither proved nor refuted; the solver's reason is attached
+    VACUOUS = "VACUOUS"  #: assumptions unsatisfiable, or the premise is never reachable
+
+
+@dataclass
+class QueryRecord:
+    """One SMT query the proof rests on (each must be unsat for PROVED, except witnesses)."""
+
+    name: str
+    purpose: str
+    expected: str  #: "unsat" for proof obligations, "sat" for non-vacuity checks
+    answer: str
+    seconds: float
+    smt2_file: str | None = None
+    sha256: str | None = None
+
+
+@dataclass
+class PropertyResult:
+    """The verdict on one property and the evidence behind it."""
+
+    property_id: str
+    title: str
+    requirements: list[str]
+    hazards: list[str]
+    status: Status
+    method: str
+    k: int
+    seconds: float
+    assumptions: list[str]
+    lemmas: list[str]
+    reason: str = ""
+    queries: list[QueryRecord] = field(default_factory=list)
+    counterexample: list[dict[str, Any]] | None = None
+    witness_ticks: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "property_id": self.property_id,
+            "title": self.title,
+            "requirements": self.requirements,
+            "hazards": self.hazards,
+            "status": self.status.value,
+            "method": self.method,
+            "k": self.k,
+            "seconds": round(self.seconds, 4),
+            "assumptions": self.assumptions,
+            "lemmas": self.lemmas,
+            "reason": self.reason,
+            "witness_ticks": self.witness_ticks,
+            "queries": [q.__dict__ for q in self.queries],
+            "counterexample_ticks": None if self.counterexample is None
+            else len(self.counterexample),
+        }

@@ -1,0 +1,131 @@
+"""The environment (the heart) and hardware bounds every proof rests on.
+
+A proof is only as good as these numbers. Each bound is a named constant with its
+unit and source, and each group of constraints the environment model imposes has an
+assumption ID (``ASM-*``). Every property declares exactly which assumptions it uses;
+the prover adds only those, and the tests check that dropping one breaks the proof.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from spec.timing import HR_MAX_BPM, HR_MIN_BPM, RR_MAX_MS, RR_MIN_MS
+
+#: Control tick (ms). The whole model counts in ticks of this length.
+TICK_MS = 1
+
+#: R-wave detector decision delay: from the true R peak to the sample at which the
+#: detector says "R wave" (ms). Must be at least the measured maximum of
+#: ``controller.triggers.RWaveDetector`` (see benchmarks/results/detectors.md).
+R_DETECT_DELAY_MIN_MS = 20
+R_DETECT_DELAY_MAX_MS = 60
+R_DETECT_JITTER_MS = R_DETECT_DELAY_MAX_MS - R_DETECT_DELAY_MIN_MS
+
+#: Largest beat-to-beat change of the R-R interval in the rhythms the proofs cover
+#: (sinus rhythm with sinus arrhythmia; atrial fibrillation is NOT covered) (ms).
+RR_STEP_MAX_MS = 40
+
+#: Largest beat-to-beat change of the pre-ejection period (ms) *(unverified)*.
+PEP_STEP_MAX_MS = 10
+
+#: Systolic-upstroke detection on the arterial pressure: from aortic valve opening to
+#: the detector's decision, catheter-lumen transit (~70 ms) included (ms).
+UPSTROKE_DELAY_MIN_MS = 60
+UPSTROKE_DELAY_MAX_MS = 100
+
+#: Dicrotic-notch detection: from aortic valve closure to the detector's decision (ms).
+NOTCH_DELAY_MIN_MS = 50
+NOTCH_DELAY_MAX_MS = 120
+
+#: Cardiac activity (any R wave or pulsatile pressure) is noticed within this delay of
+#: every R wave of a beating heart (ms).
+ACTIVITY_DELAY_MAX_MS = 150
+
+#: Helium: no gas reaches the balloon sooner than this after the inflate command (ms).
+GAS_INFLATE_LAG_MIN_MS = 20
+#: Helium: the balloon is fully deflated (>= 90 % of the gas back) at most this long
+#: after the deflate command (ms) *(unverified; vendor-specific)*.
+GAS_DEFLATE_MAX_MS = 40
+
+#: No cardiac activity for this long means asystole: the guard of internal mode (ms).
+#: Must exceed the longest R-R plus the activity delay, or a slow heart would look dead.
+ASYSTOLE_CONFIRM_MS = 2000
+
+#: Jitter of the upstroke report time from beat to beat: PEP step plus detector spread.
+UPSTROKE_JITTER_MS = PEP_STEP_MAX_MS + UPSTROKE_DELAY_MAX_MS - UPSTROKE_DELAY_MIN_MS
+
+#: Trigger-to-trigger intervals the controller accepts as one R-R (ms). ECG: the
+#: supported range widened by the detector's jitter. Pressure: only up to 120 bpm, the
+#: fastest rate at which a missed upstroke is still told apart from jitter.
+RR_ACCEPT_MIN_MS = RR_MIN_MS - R_DETECT_JITTER_MS
+RR_ACCEPT_MAX_MS = RR_MAX_MS + R_DETECT_JITTER_MS
+PRESSURE_RR_ACCEPT_MIN_MS = 500
+PRESSURE_RR_ACCEPT_MAX_MS = RR_MAX_MS + UPSTROKE_JITTER_MS
+
+#: Two successive trigger intervals that differ by more than this are inconsistent:
+#: a beat was missed, or the rhythm is not one the timing proof covers (ms).
+RR_CONSISTENCY_TOL_MS = RR_STEP_MAX_MS + 2 * R_DETECT_JITTER_MS
+PRESSURE_CONSISTENCY_TOL_MS = RR_STEP_MAX_MS + 2 * UPSTROKE_JITTER_MS
+
+#: Saturation caps of the timers (ms).
+TRIGGER_TIMER_CAP_MS = 5001
+IDLE_TIMER_CAP_MS = 1_800_001
+
+
+@dataclass(frozen=True)
+class Assumption:
+    """A named group of environment or hardware constraints, with where its numbers come from."""
+
+    id: str
+    text: str
+    source: str
+
+
+ASSUMPTIONS: tuple[Assumption, ...] = (
+    Assumption("ASM-HEART-RATE", f"every R-R interval lies in [{RR_MIN_MS}, {RR_MAX_MS}] ms "
+               f"({HR_MIN_BPM}-{HR_MAX_BPM} bpm)", "supported range of the console"),
+    Assumption("ASM-RR-STEP", f"successive R-R intervals differ by at most {RR_STEP_MAX_MS} ms "
+               "(sinus rhythm; atrial fibrillation and early ectopic beats are outside)",
+               "sinus arrhythmia; iabp.md 'Timing model'"),
+    Assumption("ASM-EJECTION", "ejection of each beat starts at R + PEP and ends at R + QS2, with "
+               "PEP and QS2 inside the rate bands of spec.timing (Weissler +/- tolerance) for the "
+               f"R-R that ended at that R wave; PEP changes by at most {PEP_STEP_MAX_MS} ms per "
+               "beat; ejection ends before the next R wave",
+               "Weissler regressions (iabp.md table), tolerance unverified"),
+    Assumption("ASM-R-DETECT", f"the R-wave detector reports a detected beat between "
+               f"{R_DETECT_DELAY_MIN_MS} and {R_DETECT_DELAY_MAX_MS} ms after its R peak and "
+               "never reports a beat that did not happen",
+               "measured decision delay of controller.triggers (benchmarks)"),
+    Assumption("ASM-MISS-SPACING", "a detector may miss beats (a run of any length, e.g. a lost "
+               "lead), but after a run of missed beats it detects at least two beats in a row "
+               "before it misses again", "a detector that misses every other beat is a lost "
+               "trigger the console cannot tell from a slower heart"),
+    Assumption("ASM-PRESSURE-DETECT", f"the systolic upstroke is reported "
+               f"{UPSTROKE_DELAY_MIN_MS}-{UPSTROKE_DELAY_MAX_MS} ms after valve opening, the "
+               f"dicrotic notch {NOTCH_DELAY_MIN_MS}-{NOTCH_DELAY_MAX_MS} ms after valve "
+               "closure, the upstroke before the notch of the same beat; no false reports",
+               "catheter-lumen transit ~70 ms (iabp.md); detector delay"),
+    Assumption("ASM-ACTIVITY", f"every beat of a beating heart is noticed as cardiac activity "
+               f"within {ACTIVITY_DELAY_MAX_MS} ms of its R wave; a silent heart (asystole) "
+               "produces no activity, no detection and no ejection",
+               "R-wave or pulsatility detection"),
+    Assumption("ASM-GAS", f"no helium reaches the balloon sooner than {GAS_INFLATE_LAG_MIN_MS} "
+               f"ms after the inflate command; the balloon is empty at most {GAS_DEFLATE_MAX_MS} "
+               "ms after the deflate command", "console pneumatics (vendor-specific, unverified)"),
+)
+
+ASSUMPTION_BY_ID: dict[str, Assumption] = {a.id: a for a in ASSUMPTIONS}
+
+#: Shortest deflation lead (ms before the predicted R-R end, see ``spec.settings``) that
+#: keeps the balloon empty at the next ejection in ECG-trigger mode: detection delay,
+#: detection jitter, R-R step, gas deflation time and the one-tick command latency.
+ECG_DEFLATION_LEAD_MIN_MS = (
+    R_DETECT_DELAY_MAX_MS + R_DETECT_JITTER_MS + RR_STEP_MAX_MS + GAS_DEFLATE_MAX_MS + TICK_MS
+)
+#: The same for pressure-trigger mode, where the beat trigger (the upstroke) comes only
+#: after ejection has started, so the next ejection must be predicted from the last one.
+PRESSURE_DEFLATION_LEAD_MIN_MS = (
+    TICK_MS + GAS_DEFLATE_MAX_MS + RR_STEP_MAX_MS + PEP_STEP_MAX_MS + UPSTROKE_JITTER_MS
+    + UPSTROKE_DELAY_MAX_MS
+)

@@ -1,0 +1,375 @@
+"""The environment the controller is proved against: the heart, the detectors, the pneumatics.
+
+The heart is non-deterministic within the assumptions of :mod:`spec.assumptions`: at
+every R wave it picks the next R-R interval, the beat's ejection window, whether the
+beat is silent (asystole), and when (or whether) each detector will report it. The
+controller never reads these variables; it sees only the detector outputs (inputs
+``r_wave``, ``upstroke``, ``notch``, ``activity``), exactly as on the real console.
+
+Time inside a beat is ``heart_t_ms``: 0 on the tick of the R peak.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from spec import assumptions as A
+from spec.expr import BOOL, INT, And, Between, Expr, Implies, Ite, Min, Not, Or, Var
+from spec.system import Assign, EnvConstraint, InputVar, Role, StateVar
+from spec.timing import (
+    PEP_HI_BAND_MS,
+    PEP_LO_BAND_MS,
+    RR_MAX_MS,
+    RR_MIN_MS,
+    pep_hi_ms,
+    pep_lo_ms,
+    qs2_hi_ms,
+    qs2_lo_ms,
+)
+
+
+def _iv(name: str) -> Var:
+    return Var(name, INT)
+
+
+def _bv(name: str) -> Var:
+    return Var(name, BOOL)
+
+
+# -- heart ------------------------------------------------------------------------------
+heart_t = _iv("heart_t_ms")
+heart_rr = _iv("heart_rr_ms")
+heart_prev_rr = _iv("heart_prev_rr_ms")
+heart_pep = _iv("heart_pep_ms")
+heart_prev_pep = _iv("heart_prev_pep_ms")
+heart_qs2 = _iv("heart_qs2_ms")
+heart_silent = _bv("heart_silent")
+
+#: The tick on which the next beat starts (the heart is about to reach its next R wave).
+new_beat: Expr = heart_t + 1 >= heart_rr
+
+PEP_MAX_MS = 200
+GAS_TIMER_CAP_MS = A.GAS_DEFLATE_MAX_MS + A.GAS_INFLATE_LAG_MIN_MS + 1
+
+
+def in_ejection(t: Expr = heart_t, primed: bool = False) -> Expr:
+    """True while the left ventricle ejects: aortic valve open in a non-silent beat."""
+    pep = heart_pep.nxt if primed else heart_pep
+    qs2 = heart_qs2.nxt if primed else heart_qs2
+    silent = heart_silent.nxt if primed else heart_silent
+    return And(Not(silent), pep <= t, t < qs2)
+
+
+@dataclass(frozen=True)
+class Ghost:
+    """Observer variables that remember a detector's last report (for the lemmas)."""
+
+    since: Var
+    rr_at: Var
+    time_at: Var
+    interval: Var
+    single: Var
+
+
+@dataclass(frozen=True)
+class Channel:
+    """One detector output: when in the beat it fires, and its miss bookkeeping."""
+
+    name: str  #: input variable set true on the tick of a report
+    delay: Var  #: this beat's report delay variable (ms)
+    prev_delay: Var  #: the previous beat's report delay (ms)
+    delay_lo: int
+    delay_hi: int
+    event_time: Expr  #: heart time of this beat's report
+    prev_event_time: Expr  #: heart time of the previous beat's report
+    assumption: str
+    time_lo: int  #: earliest report time in any beat (ms after R)
+    time_hi: int  #: latest report time in any beat (ms after R)
+
+    @property
+    def input(self) -> Var:
+        return _bv(self.name)
+
+    @property
+    def missed(self) -> Var:
+        return _bv(f"{self.name}_missed")
+
+    @property
+    def streak(self) -> Var:
+        """Detected beats in a row before this one (0, 1, or 2 meaning 2 or more)."""
+        return _iv(f"{self.name}_streak")
+
+    @property
+    def seen(self) -> Var:
+        """The detector already reported this beat."""
+        return _bv(f"{self.name}_seen")
+
+    @property
+    def prev_seen(self) -> Var:
+        """The detector reported the previous beat."""
+        return _bv(f"{self.name}_prev_seen")
+
+    @property
+    def ghost(self) -> Ghost:
+        n = self.name
+        return Ghost(_iv(f"g_{n}_since_ms"), _iv(f"g_{n}_rr_at_ms"), _iv(f"g_{n}_time_at_ms"),
+                     _iv(f"g_{n}_interval_ms"), _bv(f"g_{n}_single"))
+
+    def fires(self) -> Expr:
+        """The report: exactly at the beat's report time, unless missed or silent."""
+        return And(heart_t.eq(self.event_time), Not(self.missed), Not(heart_silent))
+
+
+R_CHANNEL = Channel(
+    "r_wave", _iv("r_delay_ms"), _iv("r_prev_delay_ms"),
+    A.R_DETECT_DELAY_MIN_MS, A.R_DETECT_DELAY_MAX_MS,
+    _iv("r_delay_ms"), _iv("r_prev_delay_ms"), "ASM-R-DETECT",
+    A.R_DETECT_DELAY_MIN_MS, A.R_DETECT_DELAY_MAX_MS,
+)
+UPSTROKE_CHANNEL = Channel(
+    "upstroke", _iv("upstroke_delay_ms"), _iv("upstroke_prev_delay_ms"),
+    A.UPSTROKE_DELAY_MIN_MS, A.UPSTROKE_DELAY_MAX_MS,
+    heart_pep + _iv("upstroke_delay_ms"), heart_prev_pep + _iv("upstroke_prev_delay_ms"),
+    "ASM-PRESSURE-DETECT",
+    min(PEP_LO_BAND_MS) + A.UPSTROKE_DELAY_MIN_MS, max(PEP_HI_BAND_MS) + A.UPSTROKE_DELAY_MAX_MS,
+)
+CHANNELS: tuple[Channel, ...] = (R_CHANNEL, UPSTROKE_CHANNEL)
+
+notch_delay = _iv("notch_delay_ms")
+notch_missed = _bv("notch_missed")
+activity_delay = _iv("activity_delay_ms")
+
+gas_timer = _iv("gas_timer_ms")
+gas_filled = _bv("gas_filled")
+
+
+def balloon_may_hold_gas(inflate_cmd: Expr, timer: Expr = gas_timer,
+                         filled: Expr = gas_filled) -> Expr:
+    """Conservative balloon state: True unless the balloon is certainly empty.
+
+    After an inflate command helium may arrive from ``GAS_INFLATE_LAG_MIN_MS`` on; after
+    a deflate command a balloon that may have received gas may hold it for
+    ``GAS_DEFLATE_MAX_MS`` (ASM-GAS). ``timer`` counts ms since the command last changed;
+    ``filled`` says the last inflation lasted long enough for gas to arrive.
+    """
+    return Ite(inflate_cmd, timer >= A.GAS_INFLATE_LAG_MIN_MS,
+               And(filled, timer < A.GAS_DEFLATE_MAX_MS))
+
+
+def state_vars() -> list[StateVar]:
+    env = Role.ENVIRONMENT
+    hv = [
+        StateVar("heart_t_ms", INT, env, "ms since this beat's R peak", 0, RR_MAX_MS - 1),
+        StateVar("heart_rr_ms", INT, env, "this beat's R-R interval (ms)", RR_MIN_MS, RR_MAX_MS),
+        StateVar("heart_prev_rr_ms", INT, env, "the R-R interval that ended at this beat's R",
+                 RR_MIN_MS, RR_MAX_MS),
+        StateVar("heart_pep_ms", INT, env, "this beat's pre-ejection period (ms)", 0, PEP_MAX_MS),
+        StateVar("heart_prev_pep_ms", INT, env, "the previous beat's PEP (ms)", 0, PEP_MAX_MS),
+        StateVar("heart_qs2_ms", INT, env, "this beat's end of ejection after R (ms)",
+                 0, RR_MAX_MS),
+        StateVar("heart_silent", BOOL, env, "asystolic beat: no R wave, no ejection"),
+        StateVar("notch_delay_ms", INT, env, "dicrotic-notch report delay after valve closure",
+                 A.NOTCH_DELAY_MIN_MS, A.NOTCH_DELAY_MAX_MS),
+        StateVar("notch_missed", BOOL, env, "the notch detector misses this beat"),
+        StateVar("activity_delay_ms", INT, env, "cardiac-activity report delay after R",
+                 0, A.ACTIVITY_DELAY_MAX_MS),
+    ]
+    for c in CHANNELS:
+        hv += [
+            StateVar(c.delay.name, INT, env, f"{c.name} report delay this beat (ms)",
+                     c.delay_lo, c.delay_hi),
+            StateVar(c.prev_delay.name, INT, env, f"{c.name} report delay previous beat (ms)",
+                     c.delay_lo, c.delay_hi),
+            StateVar(c.missed.name, BOOL, env, f"the {c.name} detector misses this beat"),
+            StateVar(c.streak.name, INT, env, f"{c.name}: detected beats in a row before this",
+                     0, 2),
+            StateVar(c.seen.name, BOOL, env, f"{c.name} already reported this beat"),
+            StateVar(c.prev_seen.name, BOOL, env, f"{c.name} reported the previous beat"),
+        ]
+    hv.append(StateVar("gas_timer_ms", INT, Role.PLANT, "ms since the balloon command changed",
+                       0, GAS_TIMER_CAP_MS, init=_iv("gas_timer_ms").eq(GAS_TIMER_CAP_MS)))
+    hv.append(StateVar("gas_filled", BOOL, Role.PLANT, "helium may have reached the balloon "
+                       "during the last inflation", init=Not(gas_filled)))
+    return hv
+
+
+def input_vars() -> list[InputVar]:
+    return [
+        InputVar("r_wave", BOOL, "the R-wave detector reports a beat on this tick"),
+        InputVar("upstroke", BOOL, "the pressure detector reports a systolic upstroke"),
+        InputVar("notch", BOOL, "the pressure detector reports a dicrotic notch"),
+        InputVar("activity", BOOL, "cardiac activity (R wave or pulsatile pressure) seen"),
+    ]
+
+
+def _unchanged(v: Var) -> Expr:
+    return v.nxt.eq(v)
+
+
+def heart_step() -> list[Assign]:
+    """Deterministic part of the heart: the clock inside the beat; the rest is chosen."""
+    return [Assign("heart_t_ms", Ite(new_beat, 0, heart_t + 1), False, Role.ENVIRONMENT)]
+
+
+def _channel_constraints(c: Channel) -> list[EnvConstraint]:
+    missed_eff = Or(c.missed, heart_silent)
+    on_new_beat = And(
+        c.prev_delay.nxt.eq(c.delay),
+        Between(c.delay.nxt, c.delay_lo, c.delay_hi),
+        c.streak.nxt.eq(Ite(missed_eff, 0, Min(c.streak + 1, 2))),
+        c.prev_seen.nxt.eq(Or(c.seen, c.input)),
+        Not(c.seen.nxt),
+    )
+    same_beat = And(
+        _unchanged(c.prev_delay), _unchanged(c.delay), _unchanged(c.streak),
+        _unchanged(c.missed), _unchanged(c.prev_seen),
+        c.seen.nxt.eq(Or(c.seen, c.input)),
+    )
+    return [
+        EnvConstraint(c.assumption, c.input.eq(c.fires()),
+                      f"{c.name} fires exactly at its report time, never otherwise"),
+        EnvConstraint(c.assumption, Implies(new_beat, on_new_beat),
+                      f"{c.name}: a new beat draws a report delay in range"),
+        EnvConstraint(c.assumption, Implies(Not(new_beat), same_beat),
+                      f"{c.name}: the report delay is fixed within a beat"),
+        EnvConstraint("ASM-MISS-SPACING",
+                      Implies(And(new_beat, Or(c.missed.nxt, heart_silent.nxt)),
+                              c.streak.nxt.ne(1)),
+                      f"{c.name}: after a run of misses, two detected beats before the next "
+                      "miss"),
+    ]
+
+
+def env_constraints() -> list[EnvConstraint]:
+    """Every constraint of the environment, grouped by assumption ID."""
+    nb, same = new_beat, Not(new_beat)
+    rr_n, prr_n = heart_rr.nxt, heart_prev_rr.nxt
+    out = [
+        EnvConstraint("ASM-HEART-RATE",
+                      Implies(nb, And(prr_n.eq(heart_rr), Between(rr_n, RR_MIN_MS, RR_MAX_MS))),
+                      "each new beat's R-R lies in the supported range"),
+        EnvConstraint("ASM-HEART-RATE",
+                      Implies(same, And(_unchanged(heart_rr), _unchanged(heart_prev_rr),
+                                        _unchanged(heart_silent))),
+                      "a beat's length and silence are fixed within the beat"),
+        EnvConstraint("ASM-RR-STEP",
+                      Implies(nb, And(rr_n - heart_rr <= A.RR_STEP_MAX_MS,
+                                      heart_rr - rr_n <= A.RR_STEP_MAX_MS)),
+                      "successive R-R intervals differ by a bounded step"),
+        EnvConstraint("ASM-EJECTION",
+                      Implies(nb, And(
+                          heart_prev_pep.nxt.eq(heart_pep),
+                          Between(heart_pep.nxt, pep_lo_ms(prr_n), pep_hi_ms(prr_n)),
+                          Between(heart_qs2.nxt, qs2_lo_ms(prr_n), qs2_hi_ms(prr_n)),
+                          heart_pep.nxt < heart_qs2.nxt, heart_qs2.nxt < rr_n,
+                          heart_pep.nxt - heart_pep <= A.PEP_STEP_MAX_MS,
+                          heart_pep - heart_pep.nxt <= A.PEP_STEP_MAX_MS)),
+                      "each beat's ejection window follows the rate bands"),
+        EnvConstraint("ASM-EJECTION",
+                      Implies(same, And(_unchanged(heart_pep), _unchanged(heart_prev_pep),
+                                        _unchanged(heart_qs2))),
+                      "the ejection window is fixed within a beat"),
+        EnvConstraint("ASM-PRESSURE-DETECT",
+                      Var("notch", BOOL).eq(And(heart_t.eq(heart_qs2 + notch_delay),
+                                                Not(notch_missed), Not(heart_silent))),
+                      "the notch is reported exactly at its report time"),
+        EnvConstraint("ASM-PRESSURE-DETECT",
+                      Implies(nb, Between(notch_delay.nxt, A.NOTCH_DELAY_MIN_MS,
+                                          A.NOTCH_DELAY_MAX_MS)),
+                      "a new beat draws a notch report delay in range"),
+        EnvConstraint("ASM-PRESSURE-DETECT",
+                      Implies(same, And(_unchanged(notch_delay), _unchanged(notch_missed))),
+                      "the notch report delay is fixed within a beat"),
+        EnvConstraint("ASM-PRESSURE-DETECT",
+                      Implies(nb, heart_pep.nxt + UPSTROKE_CHANNEL.delay.nxt
+                              < heart_qs2.nxt + notch_delay.nxt),
+                      "the upstroke is reported before the notch of the same beat"),
+        EnvConstraint("ASM-ACTIVITY",
+                      Var("activity", BOOL).eq(And(heart_t.eq(activity_delay),
+                                                   Not(heart_silent))),
+                      "every beating heart beat is noticed, a silent one never"),
+        EnvConstraint("ASM-ACTIVITY",
+                      Implies(nb, Between(activity_delay.nxt, 0, A.ACTIVITY_DELAY_MAX_MS)),
+                      "a new beat draws an activity report delay in range"),
+        EnvConstraint("ASM-ACTIVITY",
+                      Implies(same, _unchanged(activity_delay)),
+                      "the activity report delay is fixed within a beat"),
+    ]
+    for c in CHANNELS:
+        out += _channel_constraints(c)
+    return out
+
+
+def beat_invariant() -> list[Expr]:
+    """What every beat satisfies under the heart assumptions (for power-on and L-HEART)."""
+    return [
+        heart_rr - heart_prev_rr <= A.RR_STEP_MAX_MS,
+        heart_prev_rr - heart_rr <= A.RR_STEP_MAX_MS,
+        heart_pep >= pep_lo_ms(heart_prev_rr), heart_pep <= pep_hi_ms(heart_prev_rr),
+        heart_qs2 >= qs2_lo_ms(heart_prev_rr), heart_qs2 <= qs2_hi_ms(heart_prev_rr),
+        heart_pep < heart_qs2, heart_qs2 < heart_rr,
+        heart_pep - heart_prev_pep <= A.PEP_STEP_MAX_MS,
+        heart_prev_pep - heart_pep <= A.PEP_STEP_MAX_MS,
+        heart_pep + UPSTROKE_CHANNEL.delay < heart_qs2 + notch_delay,
+        Between(heart_prev_pep, min(PEP_LO_BAND_MS), max(PEP_HI_BAND_MS)),
+    ]
+
+
+def init_constraints() -> list[Expr]:
+    """Power-on: the heart is at an R peak with a beat that obeys the assumptions; no
+    detector has a streak yet (so a miss may follow at once)."""
+    out: list[Expr] = [heart_t.eq(0), *beat_invariant()]
+    for c in CHANNELS:
+        out += [c.streak.eq(0), Not(c.seen), Not(c.prev_seen)]
+    return out
+
+
+def plant_step(inflate_cmd: Var) -> list[Assign]:
+    """The pneumatics: a timer since the command changed, and whether gas may be inside."""
+    p = Role.PLANT
+    timer_n = Ite(inflate_cmd.nxt.ne(inflate_cmd), 0, Min(gas_timer + 1, GAS_TIMER_CAP_MS))
+    return [
+        Assign("gas_timer_ms", timer_n, False, p),
+        Assign("gas_filled", Ite(inflate_cmd.nxt,
+                                 gas_timer.nxt >= A.GAS_INFLATE_LAG_MIN_MS, gas_filled),
+               False, p),
+    ]
+
+
+def ghost_vars() -> list[StateVar]:
+    """Observer bookkeeping per detector: when it last reported, and the last interval."""
+    o = Role.OBSERVER
+    cap = A.TRIGGER_TIMER_CAP_MS
+    out = []
+    for c in CHANNELS:
+        g = c.ghost
+        out += [
+            StateVar(g.since.name, INT, o, f"ms since {c.name} last reported", 0, cap,
+                     init=g.since.eq(cap)),
+            StateVar(g.rr_at.name, INT, o, f"R-R of the beat of the last {c.name} report",
+                     init=g.rr_at.eq(RR_MIN_MS)),
+            StateVar(g.time_at.name, INT, o, "report time within that beat",
+                     init=g.time_at.eq(c.time_lo)),
+            StateVar(g.interval.name, INT, o, f"interval between the last two {c.name} reports",
+                     0, cap, init=g.interval.eq(cap)),
+            StateVar(g.single.name, BOOL, o, f"the last two {c.name} reports came from "
+                     "consecutive beats", init=Not(g.single)),
+        ]
+    return out
+
+
+def ghost_step() -> list[Assign]:
+    """Ghost updates: on a report, remember when, in which beat, and the interval."""
+    o = Role.OBSERVER
+    cap = A.TRIGGER_TIMER_CAP_MS
+    out = []
+    for c in CHANNELS:
+        g, fired = c.ghost, c.input
+        out += [
+            Assign(g.since.name, Ite(fired, 0, Min(g.since + 1, cap)), False, o),
+            Assign(g.rr_at.name, Ite(fired, heart_rr, g.rr_at), False, o),
+            Assign(g.time_at.name, Ite(fired, c.event_time, g.time_at), False, o),
+            Assign(g.interval.name, Ite(fired, Min(g.since + 1, cap), g.interval), False, o),
+            Assign(g.single.name, Ite(fired, c.prev_seen, g.single), False, o),
+        ]
+    return out

@@ -1,0 +1,32 @@
+"""The IABP system as one :class:`~spec.system.SystemSpec`: the spec every engine reads."""
+
+from __future__ import annotations
+
+from functools import cache
+
+from spec import controller_step, environment, observers
+from spec.lemmas import lemmas
+from spec.mode_table import MODE_TABLE
+from spec.properties import properties
+from spec.system import SystemSpec
+
+
+@cache
+def iabp_spec() -> SystemSpec:
+    """Controller, heart, detectors, pneumatics and observers, with every property."""
+    state = [*controller_step.state_vars(), *environment.state_vars(), *observers.state_vars(),
+             *environment.ghost_vars()]
+    return SystemSpec(
+        name="iabp",
+        state=tuple(state),
+        inputs=(*controller_step.input_vars(), *environment.input_vars()),
+        step=(*controller_step.step(), *environment.heart_step(),
+              *environment.plant_step(controller_step.inflate_cmd), *observers.step(),
+              *environment.ghost_step()),
+        env=tuple(environment.env_constraints()),
+        init=(*controller_step.init_constraints(), *environment.init_constraints()),
+        mode_table=MODE_TABLE,
+        properties=tuple(properties()),
+        lemmas=tuple(lemmas(state)),
+    ).checked()
+

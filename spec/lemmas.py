@@ -1,0 +1,201 @@
+"""Auxiliary invariants (lemmas) that make the safety properties provable by induction.
+
+A lemma is itself proved: at power-on, and preserved by every step given the lemmas it
+uses and the assumptions it names. Lemmas tie the controller's counters to what the
+heart and the detectors really did (through the observers' ghost variables):
+
+- ``L-CH-*``: what each detector's ghost variables say about its last reports, and that
+  after a missed beat the next interval is far from the last single-beat one;
+- ``L-SYNC-*``: in a trigger mode the controller's trigger timer and interval estimate
+  are the detector's, armed/inflated only in a detected beat after a single-beat
+  interval, inflated only after the end of ejection and before the deflation point;
+- ``L-GAS``: helium left after a deflation is gone before the next ejection starts.
+"""
+
+from __future__ import annotations
+
+from spec import assumptions as A
+from spec.controller_step import (
+    PUMPING_MODES,
+    TRIGGER_MODES,
+    ecg_deflate_at_ms,
+    in_trigger_mode,
+    inflate_cmd,
+    mode,
+    pressure_deflate_at_ms,
+)
+from spec.environment import (
+    beat_invariant,
+    R_CHANNEL,
+    UPSTROKE_CHANNEL,
+    Channel,
+    gas_filled,
+    gas_timer,
+    heart_pep,
+    heart_prev_pep,
+    heart_prev_rr,
+    heart_qs2,
+    heart_rr,
+    heart_silent,
+    heart_t,
+    notch_delay,
+)
+from spec.expr import BOOL, INT, And, Between, Expr, Implies, Max, Min, Not, Or, Var
+from spec.modes import Mode
+from spec.observers import (
+    SINCE_INTERNAL_CAP_MS,
+    obs_beats,
+    obs_idle,
+    obs_no_trigger,
+    obs_since_activity,
+    obs_since_internal,
+)
+from spec.settings import current_settings, settings_valid
+from spec.system import Lemma, Role, StateVar
+from spec.timing import RR_MAX_MS, RR_MIN_MS, pep_hi_ms, pep_lo_ms, qs2_hi_ms, qs2_lo_ms
+
+HEART = ("ASM-HEART-RATE", "ASM-RR-STEP", "ASM-EJECTION")
+ENV_DOMAIN_ASSUMPTIONS = ("ASM-HEART-RATE", "ASM-EJECTION", "ASM-R-DETECT",
+                          "ASM-PRESSURE-DETECT", "ASM-ACTIVITY")
+CAP = A.TRIGGER_TIMER_CAP_MS
+
+
+def _b(name: str) -> Var:
+    return Var(name, BOOL)
+
+
+def _i(name: str) -> Var:
+    return Var(name, INT)
+
+
+def _domains(state: list[StateVar], env: bool) -> Expr:
+    parts = [d for s in state if (s.role is Role.ENVIRONMENT) == env
+             for d in [s.domain()] if d is not None]
+    return And(*parts)
+
+
+def _channel_lemma(c: Channel, jitter_ms: int) -> Expr:
+    g, t, T, PT = c.ghost, heart_t, c.event_time, c.prev_event_time
+    seen, prev_seen = c.seen, c.prev_seen
+    return And(
+        seen.eq(And(t > T, Not(c.missed), Not(heart_silent))),
+        prev_seen.eq(c.streak >= 1),
+        Implies(Or(c.missed, heart_silent), c.streak.ne(1)),
+        Between(g.rr_at, RR_MIN_MS, RR_MAX_MS), Between(g.time_at, c.time_lo, c.time_hi),
+        Between(T, c.time_lo, c.time_hi), Between(PT, c.time_lo, c.time_hi),
+        Implies(seen, And(g.since.eq(t - T - 1), g.rr_at.eq(heart_rr), g.time_at.eq(T),
+                          g.single.eq(prev_seen),
+                          Implies(g.single, g.interval.eq(heart_prev_rr + T - PT)))),
+        Implies(And(Not(seen), prev_seen),
+                And(g.since.eq(t + heart_prev_rr - PT - 1), g.rr_at.eq(heart_prev_rr),
+                    g.time_at.eq(PT), g.single.eq(c.streak.eq(2)))),
+        Implies(And(Not(seen), Not(prev_seen)),
+                And(g.since >= Min(t + 2 * g.rr_at - A.RR_STEP_MAX_MS - g.time_at - 1, CAP),
+                    Implies(g.since < CAP, g.single))),
+        Implies(g.single, Between(g.interval - g.rr_at, -(A.RR_STEP_MAX_MS + jitter_ms),
+                                  A.RR_STEP_MAX_MS + jitter_ms)),
+    )
+
+
+def _deflate_at(m: Mode) -> Expr:
+    s = current_settings()
+    rr_est = _i("rr_est_ms")
+    if m is Mode.ECG_TRIGGER:
+        return ecg_deflate_at_ms(rr_est, s["ecg_deflation_lead_ms"])
+    return pressure_deflate_at_ms(rr_est, s["pressure_deflation_lead_ms"])
+
+
+def _sync_lemma(m: Mode, c: Channel, lo: int, hi: int) -> Expr:
+    g = c.ghost
+    since, seen_n = _i("since_trigger_ms"), _i("triggers_seen")
+    rr_est, in_mode = _i("rr_est_ms"), mode.eq(m)
+    defl_at = _deflate_at(m)
+    estimate_ok = And(seen_n >= 2, g.single, Between(rr_est, lo, hi), since < defl_at)
+    this_beat = And(c.seen, Not(heart_silent))
+    next_beat = And(Not(c.seen), c.prev_seen,
+                    heart_t + (defl_at - since) + A.GAS_DEFLATE_MAX_MS <= heart_pep)
+    after_ejection = And(Implies(gas_timer >= A.GAS_INFLATE_LAG_MIN_MS, heart_t >= heart_qs2),
+                         Implies(gas_timer < A.GAS_INFLATE_LAG_MIN_MS,
+                                 heart_t + A.GAS_INFLATE_LAG_MIN_MS - gas_timer >= heart_qs2))
+    return And(
+        Implies(And(in_mode, seen_n >= 1), since.eq(g.since)),
+        Implies(And(in_mode, seen_n >= 2), rr_est.eq(g.interval)),
+        Implies(And(in_mode, _b("armed")), And(estimate_ok, Or(this_beat, next_beat))),
+        Implies(And(in_mode, inflate_cmd),
+                And(estimate_ok, Or(And(this_beat, after_ejection), next_beat))),
+    )
+
+
+def lemmas(state: list[StateVar]) -> list[Lemma]:
+    since = _i("since_trigger_ms")
+    sync_asm = (*HEART, "ASM-R-DETECT", "ASM-PRESSURE-DETECT", "ASM-MISS-SPACING")
+    return [
+        Lemma("L-DOM-CONTROLLER", _domains(state, env=False), (), (),
+              "every controller, plant and observer counter stays in its declared range"),
+        Lemma("L-DOM-ENVIRONMENT", _domains(state, env=True), ENV_DOMAIN_ASSUMPTIONS, (),
+              "every heart and detector variable stays in its declared range"),
+        Lemma("L-SETTINGS", settings_valid(current_settings()), (), (),
+              "the settings in force pass the validator"),
+        Lemma("L-QUIET", And(Implies(Not(in_trigger_mode()), Not(_b("armed"))),
+                             Implies(Not(mode.isin(PUMPING_MODES)), Not(inflate_cmd)),
+                             Implies(inflate_cmd, gas_filled.eq(
+                                 gas_timer >= A.GAS_INFLATE_LAG_MIN_MS)),
+                             Implies(mode.eq(Mode.INTERNAL), obs_since_internal.eq(0))),
+              (), ("L-DOM-CONTROLLER",),
+              "outside the trigger modes nothing is armed, outside the pumping modes the "
+              "balloon command is off"),
+        Lemma("L-HEART", And(heart_t < heart_rr, *beat_invariant()),
+              (*HEART, "ASM-PRESSURE-DETECT"), ("L-DOM-ENVIRONMENT",),
+              "the heart is inside its beat and the beat obeys the rate bands"),
+        Lemma("L-CH-R", _channel_lemma(R_CHANNEL, A.R_DETECT_JITTER_MS),
+              (*HEART, "ASM-R-DETECT", "ASM-MISS-SPACING"), ("L-DOM-ENVIRONMENT", "L-HEART"),
+              "the R-wave ghost variables track the detector's last reports"),
+        Lemma("L-CH-UPSTROKE", _channel_lemma(UPSTROKE_CHANNEL, A.UPSTROKE_JITTER_MS),
+              (*HEART, "ASM-PRESSURE-DETECT", "ASM-MISS-SPACING"), ("L-DOM-ENVIRONMENT", "L-HEART"),
+              "the upstroke ghost variables track the detector's last reports"),
+        Lemma("L-SYNC",
+              And(_sync_lemma(Mode.ECG_TRIGGER, R_CHANNEL, A.RR_ACCEPT_MIN_MS,
+                              A.RR_ACCEPT_MAX_MS),
+                  _sync_lemma(Mode.PRESSURE_TRIGGER, UPSTROKE_CHANNEL,
+                              A.PRESSURE_RR_ACCEPT_MIN_MS, A.PRESSURE_RR_ACCEPT_MAX_MS)),
+              sync_asm, ("L-DOM-CONTROLLER", "L-DOM-ENVIRONMENT", "L-SETTINGS", "L-QUIET",
+                         "L-CH-R", "L-CH-UPSTROKE"),
+              "in a trigger mode the controller's timer and interval are the detector's; it "
+              "is armed or inflated only in a detected beat after a single-beat interval, "
+              "after the end of ejection and before its deflation point"),
+        Lemma("L-GAS",
+              Implies(And(Not(inflate_cmd), gas_filled, gas_timer < A.GAS_DEFLATE_MAX_MS),
+                      Or(obs_since_internal <= gas_timer + 1,
+                         And(Not(heart_silent), heart_t >= heart_qs2,
+                             heart_t + A.GAS_DEFLATE_MAX_MS - gas_timer
+                             <= heart_rr + Max(pep_lo_ms(heart_rr),
+                                               heart_pep - A.PEP_STEP_MAX_MS)),
+                         heart_t + A.GAS_DEFLATE_MAX_MS - gas_timer <= heart_pep)),
+              (*sync_asm, "ASM-GAS"), ("L-SYNC",),
+              "after a deflation from a trigger mode the balloon empties before the next "
+              "ejection starts"),
+        Lemma("L-NO-TRIGGER",
+              And(Implies(in_trigger_mode(), obs_no_trigger.eq(since)),
+                  Implies(Not(in_trigger_mode()), obs_no_trigger.eq(0)),
+                  Implies(And(in_trigger_mode(),
+                              since >= _i("set_trigger_loss_timeout_ms")),
+                          And(Not(inflate_cmd), _b("alm_trigger_loss")))),
+              (), ("L-DOM-CONTROLLER",),
+              "the observer's ms-without-trigger equals the controller's trigger timer"),
+        Lemma("L-ACTIVITY", obs_since_activity.eq(_i("since_activity_ms")), (),
+              ("L-DOM-CONTROLLER",),
+              "the observer's ms-since-activity equals the controller's"),
+        Lemma("L-IDLE", obs_idle.eq(_i("idle_ms")), (), ("L-DOM-CONTROLLER",),
+              "the observer's idle time equals the controller's"),
+        Lemma("L-RATIO",
+              And(obs_beats >= _i("beats_since_inflation"),
+                  Implies(_b("armed"),
+                          And(in_trigger_mode(),
+                              _i("beats_since_inflation") >= _i("set_assist_ratio")))),
+              (), ("L-DOM-CONTROLLER", "L-QUIET", "L-SETTINGS"),
+              "armed only in a trigger mode with enough beats counted since the last "
+              "inflation; the observer counts at least as many"),
+    ]
+
+
+__all__ = ["lemmas", "TRIGGER_MODES", "SINCE_INTERNAL_CAP_MS"]

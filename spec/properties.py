@@ -1,0 +1,220 @@
+"""Every safety requirement as named properties, each traced to requirements and hazards.
+
+A property is ``premise => conclusion``. STATE properties hold in every reachable state;
+TRANSITION properties hold on every step (they may read the tick's inputs and the next
+state, written ``x'``). Each property lists exactly the environment assumptions and the
+auxiliary lemmas its proof may use.
+"""
+
+from __future__ import annotations
+
+from spec import assumptions as A
+from spec.controller_step import (
+    HIGH_FAULT_INPUTS,
+    in_trigger_mode,
+    inflate_cmd,
+    is_pumping,
+    is_stopped,
+    mode,
+    op,
+)
+from spec.environment import (
+    R_CHANNEL,
+    UPSTROKE_CHANNEL,
+    balloon_may_hold_gas,
+    heart_qs2,
+    heart_silent,
+    heart_t,
+    in_ejection,
+)
+from spec.expr import BOOL, INT, TRUE, And, Implies, Ite, Not, Or, Var
+from spec.modes import Mode, OperatorCommand
+from spec.observers import (
+    obs_beats,
+    obs_idle,
+    obs_no_trigger,
+    obs_since_activity,
+    obs_since_internal,
+    rising_inflation,
+)
+from spec.settings import SETTINGS, current_settings, requested_settings, settings_valid
+from spec.system import Property, PropertyKind
+
+T, S = PropertyKind.TRANSITION, PropertyKind.STATE
+
+
+def _b(name: str) -> Var:
+    return Var(name, BOOL)
+
+
+def _i(name: str) -> Var:
+    return Var(name, INT)
+
+
+HEART = ("ASM-HEART-RATE", "ASM-RR-STEP", "ASM-EJECTION")
+DETECT = ("ASM-R-DETECT", "ASM-PRESSURE-DETECT", "ASM-MISS-SPACING")
+HIGH_ALARMS = (*HIGH_FAULT_INPUTS.values(), "alm_contra_absolute", "alm_async_activity")
+
+
+def properties() -> list[Property]:
+    high_fault = Or(*[_b(n) for n in HIGH_FAULT_INPUTS])
+    ack = op.eq(OperatorCommand.ACKNOWLEDGE)
+    rise_in_trigger_mode = And(in_trigger_mode(primed=True), rising_inflation())
+    return [
+        Property(
+            "P-INFL-DIASTOLE", "inflation starts only after the end of ejection",
+            ("REQ-INFL-DIASTOLE",), ("HZ-EARLY-INFL",), T,
+            rise_in_trigger_mode,
+            And(Not(heart_silent.nxt),
+                heart_t.nxt + A.GAS_INFLATE_LAG_MIN_MS >= heart_qs2.nxt),
+            (*HEART, *DETECT), ("L-SYNC", "L-GAS"),
+            "When the console turns the inflate command on in a trigger mode, the heart is "
+            "in a beating beat and the earliest helium arrival is at or after that beat's "
+            "aortic valve closure (end of ejection)."),
+        Property(
+            "P-NO-GAS-IN-EJECTION", "the balloon is empty whenever the ventricle ejects",
+            ("REQ-DEFL-BEFORE-EJECTION", "REQ-INFL-DIASTOLE"), ("HZ-LATE-DEFL", "HZ-EARLY-INFL"),
+            S,
+            And(in_ejection(), obs_since_internal >= A.GAS_DEFLATE_MAX_MS + 1),
+            Not(balloon_may_hold_gas(inflate_cmd)),
+            (*HEART, *DETECT, "ASM-GAS"), ("L-SYNC", "L-GAS"),
+            "From the start of ejection (R + PEP) to its end (R + QS2) of every beat, the "
+            "balloon holds no helium (deflation complete under the stated gas time), unless "
+            "the gas comes from internal-mode pumping (covered by P-INTERNAL-*)."),
+        Property(
+            "P-CONTRA-ABSOLUTE", "no pumping with an absolute contraindication",
+            ("REQ-CONTRA-BLOCK",), ("HZ-CONTRA", "HZ-SILENT"), T,
+            _b("contra_absolute"),
+            And(Not(is_pumping(primed=True)), Not(inflate_cmd.nxt), _b("alm_contra_absolute").nxt),
+            (), (),
+            "On any tick on which an absolute contraindication is recorded, the console is "
+            "not in a pumping mode, the inflate command is off and the high-priority "
+            "contraindication alarm is active."),
+        Property(
+            "P-CONTRA-RELATIVE", "a relative contraindication needs an override and alarms",
+            ("REQ-CONTRA-BLOCK",), ("HZ-CONTRA", "HZ-SILENT"), T,
+            _b("contra_relative"),
+            And(_b("alm_contra_relative").nxt,
+                Implies(Not(_b("contra_override")),
+                        And(Not(is_pumping(primed=True)), Not(inflate_cmd.nxt)))),
+            (), (),
+            "While a relative contraindication is recorded its alarm is active, and without "
+            "an explicit override the console does not pump."),
+        Property(
+            "P-TRIGGER-LOSS", "no trigger for the timeout: deflated and alarming",
+            ("REQ-TRIGGER-LOSS",), ("HZ-NO-TRIGGER",), S,
+            And(in_trigger_mode(), obs_no_trigger >= _i("set_trigger_loss_timeout_ms")),
+            And(Not(inflate_cmd), _b("alm_trigger_loss")),
+            (), ("L-NO-TRIGGER",),
+            "In a trigger mode, once no trigger has been reported for the trigger-loss "
+            "timeout, the inflate command is off and the trigger-loss alarm is active (bound: "
+            "the same tick)."),
+        Property(
+            "P-TRIGGER-FRESH", "inflation only in a beat whose own trigger was detected",
+            ("REQ-TRIGGER-FRESH",), ("HZ-NO-TRIGGER",), T,
+            rise_in_trigger_mode,
+            Ite(mode.nxt.eq(Mode.ECG_TRIGGER), R_CHANNEL.seen.nxt, UPSTROKE_CHANNEL.seen.nxt),
+            (*HEART, *DETECT), ("L-SYNC", "L-GAS"),
+            "The inflate command turns on only in a heart beat whose own trigger (R wave, or "
+            "systolic upstroke in pressure mode) the detector has reported, so never on a "
+            "trigger older than one R-R interval."),
+        Property(
+            "P-INTERNAL-ENTRY", "internal mode only on confirmation with no cardiac activity",
+            ("REQ-INTERNAL-GUARD",), ("HZ-ASYNC",), T,
+            And(mode.ne(Mode.INTERNAL), mode.nxt.eq(Mode.INTERNAL)),
+            And(op.eq(OperatorCommand.START_INTERNAL),
+                obs_since_activity >= A.ASYSTOLE_CONFIRM_MS, Not(_b("activity"))),
+            (), ("L-ACTIVITY",),
+            f"Internal mode is entered only on the operator's explicit START_INTERNAL and "
+            f"only when no cardiac activity has been reported for {A.ASYSTOLE_CONFIRM_MS} ms."),
+        Property(
+            "P-INTERNAL-EXIT", "internal mode is left at once on cardiac activity",
+            ("REQ-INTERNAL-GUARD",), ("HZ-ASYNC", "HZ-SILENT"), T,
+            And(mode.eq(Mode.INTERNAL), _b("activity")),
+            And(mode.nxt.ne(Mode.INTERNAL), Not(inflate_cmd.nxt), _b("alm_async_activity").nxt),
+            (), (),
+            "When cardiac activity is reported during internal pumping, the console leaves "
+            "internal mode, turns the inflate command off and raises the high-priority "
+            "alarm on the same tick, so before the next inflation."),
+        Property(
+            "P-FAULT-HALT", "a high-priority fault halts pumping within one tick",
+            ("REQ-ALARM-HALT",), ("HZ-GAS", "HZ-KINK"), T,
+            high_fault,
+            And(mode.nxt.eq(Mode.HALTED), Not(inflate_cmd.nxt),
+                *[Implies(_b(i), _b(a).nxt) for i, a in HIGH_FAULT_INPUTS.items()]),
+            (), (),
+            "On a tick with gas loss, blood detected, catheter kink or system fault, the "
+            "console is HALTED, the inflate command is off and the fault's alarm is active."),
+        Property(
+            "P-HALT-LATCH", "halted until the fault is cleared and acknowledged",
+            ("REQ-ALARM-HALT",), ("HZ-GAS", "HZ-SILENT"), T,
+            And(mode.eq(Mode.HALTED), Not(And(ack, Not(high_fault)))),
+            And(mode.nxt.eq(Mode.HALTED), Not(inflate_cmd.nxt)),
+            (), (),
+            "Once HALTED the console stays halted with the balloon deflated until the fault "
+            "sensors are clear AND the operator acknowledges."),
+        Property(
+            "P-STANDBY-DEFLATED", "standby and halted mean deflated",
+            ("REQ-STANDBY-DEFLATED",), ("HZ-EARLY-INFL", "HZ-LATE-DEFL"), S,
+            is_stopped(), Not(inflate_cmd),
+            (), (),
+            "In STANDBY and HALTED the inflate command is off."),
+        Property(
+            "P-RATIO", "1:N: at most one inflation per N detected beats",
+            ("REQ-RATIO",), ("HZ-SETTINGS",), T,
+            rise_in_trigger_mode, obs_beats >= _i("set_assist_ratio"),
+            (), ("L-RATIO",),
+            "Each inflation in a trigger mode is preceded, since the previous inflation, by at "
+            "least N trigger reports, N being the assist ratio in force."),
+        Property(
+            "P-SETTINGS-SAFE", "the settings in force always pass the validator",
+            ("REQ-SETTINGS-SAFE",), ("HZ-SETTINGS",), S,
+            TRUE, settings_valid(current_settings()),
+            (), (),
+            "Every setting in force satisfies every validator clause (ranges and the timing "
+            "clauses the proofs need), at power-on and after any change request."),
+        Property(
+            "P-SETTINGS-REJECT", "an invalid settings request is refused and announced",
+            ("REQ-SETTINGS-SAFE",), ("HZ-SETTINGS", "HZ-SILENT"), T,
+            And(_b("set_request"), Not(settings_valid(requested_settings()))),
+            And(*[s.var.nxt.eq(s.var) for s in SETTINGS], _b("alm_settings_rejected").nxt),
+            (), (),
+            "A settings request that fails any validator clause changes nothing and raises "
+            "the settings-rejected alarm (the clause reasons are reported by the validator)."),
+        Property(
+            "P-ALWAYS-STOPPABLE", "standby takes effect within one tick",
+            ("REQ-ALWAYS-STOPPABLE",), ("HZ-STUCK",), T,
+            op.eq(OperatorCommand.STANDBY),
+            And(is_stopped(primed=True), Not(inflate_cmd.nxt)),
+            (), (),
+            "From every reachable state, on the tick the operator presses STANDBY the console "
+            "is stopped (STANDBY, or HALTED on a fault) with the inflate command off."),
+        Property(
+            "P-ALARM-LATCH", "high-priority alarms clear only on acknowledge",
+            ("REQ-ALARM-LATCH",), ("HZ-SILENT",), T,
+            And(Or(*[_b(a) for a in HIGH_ALARMS]), Not(ack)),
+            And(*[Implies(_b(a), _b(a).nxt) for a in HIGH_ALARMS]),
+            (), (),
+            "An active high-priority alarm stays active on every tick without an "
+            "acknowledge."),
+        Property(
+            "P-ALARM-CAUSE", "every alarm is active while its cause persists",
+            ("REQ-ALARM-LATCH",), ("HZ-SILENT",), T,
+            Or(*[_b(i) for i in HIGH_FAULT_INPUTS], _b("contra_absolute"),
+               _b("contra_relative"), And(mode.eq(Mode.INTERNAL), _b("activity"))),
+            And(*[Implies(_b(i), _b(a).nxt) for i, a in HIGH_FAULT_INPUTS.items()],
+                Implies(_b("contra_absolute"), _b("alm_contra_absolute").nxt),
+                Implies(_b("contra_relative"), _b("alm_contra_relative").nxt),
+                Implies(And(mode.eq(Mode.INTERNAL), _b("activity")),
+                        _b("alm_async_activity").nxt)),
+            (), (),
+            "On every tick on which an alarm's cause is present, that alarm is active "
+            "afterwards, whatever the operator does (acknowledge cannot clear it)."),
+        Property(
+            "P-IDLE-ALARM", "a balloon left still too long raises the idle alarm",
+            ("REQ-IDLE-ALARM",), ("HZ-IDLE",), S,
+            obs_idle >= _i("set_idle_limit_ms"), _b("alm_idle"),
+            (), ("L-IDLE",),
+            "Once the balloon has been still (STANDBY or HALTED) for the idle limit, the idle "
+            "alarm is active."),
+    ]
