@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import z3
 
@@ -128,7 +129,8 @@ def property_assumptions(spec: SystemSpec, prop: Property) -> frozenset[str]:
 
 
 def prove_property(ctx: ProofContext, prop: Property,
-                   find_trace: Callable[[Property], tuple[str, list[dict[str, object]] | None]]
+                   find_trace: Callable[[Property, z3.ModelRef | None],
+                                        tuple[str, list[dict[str, Any]] | None]]
                    | None = None,
                    find_witness: Callable[[Property], int | None] | None = None,
                    keep: list[Query] | None = None) -> PropertyResult:
@@ -178,7 +180,7 @@ def prove_property(ctx: ProofContext, prop: Property,
         q, o = failed
         reason = f"{q.name} is {o.answer}" + (f" ({o.reason})" if o.reason else "")
         if find_trace is not None:
-            how, trace = find_trace(prop)
+            how, trace = find_trace(prop, o.model)
             if trace is not None:
                 result.counterexample = trace
                 result.method = how

@@ -20,11 +20,15 @@ from spec.expr import Const, Expr, Op, Sort, Var
 from spec.system import SystemSpec
 
 
+_ENUM_SORTS: dict[type[IntEnum], tuple[z3.SortRef, dict[IntEnum, z3.ExprRef]]] = {}
+
+
 class EnumSorts:
-    """One Z3 enumeration sort per Python IntEnum, created once per context."""
+    """One Z3 enumeration sort per Python IntEnum. Z3 allows a sort name once per context,
+    so the sorts are shared by every translator (all use Z3's main context)."""
 
     def __init__(self) -> None:
-        self._sorts: dict[type[IntEnum], tuple[z3.SortRef, dict[IntEnum, z3.ExprRef]]] = {}
+        self._sorts = _ENUM_SORTS
 
     def get(self, enum: type[IntEnum]) -> tuple[z3.SortRef, dict[IntEnum, z3.ExprRef]]:
         if enum not in self._sorts:

@@ -38,7 +38,7 @@ from spec.expr import (
     enum_sort,
 )
 from spec.mode_table import MODE_TABLE
-from spec.modes import Mode, OperatorCommand
+from spec.modes import Alarm, Mode, OperatorCommand
 from spec.settings import (
     DEFAULT_SETTINGS,
     SETTINGS,
@@ -61,6 +61,20 @@ HIGH_FAULT_INPUTS: dict[str, str] = {
     "blood_detected": "alm_blood_detected",
     "catheter_kink": "alm_catheter_kink",
     "system_fault": "alm_system_fault",
+}
+
+#: Which controller variable carries which alarm of the wire protocol.
+ALARM_VARS: dict[str, Alarm] = {
+    "alm_trigger_loss": Alarm.TRIGGER_LOSS,
+    "alm_contra_absolute": Alarm.CONTRA_ABSOLUTE,
+    "alm_contra_relative": Alarm.CONTRA_RELATIVE,
+    "alm_gas_loss": Alarm.GAS_LOSS,
+    "alm_blood_detected": Alarm.BLOOD_DETECTED,
+    "alm_catheter_kink": Alarm.CATHETER_KINK,
+    "alm_system_fault": Alarm.SYSTEM_FAULT,
+    "alm_async_activity": Alarm.ASYNC_ACTIVITY,
+    "alm_idle": Alarm.IDLE_TOO_LONG,
+    "alm_settings_rejected": Alarm.SETTINGS_REJECTED,
 }
 
 TRIGGER_MODES = (Mode.ECG_TRIGGER, Mode.PRESSURE_TRIGGER)

@@ -207,31 +207,38 @@ def _unchanged(v: Var) -> Expr:
 
 
 def heart_step() -> list[Assign]:
-    """Deterministic part of the heart: the clock inside the beat; the rest is chosen."""
-    return [Assign("heart_t_ms", Ite(new_beat, 0, heart_t + 1), False, Role.ENVIRONMENT)]
+    """Deterministic bookkeeping of the heart and detectors: the clock inside the beat and
+    what the previous beat was. The free choices (next R-R, ejection window, report
+    delays, misses, silence) are constrained by :func:`env_constraints`."""
+    e = Role.ENVIRONMENT
+    nb = new_beat
+    out = [
+        Assign("heart_t_ms", Ite(nb, 0, heart_t + 1), False, e),
+        Assign("heart_prev_rr_ms", Ite(nb, heart_rr, heart_prev_rr), False, e),
+        Assign("heart_prev_pep_ms", Ite(nb, heart_pep, heart_prev_pep), False, e),
+    ]
+    for c in CHANNELS:
+        fired_or_seen = Or(c.seen, c.input)
+        out += [
+            Assign(c.prev_delay.name, Ite(nb, c.delay, c.prev_delay), False, e),
+            Assign(c.streak.name, Ite(nb, Ite(Or(c.missed, heart_silent), 0,
+                                              Min(c.streak + 1, 2)), c.streak), False, e),
+            Assign(c.prev_seen.name, Ite(nb, fired_or_seen, c.prev_seen), False, e),
+            Assign(c.seen.name, And(Not(nb), fired_or_seen), False, e),
+        ]
+    return out
 
 
 def _channel_constraints(c: Channel) -> list[EnvConstraint]:
-    missed_eff = Or(c.missed, heart_silent)
-    on_new_beat = And(
-        c.prev_delay.nxt.eq(c.delay),
-        Between(c.delay.nxt, c.delay_lo, c.delay_hi),
-        c.streak.nxt.eq(Ite(missed_eff, 0, Min(c.streak + 1, 2))),
-        c.prev_seen.nxt.eq(Or(c.seen, c.input)),
-        Not(c.seen.nxt),
-    )
-    same_beat = And(
-        _unchanged(c.prev_delay), _unchanged(c.delay), _unchanged(c.streak),
-        _unchanged(c.missed), _unchanged(c.prev_seen),
-        c.seen.nxt.eq(Or(c.seen, c.input)),
-    )
     return [
         EnvConstraint(c.assumption, c.input.eq(c.fires()),
                       f"{c.name} fires exactly at its report time, never otherwise"),
-        EnvConstraint(c.assumption, Implies(new_beat, on_new_beat),
+        EnvConstraint(c.assumption, Implies(new_beat, Between(c.delay.nxt, c.delay_lo,
+                                                              c.delay_hi)),
                       f"{c.name}: a new beat draws a report delay in range"),
-        EnvConstraint(c.assumption, Implies(Not(new_beat), same_beat),
-                      f"{c.name}: the report delay is fixed within a beat"),
+        EnvConstraint(c.assumption, Implies(Not(new_beat), And(_unchanged(c.delay),
+                                                               _unchanged(c.missed))),
+                      f"{c.name}: the report delay and miss are fixed within a beat"),
         EnvConstraint("ASM-MISS-SPACING",
                       Implies(And(new_beat, Or(c.missed.nxt, heart_silent.nxt)),
                               c.streak.nxt.ne(1)),
@@ -246,11 +253,10 @@ def env_constraints() -> list[EnvConstraint]:
     rr_n, prr_n = heart_rr.nxt, heart_prev_rr.nxt
     out = [
         EnvConstraint("ASM-HEART-RATE",
-                      Implies(nb, And(prr_n.eq(heart_rr), Between(rr_n, RR_MIN_MS, RR_MAX_MS))),
+                      Implies(nb, Between(rr_n, RR_MIN_MS, RR_MAX_MS)),
                       "each new beat's R-R lies in the supported range"),
         EnvConstraint("ASM-HEART-RATE",
-                      Implies(same, And(_unchanged(heart_rr), _unchanged(heart_prev_rr),
-                                        _unchanged(heart_silent))),
+                      Implies(same, And(_unchanged(heart_rr), _unchanged(heart_silent))),
                       "a beat's length and silence are fixed within the beat"),
         EnvConstraint("ASM-RR-STEP",
                       Implies(nb, And(rr_n - heart_rr <= A.RR_STEP_MAX_MS,
@@ -258,7 +264,6 @@ def env_constraints() -> list[EnvConstraint]:
                       "successive R-R intervals differ by a bounded step"),
         EnvConstraint("ASM-EJECTION",
                       Implies(nb, And(
-                          heart_prev_pep.nxt.eq(heart_pep),
                           Between(heart_pep.nxt, pep_lo_ms(prr_n), pep_hi_ms(prr_n)),
                           Between(heart_qs2.nxt, qs2_lo_ms(prr_n), qs2_hi_ms(prr_n)),
                           heart_pep.nxt < heart_qs2.nxt, heart_qs2.nxt < rr_n,
@@ -266,8 +271,7 @@ def env_constraints() -> list[EnvConstraint]:
                           heart_pep - heart_pep.nxt <= A.PEP_STEP_MAX_MS)),
                       "each beat's ejection window follows the rate bands"),
         EnvConstraint("ASM-EJECTION",
-                      Implies(same, And(_unchanged(heart_pep), _unchanged(heart_prev_pep),
-                                        _unchanged(heart_qs2))),
+                      Implies(same, And(_unchanged(heart_pep), _unchanged(heart_qs2))),
                       "the ejection window is fixed within a beat"),
         EnvConstraint("ASM-PRESSURE-DETECT",
                       Var("notch", BOOL).eq(And(heart_t.eq(heart_qs2 + notch_delay),

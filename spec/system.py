@@ -251,6 +251,14 @@ class SystemSpec:
         missing = {s.name for s in self.state if s.role is not Role.ENVIRONMENT} - nexts
         if missing:
             raise SpecError(f"state variables without a next value: {sorted(missing)}")
+        ctrl_state = {s.name for s in self.state if s.role is Role.CONTROLLER}
+        wires = {a.target for a in self.step if a.is_wire}
+        for a in self.step:
+            if a.role is Role.CONTROLLER:
+                bad = {k.rstrip("'") for k in free_vars(a.expr)} - ctrl_state - inputs - wires
+                if bad:
+                    raise SpecError(f"controller line {a.target} reads non-controller "
+                                    f"variables {sorted(bad)}: the console cannot see them")
         for p in self.properties:
             if p.formula.sort != BOOL:
                 raise SpecError(f"property {p.id} is not Boolean")

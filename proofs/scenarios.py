@@ -1,0 +1,143 @@
+"""Scripted scenarios for witness traces and counterexample search.
+
+Each scenario is a legal environment (checked tick by tick against the spec's
+assumptions by :class:`proofs.simulate.SpecSimulator`) plus an operator. Together they
+reach every property's premise; they are also the first place a broken variant's
+counterexample is looked for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from proofs.simulate import BeatChoice, HeartScript, OperatorScript, Scenario, steady_heart
+from spec.modes import OperatorCommand as Op
+from spec.settings import DEFAULT_SETTINGS
+
+
+def _press(at: dict[int, Mapping[str, Any]]) -> OperatorScript:
+    """Operator inputs at given ticks (each a dict of input values), idle otherwise."""
+    def script(tick: int, _state: Mapping[str, Any]) -> Mapping[str, Any]:
+        return at.get(tick, {})
+    return script
+
+
+def _hold(at: dict[int, Mapping[str, Any]], spans: list[tuple[int, int, Mapping[str, Any]]]
+          ) -> OperatorScript:
+    """Inputs at single ticks plus inputs held over [start, end) spans."""
+    def script(tick: int, _state: Mapping[str, Any]) -> Mapping[str, Any]:
+        out: dict[str, Any] = {}
+        for start, end, values in spans:
+            if start <= tick < end:
+                out.update(values)
+        out.update(at.get(tick, {}))
+        return out
+    return script
+
+
+def _with_misses(base: HeartScript, every: int, field: str = "r_missed") -> HeartScript:
+    """Miss one beat in ``every`` (isolated misses: legal under ASM-MISS-SPACING)."""
+    def script(i: int, prev_rr: int, prev_pep: int) -> BeatChoice:
+        b = base(i, prev_rr, prev_pep)
+        if i % every == every - 1:
+            return BeatChoice(**{**b.__dict__, field: True})
+        return b
+    return script
+
+
+def _lost_between(base: HeartScript, first: int, last: int, field: str = "r_missed"
+                  ) -> HeartScript:
+    """The detector misses every beat from ``first`` to ``last`` (a lost lead)."""
+    def script(i: int, prev_rr: int, prev_pep: int) -> BeatChoice:
+        b = base(i, prev_rr, prev_pep)
+        if first <= i <= last:
+            return BeatChoice(**{**b.__dict__, field: True})
+        return b
+    return script
+
+
+def _silent_between(base: HeartScript, first: int, last: int) -> HeartScript:
+    def script(i: int, prev_rr: int, prev_pep: int) -> BeatChoice:
+        b = base(i, prev_rr, prev_pep)
+        if first <= i <= last:
+            return BeatChoice(**{**b.__dict__, "silent": True})
+        return b
+    return script
+
+
+def _varying(rrs: list[int], **kw: Any) -> HeartScript:
+    """A heart whose R-R follows ``rrs`` cyclically (steps must respect ASM-RR-STEP)."""
+    def script(i: int, prev_rr: int, prev_pep: int) -> BeatChoice:
+        return steady_heart(rrs[i % len(rrs)], **kw)(i, prev_rr, prev_pep)
+    return script
+
+
+def scenarios() -> list[Scenario]:
+    """The standard library of scenarios (about 70 s of simulated time in all)."""
+    s = dict(DEFAULT_SETTINGS)
+    ratio2 = {**s, "assist_ratio": 2}
+    ratio3 = {**s, "assist_ratio": 3}
+    ack = {"op": Op.ACKNOWLEDGE}
+    bad_request = {"set_request": True, "req_ecg_deflation_lead_ms": 10}
+    good_request = {"set_request": True, "req_inflation_offset_ms": 20}
+    return [
+        Scenario("ecg-80bpm", 6000, steady_heart(750), _press({5: {"op": Op.START_ECG}})),
+        Scenario("ecg-120bpm-late-ejection", 6000,
+                 steady_heart(500, pep_pos=0.0, qs2_pos=1.0, r_delay_ms=60),
+                 _press({5: {"op": Op.START_ECG}}), first_rr_ms=500),
+        Scenario("ecg-80bpm-fast-detector-late-closure", 6000,
+                 steady_heart(750, qs2_pos=1.0, r_delay_ms=20),
+                 _press({5: {"op": Op.START_ECG}})),
+        Scenario("ecg-varying-rate", 8000, _varying([700, 660, 620, 660, 700, 740]),
+                 _press({5: {"op": Op.START_ECG}}), first_rr_ms=700),
+        Scenario("ecg-ratio-1:2", 6000, steady_heart(750), _press({5: {"op": Op.START_ECG}}),
+                 ratio2),
+        Scenario("ecg-ratio-1:3", 6000, steady_heart(750), _press({5: {"op": Op.START_ECG}}),
+                 ratio3),
+        Scenario("ecg-missed-beats", 8000, _with_misses(steady_heart(700), 5),
+                 _press({5: {"op": Op.START_ECG}}), first_rr_ms=700),
+        Scenario("ecg-lead-off", 9000, _lost_between(steady_heart(750), 5, 9),
+                 _press({5: {"op": Op.START_ECG}})),
+        Scenario("pressure-80bpm", 6000, steady_heart(750),
+                 _press({5: {"op": Op.START_PRESSURE}})),
+        Scenario("pressure-missed-upstrokes", 8000,
+                 _with_misses(steady_heart(700), 5, "upstroke_missed"),
+                 _press({5: {"op": Op.START_PRESSURE}}), first_rr_ms=700),
+        Scenario("asystole-internal", 9000, _silent_between(steady_heart(1000), 2, 6),
+                 _press({4500: {"op": Op.START_INTERNAL}}), first_rr_ms=1000),
+        Scenario("faults-while-pumping", 9000, steady_heart(750), _hold(
+            {5: {"op": Op.START_ECG}, 4000: ack, 4500: {"op": Op.START_ECG}, 7000: ack},
+            [(3000, 3500, {"gas_loss": True}), (6000, 6100, {"catheter_kink": True}),
+             (6100, 6200, {"blood_detected": True}), (6200, 6300, {"system_fault": True})])),
+        Scenario("contraindication-recorded", 7000, steady_heart(750), _hold(
+            {5: {"op": Op.START_ECG}, 4000: ack, 4100: {"op": Op.START_ECG}},
+            [(3000, 3600, {"contra_absolute": True}),
+             (4050, 7000, {"contra_relative": True, "contra_override": True})])),
+        Scenario("operator-standby-mid-beat", 4000, steady_heart(750),
+                 _press({5: {"op": Op.START_ECG}, 3500: {"op": Op.STANDBY}})),
+        Scenario("settings-changes", 5000, steady_heart(750), _press(
+            {5: {"op": Op.START_ECG}, 2500: good_request, 3500: bad_request})),
+        Scenario("idle-balloon", 10_200, steady_heart(750), _press({}),
+                 {**s, "idle_limit_ms": 10_000}),
+    ]
+
+
+def assumption_breaking() -> list[Scenario]:
+    """Hearts and detectors OUTSIDE the assumptions: used only to show that a proof that
+    drops an assumption really fails (counterexample search), never as witnesses."""
+    premature = _varying([800, 800, 800, 800, 420], pep_pos=0.0)
+    return [
+        Scenario("premature-beats (breaks ASM-RR-STEP)", 8000, premature,
+                 _press({5: {"op": Op.START_ECG}}), first_rr_ms=800, legal=False),
+        Scenario("alternate-beats-missed (breaks ASM-MISS-SPACING)", 8000,
+                 _alternate_misses(steady_heart(400, pep_pos=0.0)),
+                 _press({5: {"op": Op.START_ECG}}), first_rr_ms=400, legal=False),
+    ]
+
+
+def _alternate_misses(base: HeartScript) -> HeartScript:
+    def script(i: int, prev_rr: int, prev_pep: int) -> BeatChoice:
+        b = base(i, prev_rr, prev_pep)
+        return BeatChoice(**{**b.__dict__, "r_missed": i % 2 == 1})
+    return script

@@ -1,0 +1,229 @@
+"""Concrete runs of the whole spec system: controller, heart, detectors, pneumatics, observers.
+
+Used for the proofs' non-vacuity witnesses (a real trace from power-on that reaches a
+property's premise) and to find real counterexamples when an induction fails. A run
+is driven by a :class:`Scenario` (how the heart beats, what the operator does), but
+everything deterministic is the spec's compiled step, and every tick is checked
+against every environment constraint of the spec: a scenario cannot cheat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from controller.compile import compile_expr, compile_step
+from spec.errors import SpecError
+from spec.expr import Const, Op, Var
+from spec.iabp import iabp_spec
+from spec.modes import OperatorCommand
+from spec.settings import DEFAULT_SETTINGS, SETTINGS
+from spec.system import Property, PropertyKind, SystemSpec
+from spec.timing import (
+    PEP_HI_BAND_MS,
+    PEP_LO_BAND_MS,
+    QS2_HI_BAND_MS,
+    QS2_LO_BAND_MS,
+    RR_BAND_EDGES_MS,
+)
+
+
+@dataclass(frozen=True)
+class BeatChoice:
+    """What the heart and the detectors do in one beat (the environment's free choices)."""
+
+    rr_ms: int
+    pep_ms: int
+    qs2_ms: int
+    silent: bool = False
+    r_delay_ms: int = 40
+    r_missed: bool = False
+    upstroke_delay_ms: int = 80
+    upstroke_missed: bool = False
+    notch_delay_ms: int = 80
+    notch_missed: bool = False
+    activity_delay_ms: int = 40
+
+    def values(self) -> dict[str, Any]:
+        return {
+            "heart_rr_ms": self.rr_ms, "heart_pep_ms": self.pep_ms, "heart_qs2_ms": self.qs2_ms,
+            "heart_silent": self.silent, "r_delay_ms": self.r_delay_ms,
+            "r_wave_missed": self.r_missed, "upstroke_delay_ms": self.upstroke_delay_ms,
+            "upstroke_missed": self.upstroke_missed, "notch_delay_ms": self.notch_delay_ms,
+            "notch_missed": self.notch_missed, "activity_delay_ms": self.activity_delay_ms,
+        }
+
+
+def band_index(rr_ms: int) -> int:
+    i = 0
+    for k, edge in enumerate(RR_BAND_EDGES_MS):
+        if rr_ms >= edge:
+            i = k
+    return i
+
+
+def ejection_bounds(prev_rr_ms: int) -> tuple[int, int, int, int]:
+    """(pep_lo, pep_hi, qs2_lo, qs2_hi) the bands allow after an R-R of ``prev_rr_ms``."""
+    i = band_index(prev_rr_ms)
+    return PEP_LO_BAND_MS[i], PEP_HI_BAND_MS[i], QS2_LO_BAND_MS[i], QS2_HI_BAND_MS[i]
+
+
+#: A heart script: (beat index, previous beat's R-R ms, previous PEP ms) -> the new beat.
+HeartScript = Callable[[int, int, int], BeatChoice]
+#: An operator script: (tick, current state) -> inputs that override the idle ones.
+OperatorScript = Callable[[int, Mapping[str, Any]], Mapping[str, Any]]
+
+
+def steady_heart(rr_ms: int, pep_pos: float = 0.5, qs2_pos: float = 0.5, **kw: Any
+                 ) -> HeartScript:
+    """A regular heart: constant R-R, ejection at a fixed position inside its band."""
+    def script(_i: int, prev_rr: int, prev_pep: int) -> BeatChoice:
+        plo, phi, qlo, qhi = ejection_bounds(prev_rr)
+        pep = round(plo + pep_pos * (phi - plo))
+        pep = max(prev_pep - 10, min(prev_pep + 10, pep))
+        qs2 = round(qlo + qs2_pos * (qhi - qlo))
+        return BeatChoice(rr_ms, pep, qs2, **kw)
+    return script
+
+
+@dataclass
+class Scenario:
+    """A scripted run: settings, a heart, an operator, and a length in ticks (ms)."""
+
+    name: str
+    ticks: int
+    heart: HeartScript
+    operator: OperatorScript
+    settings: Mapping[str, int] = field(default_factory=lambda: dict(DEFAULT_SETTINGS))
+    first_rr_ms: int = 750
+    legal: bool = True  #: False: deliberately breaks an assumption (counterexample search only)
+
+
+IDLE_INPUTS: dict[str, Any] = {
+    "op": OperatorCommand.NONE, "gas_loss": False, "blood_detected": False,
+    "catheter_kink": False, "system_fault": False, "contra_absolute": False,
+    "contra_relative": False, "contra_override": False, "set_request": False,
+}
+
+
+@dataclass
+class Run:
+    """The outcome of a run: the trace, and where each property's premise first held or
+    its formula first failed."""
+
+    scenario: str
+    rows: list[dict[str, Any]]
+    premise_tick: dict[str, int]
+    violation_tick: dict[str, int]
+
+
+class SpecSimulator:
+    """Runs a SystemSpec concretely (any variant) under scenarios."""
+
+    def __init__(self, spec: SystemSpec | None = None) -> None:
+        self.spec = spec or iabp_spec()
+        self.step = compile_step(list(self.spec.step))
+        self.derived: dict[str, Callable[[Mapping[str, Any]], Any]] = {}
+        checks = []
+        for c in self.spec.env:
+            e = c.expr
+            if (isinstance(e, Op) and e.op == "eq" and isinstance(e.args[0], Var)
+                    and e.args[0].name in {i.name for i in self.spec.inputs}):
+                self.derived[e.args[0].name] = compile_expr(e.args[1])
+            checks.append((c.assumption, c.text, compile_expr(e)))
+        self.env_checks = checks
+        self.init_checks = [compile_expr(e) for e in self.spec.init]
+        self.chosen = [s.name for s in self.spec.chosen()]
+
+    def initial_state(self, sc: Scenario) -> dict[str, Any]:
+        state: dict[str, Any] = {}
+        for s in self.spec.state:
+            if s.init is not None:
+                state[s.name] = _init_value(s.init)
+        for e in self.spec.init:
+            if _is_simple_init(e):
+                state[_init_target(e)] = _init_value(e)
+        for st in SETTINGS:
+            state[st.var.name] = int(sc.settings[st.name])
+        first = sc.heart(0, sc.first_rr_ms, ejection_bounds(sc.first_rr_ms)[0] + 10)
+        state.update(first.values())
+        state["heart_prev_rr_ms"] = sc.first_rr_ms
+        state["heart_prev_pep_ms"] = first.pep_ms
+        state["r_prev_delay_ms"] = first.r_delay_ms
+        state["upstroke_prev_delay_ms"] = first.upstroke_delay_ms
+        missing = [s.name for s in self.spec.state if s.name not in state]
+        if missing:
+            raise SpecError(f"no power-on value for {missing}")
+        for i, chk in enumerate(self.init_checks):
+            if not chk(state):
+                raise SpecError(f"scenario {sc.name}: power-on state breaks init #{i}")
+        return state
+
+    def run(self, sc: Scenario, props: list[Property], stop_when_all_reached: bool = False,
+            stop_on_violation: bool = False, keep_rows: bool = True) -> Run:
+        premise = {p.id: compile_expr(p.premise) for p in props}
+        formula = {p.id: compile_expr(p.formula) for p in props}
+        kind = {p.id: p.kind for p in props}
+        state = self.initial_state(sc)
+        out = Run(sc.name, [], {}, {})
+        beat = 0
+        for tick in range(sc.ticks):
+            values = dict(state)
+            values.update(IDLE_INPUTS)
+            for st in SETTINGS:
+                values[st.request.name] = state[st.var.name]
+            values.update(sc.operator(tick, state))
+            for name, fn in self.derived.items():
+                values[name] = fn(values)
+            nxt, wires = self.step(values)
+            new_beat = state["heart_t_ms"] + 1 >= state["heart_rr_ms"]
+            if new_beat:
+                beat += 1
+                nxt.update(sc.heart(beat, state["heart_rr_ms"], state["heart_pep_ms"]).values())
+            else:
+                for name in self.chosen:
+                    nxt[name] = state[name]
+            full = dict(values)
+            full.update(wires)
+            full.update({k + "'": v for k, v in nxt.items()})
+            for asm, text, chk in self.env_checks:
+                if not chk(full):
+                    raise SpecError(f"scenario {sc.name} breaks {asm} ({text}) at tick {tick}")
+            if keep_rows:
+                out.rows.append({"tick": tick, **{k: values[k] for k in values}})
+            for pid in premise:
+                env = full if kind[pid] is PropertyKind.TRANSITION else values
+                if pid not in out.premise_tick and premise[pid](env):
+                    out.premise_tick[pid] = tick
+                if pid not in out.violation_tick and not formula[pid](env):
+                    out.violation_tick[pid] = tick
+            if stop_on_violation and out.violation_tick:
+                if keep_rows:
+                    out.rows.append({"tick": tick + 1, **nxt})
+                break
+            if stop_when_all_reached and len(out.premise_tick) == len(premise):
+                break
+            state = nxt
+        return out
+
+
+def _init_value(e: Any) -> Any:
+    """The value an ``x == c`` / ``not x`` init constraint fixes."""
+    if isinstance(e, Op) and e.op == "eq" and isinstance(e.args[1], Const):
+        return e.args[1].value
+    if isinstance(e, Op) and e.op == "not" and isinstance(e.args[0], Var):
+        return False
+    raise SpecError(f"cannot read a power-on value from {e!r}")
+
+
+def _is_simple_init(e: Any) -> bool:
+    return (isinstance(e, Op) and ((e.op == "eq" and isinstance(e.args[0], Var)
+                                    and isinstance(e.args[1], Const))
+                                   or (e.op == "not" and isinstance(e.args[0], Var))))
+
+
+def _init_target(e: Op) -> str:
+    v = e.args[0]
+    assert isinstance(v, Var)
+    return v.name

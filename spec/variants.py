@@ -1,0 +1,168 @@
+"""Deliberately broken variants of the spec: each one must make a proof FAIL.
+
+A variant replaces exactly one rule of the real spec (a step line, a guard, the
+validator, or an assumption) with the mistake a faulty console would make. For every
+property there is at least one variant the prover must report VIOLATED, with a
+counterexample that breaks that property. These are the proofs' own tests: a proof
+that still passes on its broken variant proves nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from spec.controller_step import (
+    ecg_inflate_until_ms,
+    inflate_cmd,
+    mode,
+    op,
+    pressure_inflate_until_ms,
+)
+from spec.expr import BOOL, FALSE, INT, And, Expr, Not, Or, Var
+from spec.iabp import iabp_spec
+from spec.modes import Mode, OperatorCommand
+from spec.settings import requested_settings, validator_clauses_for
+from spec.system import SystemSpec
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A named mistake, the property it must break, and how to make it."""
+
+    id: str
+    breaks: str
+    mistake: str
+    build: Callable[[SystemSpec], SystemSpec]
+
+    def spec(self) -> SystemSpec:
+        return self.build(iabp_spec())
+
+
+def _b(name: str) -> Var:
+    return Var(name, BOOL)
+
+
+def _i(name: str) -> Var:
+    return Var(name, INT)
+
+
+def _n(name: str, sort: str = "int") -> Var:
+    return (_i(name) if sort == "int" else _b(name)).nxt
+
+
+def _inflate_without_ecg_timing() -> Expr:
+    """The inflate decision with the ECG 'after the end of ejection' condition left out."""
+    ecg, press = mode.nxt.eq(Mode.ECG_TRIGGER), mode.nxt.eq(Mode.PRESSURE_TRIGGER)
+    window, since_n, rr_n = _b("inflation_window"), _n("since_trigger_ms"), _n("rr_est_ms")
+    return Or(And(ecg, window, since_n < ecg_inflate_until_ms(rr_n)),
+              And(press, window, _b("notch"), since_n < pressure_inflate_until_ms(rr_n)))
+
+
+def _weaker_validator(spec: SystemSpec, drop: str, name: str) -> SystemSpec:
+    clauses = [c.holds for c in validator_clauses_for(requested_settings()) if c.id != drop]
+    accepted = And(_b("set_request"), *clauses)
+    cur = {k: Var(f"set_{k}", INT) for k in requested_settings()}
+    init_clauses = [c.holds for c in validator_clauses_for(cur) if c.id != drop]
+    out = spec.replace_assign("settings_accepted", accepted, name)
+    return dataclasses.replace(out, init=(And(*init_clauses), *out.init[1:])).checked()
+
+
+def _replace(target: str, expr: Expr) -> Callable[[SystemSpec], SystemSpec]:
+    return lambda spec: spec.replace_assign(target, expr, f"iabp-broken-{target}")
+
+
+def _drop_assumption(asm: str) -> Callable[[SystemSpec], SystemSpec]:
+    return lambda spec: spec.replace_env(asm, [])
+
+
+def variants() -> list[Variant]:
+    ack = op.eq(OperatorCommand.ACKNOWLEDGE)
+    return [
+        Variant("V-INFLATE-ON-R-WAVE", "P-INFL-DIASTOLE",
+                "inflates right after the detected R wave instead of after the end of ejection",
+                _replace("inflate_now", _inflate_without_ecg_timing())),
+        Variant("V-ACCEPT-EARLY-INFLATION-OFFSET", "P-INFL-DIASTOLE",
+                "the settings validator accepts an inflation offset that inflates before the "
+                "aortic valve closes",
+                lambda s: _weaker_validator(s, "SAFE-INFLATION-OFFSET", "iabp-broken-offset")),
+        Variant("V-NO-PREDICTIVE-DEFLATION", "P-NO-GAS-IN-EJECTION",
+                "deflates only on the next detected R wave (no predictive deflation)",
+                _replace("deflation_due", FALSE)),
+        Variant("V-ACCEPT-SHORT-DEFLATION-LEAD", "P-NO-GAS-IN-EJECTION",
+                "the settings validator accepts a deflation lead too short for the gas time",
+                lambda s: _weaker_validator(s, "SAFE-ECG-DEFLATION-LEAD", "iabp-broken-lead")),
+        Variant("V-IGNORE-ABSOLUTE-CONTRA", "P-CONTRA-ABSOLUTE",
+                "an absolute contraindication does not block pumping",
+                _replace("contra_blocks", And(_b("contra_relative"), Not(_b("contra_override"))))),
+        Variant("V-RELATIVE-CONTRA-NO-OVERRIDE", "P-CONTRA-RELATIVE",
+                "a relative contraindication is ignored without an override",
+                _replace("contra_blocks", _b("contra_absolute"))),
+        Variant("V-NO-TRIGGER-LOSS-ALARM", "P-TRIGGER-LOSS",
+                "no trigger-loss alarm and pumping continues on the timer",
+                _replace("trigger_lost", FALSE)),
+        Variant("V-FLYWHEEL-INFLATION", "P-TRIGGER-FRESH",
+                "when a beat is missed, a predicted beat stands in for the trigger",
+                _replace("trigger", And(Not(_b("mode_entered")), Or(
+                    And(mode.nxt.eq(Mode.ECG_TRIGGER),
+                        Or(_b("r_wave"), And((_i("since_trigger_ms") + 1).eq(_i("rr_est_ms")),
+                                             _i("triggers_seen") >= 2))),
+                    And(mode.nxt.eq(Mode.PRESSURE_TRIGGER), _b("upstroke")))))),
+        Variant("V-INTERNAL-WITHOUT-ASYSTOLE", "P-INTERNAL-ENTRY",
+                "internal mode starts on the key alone, with the heart beating",
+                _replace("guard.may_start_internal",
+                         And(op.eq(OperatorCommand.START_INTERNAL), _b("pumping_permitted")))),
+        Variant("V-INTERNAL-IGNORES-ACTIVITY", "P-INTERNAL-EXIT",
+                "internal pumping continues when the heart starts beating",
+                _replace("guard.cardiac_activity", FALSE)),
+        Variant("V-KINK-DOES-NOT-HALT", "P-FAULT-HALT",
+                "only gas loss and blood halt; a kink or system fault does not",
+                _replace("guard.high_fault", Or(_b("gas_loss"), _b("blood_detected")))),
+        Variant("V-HALT-CLEARS-WITHOUT-ACK", "P-HALT-LATCH",
+                "the halt clears as soon as the sensors are quiet, without acknowledge",
+                _replace("guard.fault_cleared_and_acknowledged", Not(_b("high_fault")))),
+        Variant("V-STANDBY-KEEPS-INFLATION", "P-STANDBY-DEFLATED",
+                "entering standby leaves an inflated balloon inflated",
+                lambda s: s.replace_assign("inflate_cmd", Or(
+                    s.assign("inflate_cmd").expr,
+                    And(inflate_cmd, mode.nxt.eq(Mode.STANDBY))), "iabp-broken-standby")),
+        Variant("V-RATIO-IGNORED", "P-RATIO",
+                "every consistent beat is assisted whatever the ratio",
+                _replace("arm_on_trigger", And(_b("interval_consistent"),
+                                               Not(_b("settings_accepted"))))),
+        Variant("V-SETTINGS-UNVALIDATED", "P-SETTINGS-SAFE",
+                "a settings request is applied without validation",
+                _replace("settings_accepted", _b("set_request"))),
+        Variant("V-REJECTION-SILENT", "P-SETTINGS-REJECT",
+                "a rejected settings request raises no alarm",
+                _replace("alm_settings_rejected", FALSE)),
+        Variant("V-STANDBY-WAITS-FOR-DEFLATION", "P-ALWAYS-STOPPABLE",
+                "standby is ignored while the balloon is inflated",
+                _replace("guard.operator_standby",
+                         And(op.eq(OperatorCommand.STANDBY), Not(inflate_cmd)))),
+        Variant("V-GAS-ALARM-UNLATCHED", "P-ALARM-LATCH",
+                "the gas-loss alarm clears by itself when the sensor goes quiet",
+                _replace("alm_gas_loss", _b("gas_loss"))),
+        Variant("V-ACK-SILENCES-CAUSE", "P-ALARM-CAUSE",
+                "acknowledge clears the gas-loss alarm while gas is still being lost",
+                _replace("alm_gas_loss", And(Or(_b("gas_loss"), _b("alm_gas_loss")),
+                                             Not(ack)))),
+        Variant("V-IDLE-ALARM-LATE", "P-IDLE-ALARM",
+                "the idle alarm comes a second after the idle limit",
+                _replace("alm_idle", _n("idle_ms") >= _n("set_idle_limit_ms") + 1000)),
+        Variant("V-ASSUME-NO-RR-STEP-LIMIT", "P-NO-GAS-IN-EJECTION",
+                "the proof is run without ASM-RR-STEP (premature beats allowed)",
+                _drop_assumption("ASM-RR-STEP")),
+        Variant("V-ASSUME-ANY-MISSES", "P-NO-GAS-IN-EJECTION",
+                "the proof is run without ASM-MISS-SPACING (a detector may miss every other "
+                "beat)", _drop_assumption("ASM-MISS-SPACING")),
+    ]
+
+
+def variant(vid: str) -> Variant:
+    for v in variants():
+        if v.id == vid:
+            return v
+    raise KeyError(vid)
+
