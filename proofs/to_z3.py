@@ -33,7 +33,10 @@ class EnumSorts:
     def get(self, enum: type[IntEnum]) -> tuple[z3.SortRef, dict[IntEnum, z3.ExprRef]]:
         if enum not in self._sorts:
             members = list(enum)
-            sort, consts = z3.EnumSort(enum.__name__, [m.name for m in members])
+            # Members are prefixed with the sort name: Mode.STANDBY and
+            # OperatorCommand.STANDBY must stay distinct symbols in SMT-LIB2 text.
+            sort, consts = z3.EnumSort(enum.__name__,
+                                       [f"{enum.__name__}_{m.name}" for m in members])
             self._sorts[enum] = (sort, dict(zip(members, consts, strict=True)))
         return self._sorts[enum]
 
