@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from controller.compile import compile_expr, compile_step
+from controller.compile import compile_expr, compile_many, compile_step
 from spec.errors import SpecError
 from spec.expr import Const, Op, Var
 from spec.iabp import iabp_spec
@@ -133,6 +133,7 @@ class SpecSimulator:
                 self.derived[e.args[0].name] = compile_expr(e.args[1])
             checks.append((c.assumption, c.text, compile_expr(e)))
         self.env_checks = checks
+        self.env_all = compile_many([c.expr for c in self.spec.env])
         self.init_checks = [compile_expr(e) for e in self.spec.init]
         self.chosen = [s.name for s in self.spec.chosen()]
 
@@ -161,10 +162,16 @@ class SpecSimulator:
         return state
 
     def run(self, sc: Scenario, props: list[Property], stop_when_all_reached: bool = False,
-            stop_on_violation: bool = False, keep_rows: bool = True) -> Run:
-        premise = {p.id: compile_expr(p.premise) for p in props}
-        formula = {p.id: compile_expr(p.formula) for p in props}
-        kind = {p.id: p.kind for p in props}
+            stop_on_violation: bool = False, keep_rows: bool = True,
+            shadow: Callable[[Mapping[str, Any], Mapping[str, Any]], None] | None = None
+            ) -> Run:
+        """Run ``sc``; ``shadow(values, next_state)`` is called every tick (e.g. to run the
+        concrete Controller alongside and compare)."""
+        state_props = [p for p in props if p.kind is PropertyKind.STATE]
+        trans_props = [p for p in props if p.kind is PropertyKind.TRANSITION]
+        order = [p.id for p in state_props] + [p.id for p in trans_props]
+        check_state = compile_many([e for p in state_props for e in (p.premise, p.formula)])
+        check_trans = compile_many([e for p in trans_props for e in (p.premise, p.formula)])
         state = self.initial_state(sc)
         out = Run(sc.name, [], {}, {})
         beat = 0
@@ -177,6 +184,8 @@ class SpecSimulator:
             for name, fn in self.derived.items():
                 values[name] = fn(values)
             nxt, wires = self.step(values)
+            if shadow is not None:
+                shadow(values, nxt)
             new_beat = state["heart_t_ms"] + 1 >= state["heart_rr_ms"]
             if new_beat:
                 beat += 1
@@ -187,16 +196,19 @@ class SpecSimulator:
             full = dict(values)
             full.update(wires)
             full.update({k + "'": v for k, v in nxt.items()})
-            for asm, text, chk in self.env_checks:
-                if not chk(full):
-                    raise SpecError(f"scenario {sc.name} breaks {asm} ({text}) at tick {tick}")
+            if not all(self.env_all(full)):
+                for asm, text, chk in self.env_checks:
+                    if not chk(full):
+                        raise SpecError(f"scenario {sc.name} breaks {asm} ({text}) "
+                                        f"at tick {tick}")
             if keep_rows:
-                out.rows.append({"tick": tick, **{k: values[k] for k in values}})
-            for pid in premise:
-                env = full if kind[pid] is PropertyKind.TRANSITION else values
-                if pid not in out.premise_tick and premise[pid](env):
+                out.rows.append({"tick": tick, **values})
+            flags = (check_state(values) if state_props else ()) + \
+                (check_trans(full) if trans_props else ())
+            for k, pid in enumerate(order):
+                if flags[2 * k] and pid not in out.premise_tick:
                     out.premise_tick[pid] = tick
-                if pid not in out.violation_tick and not formula[pid](env):
+                if not flags[2 * k + 1] and pid not in out.violation_tick:
                     out.violation_tick[pid] = tick
             if stop_on_violation and out.violation_tick:
                 if keep_rows:

@@ -1,0 +1,252 @@
+"""``iabp audit verify DIR``: check a proof artifact directory without trusting the prover.
+
+Every claim in the directory is checked against something the auditor controls:
+
+- every file's SHA-256 against ``manifest.json``; a file that differs is EDITED, a
+  listed file that is gone is MISSING, a file the manifest does not list is EXTRA;
+- the manifest's spec hash against the CURRENT spec (``spec.iabp.iabp_spec()``), and
+  ``spec.txt`` against the current canonical spec text (first differing line shown);
+- ``results.json`` against the manifest (same spec hash, same query hashes) and against
+  itself (a PROVED property has every query answer as expected; a VIOLATED one has its
+  counterexample files);
+- every SMT-LIB2 query re-solved from its file by z3 and by cvc5
+  (:mod:`proofs.recheck`): both must reproduce the answer the prover recorded, and for
+  a PROVED property that is the answer the file's header expects.
+
+One PASS/FAIL line per artifact; the directory passes only if every line does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from proofs.recheck import (
+    DEFAULT_TIMEOUT_S,
+    QueryCheck,
+    RecheckReport,
+    SolveCache,
+    recheck,
+)
+from spec.iabp import iabp_spec
+from spec.system import SystemSpec
+
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class AuditLine:
+    """One checked artifact (or whole-directory fact): PASS or FAIL, with what was checked."""
+
+    subject: str
+    ok: bool
+    detail: str
+    kind: str = ""  #: EDITED, MISSING, EXTRA, SPEC, RESULTS, SOLVER or "" for a pass
+
+    def text(self) -> str:
+        tag = "PASS" if self.ok else f"FAIL {self.kind}".rstrip()
+        return f"{tag:14s} {self.subject}  {self.detail}"
+
+
+@dataclass
+class AuditReport:
+    """Everything ``audit verify`` found, and whether the directory holds."""
+
+    art_dir: Path
+    lines: list[AuditLine] = field(default_factory=list)
+    recheck: RecheckReport | None = None
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.lines) and all(line.ok for line in self.lines)
+
+    def named(self, kind: str) -> list[str]:
+        """The subjects of every failing line of ``kind`` (e.g. the EDITED files)."""
+        return [line.subject for line in self.lines if not line.ok and line.kind == kind]
+
+    def summary(self) -> str:
+        bad = [line for line in self.lines if not line.ok]
+        n_q = len(self.recheck.checks) if self.recheck else 0
+        if not bad:
+            return (f"audit verify {self.art_dir}: PASS ({len(self.lines)} checks, {n_q} "
+                    "queries re-solved by z3 and cvc5)")
+        kinds: dict[str, list[str]] = {}
+        for line in bad:
+            kinds.setdefault(line.kind, []).append(line.subject)
+        parts = [f"{len(v)} {k.lower()} ({', '.join(v[:4])}{', ...' if len(v) > 4 else ''})"
+                 for k, v in kinds.items()]
+        return f"audit verify {self.art_dir}: FAIL: {'; '.join(parts)}"
+
+
+def sha256_file(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _load_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def verify(art_dir: Path, spec: SystemSpec | None = None, *, solve: bool = True,
+           timeout_s: float = DEFAULT_TIMEOUT_S, jobs: int | None = 1,
+           cache: SolveCache | None = None,
+           on_line: Callable[[AuditLine], None] | None = None) -> AuditReport:
+    """Audit ``art_dir`` against ``spec`` (default: the current IABP spec)."""
+    current = iabp_spec() if spec is None else spec
+    report = AuditReport(art_dir)
+
+    def add(line: AuditLine) -> None:
+        report.lines.append(line)
+        if on_line is not None:
+            on_line(line)
+
+    manifest = _load_json(art_dir / MANIFEST)
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        add(AuditLine(MANIFEST, False, "missing or unreadable: nothing can be checked",
+                      "MISSING"))
+        return report
+    files: dict[str, str] = {str(k): str(v) for k, v in manifest["files"].items()}
+    results = _load_json(art_dir / "results.json")
+    for line in _spec_lines(art_dir, manifest, current, results):
+        add(line)
+    hashes = _hash_lines(art_dir, files)
+    queries = sorted(p for p, line in hashes.items() if p.endswith(".smt2")
+                     and line.kind != "MISSING")
+    if solve and queries:
+        report.recheck = recheck(art_dir, [Path(q) for q in queries], timeout_s=timeout_s,
+                                 jobs=jobs, cache=cache)
+    recorded = _recorded(results)
+    checks = report.recheck.by_path() if report.recheck else {}
+    for path, line in hashes.items():
+        if path in checks:
+            line = _with_solvers(line, checks[path], recorded.get(path), manifest)
+        elif path.endswith(".smt2") and line.kind != "MISSING" and not solve:
+            line = AuditLine(path, False, line.detail + "; NOT re-solved (--no-solve)",
+                             line.kind or "SOLVER")
+        add(line)
+    for extra in _extra_files(art_dir, files):
+        add(AuditLine(extra, False, "not listed in manifest.json", "EXTRA"))
+    for line in _result_lines(results, files):
+        add(line)
+    return report
+
+
+def _spec_lines(art_dir: Path, manifest: dict[str, Any], spec: SystemSpec,
+                results: Any) -> list[AuditLine]:
+    lines = []
+    want, have = spec.sha256(), str(manifest.get("spec_sha256"))
+    lines.append(AuditLine("spec", want == have, f"manifest spec sha256 {have[:16]}... "
+                           + ("matches" if want == have else "!=") + f" current spec "
+                           f"'{spec.name}' {want[:16]}...", "" if want == have else "SPEC"))
+    spec_txt = art_dir / "spec.txt"
+    if spec_txt.is_file():
+        diff = first_difference(spec_txt.read_text(encoding="utf-8"), spec.canonical())
+        lines.append(AuditLine("spec.txt", diff is None, "identical to the current canonical "
+                               "spec" if diff is None else diff, "" if diff is None else "SPEC"))
+    file_hash = manifest.get("files", {}).get("spec.txt")
+    if manifest.get("spec_file_sha256") != file_hash:
+        lines.append(AuditLine("manifest.json", False, "spec_file_sha256 differs from the "
+                               "hash listed for spec.txt", "SPEC"))
+    if isinstance(results, dict) and results.get("spec_sha256") != have:
+        lines.append(AuditLine("results.json", False, "spec sha256 differs from the "
+                               "manifest's", "SPEC"))
+    return lines
+
+
+def first_difference(old: str, new: str) -> str | None:
+    """Where ``old`` (the artifact's spec.txt) first differs from ``new`` (the current spec)."""
+    a, b = old.splitlines(), new.splitlines()
+    for i, (x, y) in enumerate(zip(a, b, strict=False), start=1):
+        if x != y:
+            return f"differs from the current spec at line {i}: artifact {_clip(x)!r} / " \
+                   f"current {_clip(y)!r}"
+    if len(a) != len(b):
+        return f"differs from the current spec: {len(a)} lines in the artifact, {len(b)} now"
+    return None if old == new else "differs from the current spec in line endings"
+
+
+def _clip(s: str, n: int = 90) -> str:
+    return s if len(s) <= n else s[:n] + "..."
+
+
+def _hash_lines(art_dir: Path, files: dict[str, str]) -> dict[str, AuditLine]:
+    out: dict[str, AuditLine] = {}
+    for rel, want in sorted(files.items()):
+        path = art_dir / rel
+        if not path.is_file():
+            out[rel] = AuditLine(rel, False, "listed in manifest.json, not on disk", "MISSING")
+            continue
+        have = sha256_file(path)
+        out[rel] = (AuditLine(rel, True, "sha256 ok") if have == want else
+                    AuditLine(rel, False, f"sha256 {have[:16]}... != manifest {want[:16]}...",
+                              "EDITED"))
+    return out
+
+
+def _extra_files(art_dir: Path, files: dict[str, str]) -> list[str]:
+    return sorted(p.relative_to(art_dir).as_posix() for p in art_dir.rglob("*")
+                  if p.is_file() and p.name != MANIFEST
+                  and p.relative_to(art_dir).as_posix() not in files)
+
+
+def _recorded(results: Any) -> dict[str, tuple[str, str]]:
+    """(recorded answer, recorded sha256) per query file, from results.json."""
+    out: dict[str, tuple[str, str]] = {}
+    if not isinstance(results, dict):
+        return out
+    for r in results.get("results", []):
+        for q in r.get("queries", []):
+            if q.get("smt2_file"):
+                out[str(q["smt2_file"])] = (str(q.get("answer")), str(q.get("sha256")))
+    return out
+
+
+def _with_solvers(line: AuditLine, check: QueryCheck, recorded: tuple[str, str] | None,
+                  manifest: dict[str, Any]) -> AuditLine:
+    claim = recorded[0] if recorded else check.expected
+    detail = f"{line.detail}; recorded {claim or '?'}; {check.describe()}"
+    problems = []
+    if not (check.z3.definite and check.cvc5.definite):
+        problems.append("a solver gave no definite answer")
+    elif claim is None or not check.reproduces(claim):
+        problems.append("the solvers do not reproduce the recorded answer")
+    if recorded is None:
+        problems.append("results.json does not list this query")
+    elif recorded[1] != manifest["files"].get(check.path):
+        problems.append("results.json records another sha256 for it")
+    if claim is not None and check.expected is not None and claim != check.expected \
+            and not problems:
+        detail += " (obligation fails, as recorded)"
+    if not problems:
+        return AuditLine(line.subject, line.ok, detail, line.kind)
+    return AuditLine(line.subject, False, detail + "; " + "; ".join(problems),
+                     line.kind or "SOLVER")
+
+
+def _result_lines(results: Any, files: dict[str, str]) -> list[AuditLine]:
+    if not isinstance(results, dict):
+        return [AuditLine("results.json", False, "missing or unreadable", "RESULTS")]
+    lines = []
+    for r in results.get("results", []):
+        pid, status = str(r.get("property_id")), str(r.get("status"))
+        qs = r.get("queries", [])
+        bad = [q["name"] for q in qs if q.get("answer") != q.get("expected")]
+        problem = ""
+        if status == "PROVED" and (bad or not qs):
+            problem = f"PROVED but queries {bad} did not give their expected answer"
+        if status == "VIOLATED" and not any(f.startswith(f"{pid}/counterexample") for f in files):
+            problem = "VIOLATED without counterexample files"
+        missing = [q["name"] for q in qs if not q.get("smt2_file")]
+        if missing:
+            problem += f" queries without an SMT-LIB2 file: {missing}"
+        lines.append(AuditLine(f"property {pid}", not problem, problem or
+                               f"{status}: {len(qs)} queries, answers consistent with status",
+                               "RESULTS" if problem else ""))
+    return lines
+
