@@ -8,7 +8,7 @@ balloon command and the active alarms. What runs is what is proved:
 - mode changes are made by a ``transitions`` Machine built from the spec's mode table
   (``auto_transitions=False``: no ``to_<mode>()`` shortcut bypasses a guard), whose
   conditions are the compiled ``guard.*`` wires; the spec's own ``mode`` update is
-  computed alongside and any disagreement stops the controller (ControllerFault).
+  computed alongside and any disagreement stops the controller (ControllerFaultError).
 """
 
 from __future__ import annotations
@@ -22,14 +22,14 @@ from transitions import Machine
 from controller.compile import CompiledStep, compile_step
 from controller.settings_validator import SettingsValidator
 from spec.controller_step import ALARM_VARS
-from spec.errors import IabpError, SettingsRejected
+from spec.errors import IabpError, SettingsRejectedError
 from spec.iabp import iabp_spec
 from spec.modes import ALARM_PRIORITY, Alarm, AlarmPriority, Mode, OperatorCommand
 from spec.settings import DEFAULT_SETTINGS, SETTINGS
 from spec.system import Role, SystemSpec
 
 
-class ControllerFault(IabpError):
+class ControllerFaultError(IabpError):
     """The controller's two mode computations disagreed: a software fault, never expected."""
 
 
@@ -107,7 +107,7 @@ class Controller:
             chosen.update(settings)
         reasons = self.validator.reasons(chosen)
         if reasons:
-            raise SettingsRejected(reasons)
+            raise SettingsRejectedError(reasons)
         self._code = _compile(self.spec)
         self.state: dict[str, Any] = self._initial_state(chosen)
         self._guards: dict[str, bool] = {}
@@ -161,7 +161,7 @@ class Controller:
                 break
         machine_mode = Mode[self.machine_state]
         if machine_mode != nxt1["mode"]:
-            raise ControllerFault(f"Machine says {machine_mode.name}, spec says "
+            raise ControllerFaultError(f"Machine says {machine_mode.name}, spec says "
                                   f"{Mode(nxt1['mode']).name} at tick {self.ticks}")
         values.update(wires)
         values["mode'"] = machine_mode

@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="prove a deliberately broken variant instead (see --list-variants)")
     p.add_argument("--list-variants", action="store_true", help="list the broken variants")
     p.add_argument("--no-artifacts", action="store_true", help="do not write artifacts")
+    # -- CI outputs (proofs.ci_formats) --
+    p.add_argument("--junit", type=Path, metavar="FILE", help="also write JUnit XML results")
+    p.add_argument("--sarif", type=Path, metavar="FILE", help="also write SARIF 2.1.0 results")
     return p
 
 
@@ -59,7 +62,7 @@ def main(argv: list[str]) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return 0 if exc.code == 0 else 2
-    console = Console(stderr=False, highlight=False)
+    console = Console(stderr=False, highlight=False, width=max(140, Console().width))
     if args.list_variants:
         for v in variants():
             console.print(f"{v.id:36s} breaks {v.breaks:22s} {v.mistake}")
@@ -94,6 +97,13 @@ def _run(console: Console, spec: SystemSpec, props: list[Property],
     except IabpError as exc:
         console.print(f"[red]error:[/red] {exc}")
         return 2
+    # -- CI outputs (proofs.ci_formats) --
+    if args.junit is not None or args.sarif is not None:
+        from proofs.ci_formats import write_ci_files
+
+        for path in write_ci_files(results, junit=args.junit, sarif_path=args.sarif,
+                                   meta={"spec": spec.name, "spec_sha256": spec.sha256()}):
+            console.print(f"wrote {path}")
     console.print(_table(results))
     for prop, r in results:
         if r.status is not Status.PROVED:

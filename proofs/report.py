@@ -25,6 +25,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +34,15 @@ from typing import Any
 
 from proofs.counterexample import columns
 from proofs.recheck import QueryCheck, RecheckReport
-from proofs.traceability import GapKind, Matrix, TestLink, build_matrix, summaries_from_json
+from proofs.traceability import (
+    Chain,
+    GapKind,
+    Matrix,
+    PropertyRow,
+    TestLink,
+    build_matrix,
+    summaries_from_json,
+)
 from spec import assumptions as assumptions_module
 from spec import timing as timing_module
 from spec.assumptions import ASSUMPTIONS
@@ -308,7 +317,7 @@ def _property(ctx: _Ctx, p: Property) -> Section:
     rows = [[cell(k), cell(v)] for k, v in facts]
     rows.insert(1, [cell("premise"), cell(t(to_text(p.premise), code=True))])
     rows.insert(2, [cell("conclusion"), cell(t(to_text(p.conclusion), code=True))])
-    s.blocks.append(Table(["", ""], rows))
+    s.blocks.append(Table(["fact", "value"], rows))
     if r:
         s.blocks.append(_query_table(ctx, r))
         if r.get("counterexample_ticks"):
@@ -365,18 +374,23 @@ def _recheck_section(ctx: _Ctx) -> Section:
                                 f"{ctx.link}' to re-solve every query with z3 and cvc5.",
                                 cls="warn")]))
         return s
-    n_ok = sum(c.ok for c in rc.checks)
+    recorded = {q["smt2_file"]: q["answer"] for r in ctx.results.values()
+                for q in r["queries"] if q.get("smt2_file")}
+    tally = Counter(c.agreement.value for c in rc.checks)
+    same = sum(c.path in recorded and c.reproduces(recorded[c.path]) for c in rc.checks)
     s.blocks.append(Para([t(f"{len(rc.checks)} queries re-solved from their SMT-LIB2 files "
                             f"alone: {rc.z3_version} ({rc.z3_how}, {rc.total('z3'):.1f} s) and "
-                            f"{rc.cvc5_version} (logic ALL, {rc.total('cvc5'):.1f} s); "
-                            f"{rc.timeout_s:g} s limit per query. {n_ok} give the expected "
-                            f"answer with both solvers; {len(rc.checks) - n_ok} do not."),
-                          ]))
+                            f"{rc.cvc5_version} (logic ALL, models off, "
+                            f"{rc.total('cvc5'):.1f} s); {rc.timeout_s:g} s limit per query. "
+                            + "; ".join(f"{n} {k}" for k, n in sorted(tally.items()))
+                            + f". Both solvers reproduce the prover's recorded answer on "
+                            f"{same} of {len(rc.checks)}. 'agree': both give the answer the "
+                            "file's header expects; 'refuted': both say the obligation fails "
+                            "(a VIOLATED property); 'disagree' or 'inconclusive': see the "
+                            "rows.", cls="" if rc.ok else "warn")]))
     groups: dict[str, list[QueryCheck]] = {}
     for c in rc.checks:
         groups.setdefault(c.path.split("/")[0], []).append(c)
-    recorded = {q["smt2_file"]: q["answer"] for r in ctx.results.values()
-                for q in r["queries"] if q.get("smt2_file")}
     for pid, checks in groups.items():
         rows = [[cell(t(c.path.split("/")[-1], href=ctx.href(c.path))),
                  cell(c.expected or "?"), cell(recorded.get(c.path, "?")),
@@ -397,6 +411,22 @@ def _tests_cell(tests: tuple[TestLink, ...], limit: int = 3) -> Cell:
     return cell(names + (f" (+{len(tests) - limit} more)" if len(tests) > limit else ""))
 
 
+def _chain_row(c: Chain, p: PropertyRow | None) -> list[Cell]:
+    req = cell(c.requirement or t("GAP: no requirement", cls="bad"))
+    if c.note:
+        req.append(t(f" ({c.note})"))
+    if p is None:
+        what = t("-") if c.note else t("GAP: no property", cls="bad")
+        return [cell(c.hazard), req, cell(what), cell("-"), cell("-"), cell("-")]
+    proof = badge(p.proof.status) if p.proof else t("GAP: no proof", cls="bad")
+    if p.rules:
+        rule = cell(", ".join(p.rules))
+    else:
+        rule = cell(t("GAP: no monitor rule", cls="bad") if p.observable else
+                    t(f"not observable (reads {', '.join(p.unseen[:3])})"))
+    return [cell(c.hazard), req, cell(p.id), cell(proof), rule, _tests_cell(p.tests)]
+
+
 def _matrix_sections(m: Matrix) -> list[Section]:
     s = Section("matrix", "Traceability matrix")
     s.blocks.append(Para([t("Generated from spec/, the proof results, monitor/rules.py and a "
@@ -408,21 +438,7 @@ def _matrix_sections(m: Matrix) -> list[Section]:
                 cls="ok" if h.proved else "bad"), " " + ", ".join(h.proved))]
         for h in m.hazards]))
     props = {p.id: p for p in m.properties}
-    rows = []
-    for c in m.chains:
-        p = props.get(c.property or "")
-        proof = (badge(p.proof.status) if p and p.proof else t("GAP: no proof", cls="bad"))
-        if p is None:
-            rule = cell(t("-"))
-        elif p.rules:
-            rule = cell(", ".join(p.rules))
-        else:
-            rule = cell(t("GAP: no monitor rule", cls="bad") if p.observable else
-                        t(f"not observable ({', '.join(p.unseen[:3])})"))
-        rows.append([cell(c.hazard), cell(c.requirement or t("GAP", cls="bad")),
-                     cell(c.property or t("GAP: no property", cls="bad")),
-                     cell(proof) if p else cell("-"), rule,
-                     _tests_cell(p.tests) if p else cell("-")])
+    rows = [_chain_row(c, props.get(c.property or "")) for c in m.chains]
     s.blocks.append(Table(["hazard", "requirement", "property", "proof", "monitor rule",
                            "tests"], rows))
     mon = Section("matrix-monitor", "Monitor requirements and rules", level=3)
@@ -459,7 +475,8 @@ def spec_constants(module: ModuleType) -> list[tuple[str, int, str]]:
             continue
         m = re.match(r"([A-Z][A-Z0-9_]*)\s*=", line)
         if m and isinstance(getattr(module, m.group(1), None), int):
-            out.append((m.group(1), int(getattr(module, m.group(1))), " ".join(doc)))
+            text = " ".join(doc).replace("``", "")
+            out.append((m.group(1), int(getattr(module, m.group(1))), text))
     return out
 
 
@@ -519,11 +536,12 @@ def _layout(names: list[str], edges: Iterable[tuple[str, str]]) -> dict[str, tup
     outs = {n: {b for a, b in edges if a == n} for n in names}
     bottom = [n for n in names[1:] if outs[n] == {initial}]
     right = [n for n in names[1:] if n not in bottom]
-    pos = {n: (690.0, 60.0 + 140.0 * i) for i, n in enumerate(right)}
-    mid = 60.0 + 140.0 * (len(right) - 1) / 2 if right else 60.0
-    pos[initial] = (130.0, mid)
-    low = 60.0 + 140.0 * max(len(right), 1)
-    pos.update({n: (410.0 + 170.0 * (i - (len(bottom) - 1) / 2), low)
+    step = 175.0
+    pos = {n: (780.0, 50.0 + step * i) for i, n in enumerate(right)}
+    mid = 50.0 + step * (len(right) - 1) / 2 if right else 50.0
+    pos[initial] = (110.0, mid)
+    low = 50.0 + step * max(len(right), 1) - 30.0
+    pos.update({n: (420.0 + 190.0 * (i - (len(bottom) - 1) / 2), low)
                 for i, n in enumerate(bottom)})
     return pos
 
@@ -551,7 +569,7 @@ def _builtin_svg(table: Sequence[ModeTransition]) -> str:
     for (a, b), ms in edges.items():
         (x0, y0), (x1, y1) = pos[a], pos[b]
         dist = math.hypot(x1 - x0, y1 - y0) or 1.0
-        bend = 34.0 if (b, a) in edges else 0.0
+        bend = 50.0 if (b, a) in edges else 0.0
         cx = (x0 + x1) / 2 - (y1 - y0) / dist * bend
         cy = (y0 + y1) / 2 + (x1 - x0) / dist * bend
         p0 = _clip((x0, y0), (cx - x0, cy - y0))
@@ -598,7 +616,7 @@ def _numeric(values: list[Any], sort: Any) -> tuple[list[float], list[float], li
 
 
 def counterexample_png(rows: list[dict[str, Any]], prop: Property, spec: SystemSpec,
-                       window: int = 600, limit: int = 10) -> tuple[bytes, int]:
+                       window: int = 300, limit: int = 10) -> tuple[bytes, int]:
     """A step plot of a counterexample's last ``window`` ticks; returns (PNG, ticks shown)."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

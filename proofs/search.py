@@ -18,12 +18,12 @@ from typing import Any
 
 import z3
 
+from controller.compile import compile_expr
 from proofs.engine import ProofContext, property_assumptions
 from proofs.scenarios import assumption_breaking, scenarios
 from proofs.simulate import Scenario, SpecSimulator
-from proofs.to_z3 import Frame, Translator, domains, step_relation
+from proofs.to_z3 import Frame, domains, state_translator, step_relation
 from spec.errors import SpecError
-from controller.compile import compile_expr
 from spec.settings import DEFAULT_SETTINGS, SETTINGS, current_settings, settings_valid
 from spec.system import Property, PropertyKind, SystemSpec
 
@@ -85,7 +85,7 @@ class CounterexampleFinder:
         frames = [Frame(spec, "b0", enums)]
         solver = z3.Solver()
         solver.set("timeout", int(self.ctx.timeout_s * 1000))
-        init_tr = Translator(lambda k: frames[0].consts[k], enums)
+        init_tr = state_translator(frames[0], enums)
         for e in spec.init:
             solver.add(init_tr(e))
         for s in spec.state:
@@ -99,8 +99,7 @@ class CounterexampleFinder:
             if prop.kind is PropertyKind.TRANSITION:
                 bad = z3.Not(ttr(prop.formula))
             else:
-                bad = z3.Not(Translator(lambda key, f=frames[k]: f.consts[key], enums)(
-                    prop.formula))
+                bad = z3.Not(state_translator(frames[k], enums)(prop.formula))
             if solver.check(bad) == z3.sat:
                 return self._trace(solver.model(), frames)
         return None
@@ -161,8 +160,9 @@ def _py(v: z3.ExprRef, ctx: ProofContext, name: str, spec: SystemSpec) -> Any:
     if z3.is_false(v):
         return False
     if z3.is_int_value(v):
-        return v.as_long()  # type: ignore[attr-defined]
-    sort = next((s.sort for s in (*spec.state, *spec.inputs) if s.name == name), None)
+        return v.as_long()
+    sorts = {s.name: s.sort for s in spec.state} | {i.name: i.sort for i in spec.inputs}
+    sort = sorts.get(name)
     if sort is not None and sort.enum is not None:
         return ctx.enums.decode(sort.enum, v)
     return str(v)
@@ -175,7 +175,7 @@ def settings_from_model(model: z3.ModelRef, ctx: ProofContext) -> dict[str, int]
         v = model.eval(ctx.cur.consts[s.var.name], model_completion=True)
         if not z3.is_int_value(v):
             return None
-        out[s.name] = v.as_long()  # type: ignore[attr-defined]
+        out[s.name] = v.as_long()
     return out
 
 

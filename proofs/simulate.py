@@ -143,7 +143,7 @@ class SpecSimulator:
             if s.init is not None:
                 state[s.name] = _init_value(s.init)
         for e in self.spec.init:
-            if _is_simple_init(e):
+            if isinstance(e, Op) and _is_simple_init(e):
                 state[_init_target(e)] = _init_value(e)
         for st in SETTINGS:
             state[st.var.name] = int(sc.settings[st.name])
@@ -214,7 +214,7 @@ class SpecSimulator:
                 if keep_rows:
                     out.rows.append({"tick": tick + 1, **nxt})
                 break
-            if stop_when_all_reached and len(out.premise_tick) == len(premise):
+            if stop_when_all_reached and len(out.premise_tick) == len(order):
                 break
             state = nxt
         return out

@@ -19,7 +19,6 @@ from spec.errors import ProofError
 from spec.expr import Const, Expr, Op, Sort, Var
 from spec.system import SystemSpec
 
-
 _ENUM_SORTS: dict[type[IntEnum], tuple[z3.SortRef, dict[IntEnum, z3.ExprRef]]] = {}
 
 
@@ -68,14 +67,14 @@ def _fold(f: Callable[[z3.ExprRef, z3.ExprRef], z3.ExprRef],
 
 
 _BINARY: dict[str, Callable[[z3.ExprRef, z3.ExprRef], z3.ExprRef]] = {
-    "add": lambda a, b: a + b,  # type: ignore[no-any-return]
-    "sub": lambda a, b: a - b,  # type: ignore[no-any-return]
-    "mul": lambda a, b: a * b,  # type: ignore[no-any-return]
-    "lt": lambda a, b: a < b,  # type: ignore[no-any-return]
-    "le": lambda a, b: a <= b,  # type: ignore[no-any-return]
-    "gt": lambda a, b: a > b,  # type: ignore[no-any-return]
-    "ge": lambda a, b: a >= b,  # type: ignore[no-any-return]
-    "eq": lambda a, b: a == b,  # type: ignore[no-any-return]
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+    "lt": lambda a, b: a < b,
+    "le": lambda a, b: a <= b,
+    "gt": lambda a, b: a > b,
+    "ge": lambda a, b: a >= b,
+    "eq": lambda a, b: a == b,
     "implies": z3.Implies,
     "min": lambda a, b: z3.If(a <= b, a, b),
     "max": lambda a, b: z3.If(a >= b, a, b),
@@ -113,7 +112,7 @@ class Translator:
         if e.op == "not":
             return z3.Not(args[0])
         if e.op == "neg":
-            return -args[0]  # type: ignore[no-any-return]
+            return -args[0]
         if e.op == "ite":
             return z3.If(args[0], args[1], args[2])
         if e.op in _BINARY:
@@ -152,10 +151,11 @@ class Frame:
 def domains(spec: SystemSpec, frame: Frame, enums: EnumSorts) -> list[z3.ExprRef]:
     """Declared integer ranges of the state variables in ``frame``."""
     out = []
+    tr = state_translator(frame, enums)
     for s in spec.state:
         d = s.domain()
         if d is not None:
-            out.append(Translator(lambda k, f=frame: f.consts[k], enums)(d))
+            out.append(tr(d))
     return out
 
 
@@ -192,4 +192,10 @@ def step_relation(spec: SystemSpec, cur: Frame, nxt: Frame, enums: EnumSorts,
 
 def state_translator(frame: Frame, enums: EnumSorts) -> Translator:
     """Translate state-only expressions over ``frame``."""
-    return Translator(lambda k: frame.consts[k.rstrip("'")], enums)
+
+    def lookup(key: str) -> z3.ExprRef:
+        if key.endswith("'"):
+            raise ProofError(f"{key} is a next-state value in a state-only expression")
+        return frame.consts[key]
+
+    return Translator(lookup, enums)

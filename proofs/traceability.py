@@ -14,7 +14,9 @@ every hazard, requirement, property, variant or monitor-rule ID that appears in
    so ``@pytest.mark.parametrize("vid", ["V-KINK-DOES-NOT-HALT"])`` links too;
 2. its name, with ``-`` written ``_`` (``test_p_fault_halt_on_kink``);
 3. its docstring, its class's docstring, or its module's docstring (the last two link
-   every test of the class or module).
+   every test of the class or module);
+4. its parameter id, when pytest collects it (``test_x[V-KINK-DOES-NOT-HALT]``; only
+   with ``collect=True``, which runs ``pytest --collect-only``).
 
 IDs that only appear in a test's body (as data) do not link it: a test of the audit log
 that writes the string ``"REQ-INFL-DIASTOLE"`` does not exercise that requirement. A
@@ -33,6 +35,8 @@ from __future__ import annotations
 import ast
 import importlib
 import re
+import subprocess
+import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
@@ -68,8 +72,9 @@ VISIBILITY: tuple[tuple[str, str], ...] = (
 TEST_CONVENTION = (
     "A test exercises an ID (hazard, requirement, property, variant, monitor rule) named in "
     "a marker (e.g. @pytest.mark.property(\"P-FAULT-HALT\"), or any string argument of a "
-    "marker), in its name with '-' as '_' (test_p_fault_halt_on_kink), or in its own, its "
-    "class's or its module's docstring. A test naming a broken variant V-* exercises the "
+    "marker), in its name with '-' as '_' (test_p_fault_halt_on_kink), in its own, its "
+    "class's or its module's docstring, or in its collected parameter id "
+    "(test_x[V-KINK-DOES-NOT-HALT]). A test naming a broken variant V-* exercises the "
     "property that variant breaks. IDs used only as data in a test body do not count.")
 
 
@@ -179,11 +184,17 @@ class RuleRow:
 
 @dataclass(frozen=True)
 class Chain:
-    """One line of the matrix: a hazard, one requirement, one property (or a gap)."""
+    """One line of the matrix: a hazard, one requirement, one property (None: a gap).
+
+    ``note`` explains a line that is not a plain chain: a monitor requirement (covered by
+    monitor code, not by a property), or a property that names the hazard although its
+    requirement does not.
+    """
 
     hazard: str
     requirement: str | None
     property: str | None
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -373,22 +384,58 @@ def scan_test_file(path: Path, rel: str, known: set[str]) -> dict[str, list[Test
     return found
 
 
-def scan_tests(tests_dir: Path, known: set[str],
-               variant_breaks: Mapping[str, str] | None = None) -> dict[str, list[TestLink]]:
-    """Every test under ``tests_dir`` that exercises each known ID (variants followed)."""
+def collect_node_ids(tests_dir: Path, timeout_s: float = 180.0) -> list[str] | None:
+    """The node ids pytest collects under ``tests_dir`` (parameter ids included), or None.
+
+    Runs ``pytest --collect-only`` in a subprocess, so IDs that only exist at run time
+    (``@pytest.mark.parametrize("v", variants(), ids=...)``) are seen too.
+    """
+    cmd = [sys.executable, "-m", "pytest", "--collect-only", "-q", "-o", "addopts=",
+           "-p", "no:cacheprovider", str(tests_dir)]
+    try:
+        proc = subprocess.run(cmd, cwd=tests_dir.parent, capture_output=True, text=True,
+                              timeout=timeout_s)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return [ln.strip() for ln in proc.stdout.splitlines() if "::" in ln]
+
+
+def _param_links(node_ids: Iterable[str], known: set[str]) -> dict[str, list[TestLink]]:
     found: dict[str, list[TestLink]] = {}
+    for nid in node_ids:
+        if "[" in nid:
+            for i in _ids_in([nid[nid.index("["):]], known):
+                found.setdefault(i, []).append(TestLink(nid, "parameter id"))
+    return found
+
+
+def scan_tests(tests_dir: Path, known: set[str],
+               variant_breaks: Mapping[str, str] | None = None,
+               node_ids: Iterable[str] | None = None) -> dict[str, list[TestLink]]:
+    """Every test under ``tests_dir`` that exercises each known ID (variants followed).
+
+    ``node_ids`` (from :func:`collect_node_ids`) adds the tests whose parameter ids name
+    an ID.
+    """
     vb = dict(variant_breaks or {})
+    ids = known | set(vb)
+    per_id: dict[str, list[TestLink]] = {}
     for path in sorted(tests_dir.rglob("test_*.py")):
         rel = path.relative_to(tests_dir.parent).as_posix()
         try:
-            per_file = scan_test_file(path, rel, known | set(vb))
+            per_file = scan_test_file(path, rel, ids)
         except SyntaxError:
             continue
         for i, links in per_file.items():
-            found.setdefault(i, []).extend(links)
-            if i in vb:
-                found.setdefault(vb[i], []).extend(
-                    TestLink(t.test, f"variant {i} ({t.via})") for t in links)
+            per_id.setdefault(i, []).extend(links)
+    for i, links in _param_links(node_ids or [], ids).items():
+        per_id.setdefault(i, []).extend(links)
+    found: dict[str, list[TestLink]] = {}
+    for i, links in per_id.items():
+        found.setdefault(i, []).extend(links)
+        if i in vb:
+            found.setdefault(vb[i], []).extend(
+                TestLink(t.test, f"variant {i} ({t.via})") for t in links)
     return found
 
 
@@ -433,8 +480,13 @@ class _Inputs:
 
 def build_matrix(spec: SystemSpec, proofs: Mapping[str, ProofSummary] | None = None, *,
                  tests_dir: Path | None = None, rules: list[RuleRef] | None = None,
-                 rules_note: str | None = None, monitor_dir: Path | None = None) -> Matrix:
-    """Generate the matrix for ``spec`` from its proof summaries, the rules and ``tests/``."""
+                 rules_note: str | None = None, monitor_dir: Path | None = None,
+                 collect: bool = False) -> Matrix:
+    """Generate the matrix for ``spec`` from its proof summaries, the rules and ``tests/``.
+
+    ``collect`` also asks pytest for the collected node ids (slower: a subprocess), so
+    parametrized tests link through their parameter ids.
+    """
     tests_dir = ROOT / "tests" if tests_dir is None else tests_dir
     monitor_dir = ROOT / "monitor" if monitor_dir is None else monitor_dir
     if rules is None:
@@ -444,8 +496,10 @@ def build_matrix(spec: SystemSpec, proofs: Mapping[str, ProofSummary] | None = N
              | {p.id for p in spec.properties} | {r.id for r in rules})
     breaks = {v.id: v.breaks for v in variants()}
     if tests_dir.is_dir():
-        tests = scan_tests(tests_dir, known, breaks)
-        tests_note = f"tests scanned under {tests_dir.name}/"
+        node_ids = collect_node_ids(tests_dir) if collect else None
+        tests = scan_tests(tests_dir, known, breaks, node_ids)
+        tests_note = f"tests scanned under {tests_dir.name}/" + (
+            f", {len(node_ids)} collected node ids" if node_ids is not None else "")
     else:
         tests, tests_note = {}, f"{tests_dir} not found: no test links"
     mon_ids = [r.id for r in REQUIREMENTS if r.id.startswith(MONITOR_REQ_PREFIX)]
@@ -542,8 +596,11 @@ def _chains(hazards: tuple[HazardRow, ...], reqs: tuple[RequirementRow, ...],
             out.append(Chain(h.id, None, None))
         for rid in h.requirements:
             req = next(r for r in reqs if r.id == rid)
-            out += [Chain(h.id, rid, pid) for pid in req.properties] or [Chain(h.id, rid, None)]
+            note = "monitor requirement: see monitor coverage" if req.is_monitor else ""
+            out += [Chain(h.id, rid, pid) for pid in req.properties] or [
+                Chain(h.id, rid, None, note)]
         listed = {c.property for c in out if c.hazard == h.id}
-        out += [Chain(h.id, None, p.id) for p in props
-                if h.id in p.hazards and p.id not in listed]
+        out += [Chain(h.id, ", ".join(p.requirements), p.id,
+                      f"the property names {h.id}; its requirement does not")
+                for p in props if h.id in p.hazards and p.id not in listed]
     return tuple(out)

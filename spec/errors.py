@@ -16,7 +16,7 @@ class SpecError(IabpError):
     """The specification itself is malformed (ill-typed expression, unknown name, bad table)."""
 
 
-class SettingsRejected(IabpError):
+class SettingsRejectedError(IabpError):
     """A settings change was refused by the validator; ``reasons`` says why, one line each."""
 
     def __init__(self, reasons: list[str]) -> None:

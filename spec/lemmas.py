@@ -25,20 +25,18 @@ from spec.controller_step import (
     pressure_deflate_at_ms,
 )
 from spec.environment import (
-    beat_invariant,
     R_CHANNEL,
     UPSTROKE_CHANNEL,
     Channel,
+    beat_invariant,
     gas_filled,
     gas_timer,
     heart_pep,
-    heart_prev_pep,
     heart_prev_rr,
     heart_qs2,
     heart_rr,
     heart_silent,
     heart_t,
-    notch_delay,
 )
 from spec.expr import BOOL, INT, And, Between, Expr, Implies, Max, Min, Not, Or, Var
 from spec.modes import Mode
@@ -52,7 +50,7 @@ from spec.observers import (
 )
 from spec.settings import current_settings, settings_valid
 from spec.system import Lemma, Role, StateVar
-from spec.timing import RR_MAX_MS, RR_MIN_MS, pep_hi_ms, pep_lo_ms, qs2_hi_ms, qs2_lo_ms
+from spec.timing import RR_MAX_MS, RR_MIN_MS, pep_lo_ms
 
 HEART = ("ASM-HEART-RATE", "ASM-RR-STEP", "ASM-EJECTION")
 ENV_DOMAIN_ASSUMPTIONS = ("ASM-HEART-RATE", "ASM-EJECTION", "ASM-R-DETECT",
@@ -75,20 +73,20 @@ def _domains(state: list[StateVar], env: bool) -> Expr:
 
 
 def _channel_lemma(c: Channel, jitter_ms: int) -> Expr:
-    g, t, T, PT = c.ghost, heart_t, c.event_time, c.prev_event_time
+    g, t, rep, prev_rep = c.ghost, heart_t, c.event_time, c.prev_event_time
     seen, prev_seen = c.seen, c.prev_seen
     return And(
-        seen.eq(And(t > T, Not(c.missed), Not(heart_silent))),
+        seen.eq(And(t > rep, Not(c.missed), Not(heart_silent))),
         prev_seen.eq(c.streak >= 1),
         Implies(Or(c.missed, heart_silent), c.streak.ne(1)),
         Between(g.rr_at, RR_MIN_MS, RR_MAX_MS), Between(g.time_at, c.time_lo, c.time_hi),
-        Between(T, c.time_lo, c.time_hi), Between(PT, c.time_lo, c.time_hi),
-        Implies(seen, And(g.since.eq(t - T - 1), g.rr_at.eq(heart_rr), g.time_at.eq(T),
+        Between(rep, c.time_lo, c.time_hi), Between(prev_rep, c.time_lo, c.time_hi),
+        Implies(seen, And(g.since.eq(t - rep - 1), g.rr_at.eq(heart_rr), g.time_at.eq(rep),
                           g.single.eq(prev_seen),
-                          Implies(g.single, g.interval.eq(heart_prev_rr + T - PT)))),
+                          Implies(g.single, g.interval.eq(heart_prev_rr + rep - prev_rep)))),
         Implies(And(Not(seen), prev_seen),
-                And(g.since.eq(t + heart_prev_rr - PT - 1), g.rr_at.eq(heart_prev_rr),
-                    g.time_at.eq(PT), g.single.eq(c.streak.eq(2)))),
+                And(g.since.eq(t + heart_prev_rr - prev_rep - 1), g.rr_at.eq(heart_prev_rr),
+                    g.time_at.eq(prev_rep), g.single.eq(c.streak.eq(2)))),
         Implies(And(Not(seen), Not(prev_seen)),
                 And(g.since >= Min(t + 2 * g.rr_at - A.RR_STEP_MAX_MS - g.time_at - 1, CAP),
                     Implies(g.since < CAP, g.single))),

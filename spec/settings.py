@@ -9,6 +9,7 @@ need on the settings.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from spec.assumptions import (
@@ -77,7 +78,7 @@ class ValidatorClause:
     holds: Expr
 
 
-def _clauses(v: dict[str, Expr]) -> list[ValidatorClause]:
+def _clauses(v: Mapping[str, Expr]) -> list[ValidatorClause]:
     ranges = [
         ValidatorClause(f"RANGE-{s.name}", f"{s.name} must lie in [{s.lo}, {s.hi}] {s.unit}",
                         Between(v[s.name], s.lo, s.hi))
@@ -113,7 +114,7 @@ def _clauses(v: dict[str, Expr]) -> list[ValidatorClause]:
     ]
 
 
-def validator_clauses_for(values: dict[str, Expr]) -> list[ValidatorClause]:
+def validator_clauses_for(values: Mapping[str, Expr]) -> list[ValidatorClause]:
     """The validator's clauses over the given setting expressions (by setting name)."""
     return _clauses(values)
 
@@ -128,7 +129,7 @@ def requested_settings() -> dict[str, Expr]:
     return {s.name: s.request for s in SETTINGS}
 
 
-def settings_valid(values: dict[str, Expr]) -> Expr:
+def settings_valid(values: Mapping[str, Expr]) -> Expr:
     """All validator clauses over ``values``."""
     return And(*[c.holds for c in _clauses(values)])
 

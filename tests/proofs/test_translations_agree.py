@@ -56,7 +56,7 @@ def _z3_eval(e: Expr, values: dict[str, Any]) -> Any:
         return False
     if z3.is_int_value(term):
         return term.as_long()  # type: ignore[attr-defined]
-    for enum, (_, consts) in list(ENUMS._sorts.items()):
+    for _enum, (_, consts) in list(ENUMS._sorts.items()):
         for member, c in consts.items():
             if z3.eq(c, term):
                 return member

@@ -1,0 +1,39 @@
+"""Each proof uses exactly the assumptions it lists: drop one and the proof no longer holds.
+
+(ASM-GAS has no environment constraint to drop: the gas times are written into the plant
+model ``balloon_may_hold_gas``; the broken variants cover a too-short deflation lead.)
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from proofs.engine import ProofContext, prove_property
+from proofs.results import Status
+from spec.iabp import iabp_spec
+
+SPEC = iabp_spec()
+CONSTRAINED = {c.assumption for c in SPEC.env}
+CASES = [(p.id, a) for p in SPEC.properties for a in SPEC.assumptions_of(p) if a in CONSTRAINED]
+
+
+def test_the_timing_properties_need_assumptions() -> None:
+    assert len(CASES) >= 20
+
+
+@pytest.mark.parametrize(("pid", "asm"), CASES)
+def test_dropping_an_assumption_breaks_the_proof(pid: str, asm: str) -> None:
+    weaker = SPEC.replace_env(asm, [])
+    r = prove_property(ProofContext(weaker, timeout_s=60), weaker.property(pid))
+    assert r.status is not Status.PROVED, f"{pid} does not need {asm}: drop it from the list"
+
+
+def test_without_assumptions_only_the_timing_properties_fail() -> None:
+    """Properties that list no assumptions really need none: proved on a free heart."""
+    free = SPEC
+    for asm in sorted(CONSTRAINED):
+        free = free.replace_env(asm, [])
+    for p in SPEC.properties:
+        if not SPEC.assumptions_of(p):
+            r = prove_property(ProofContext(free, timeout_s=60), free.property(p.id))
+            assert r.status is Status.PROVED, (p.id, r.reason)
