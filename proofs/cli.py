@@ -111,7 +111,8 @@ def _run(console: Console, spec: SystemSpec, props: list[Property],
         if r.counterexample is not None:
             console.print(f"Counterexample ({len(r.counterexample)} ticks from power-on, "
                           f"last ticks shown; full trace in the artifacts):")
-            console.print(table_text(r.counterexample, prop, spec), markup=False)
+            console.print(table_text(r.counterexample, prop, spec), markup=False,
+                          soft_wrap=True)
     total = time.perf_counter() - t0
     proved = sum(r.status is Status.PROVED for _, r in results)
     console.print(f"\n{proved}/{len(results)} proved in {total:.1f} s"

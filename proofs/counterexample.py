@@ -27,35 +27,49 @@ def plain(v: Any) -> Any:
     return v
 
 
+def _is_active(v: Any) -> bool:
+    return plain(v) not in (False, 0, None, "NONE")
+
+
 def columns(rows: list[dict[str, Any]], prop: Property, spec: SystemSpec,
-            window: int = 12, limit: int = 16) -> list[str]:
-    """The columns worth showing for ``prop`` over the last ``window`` rows."""
+            window: int = 12, limit: int = 10) -> list[str]:
+    """The state columns worth showing for ``prop`` over the last ``window`` rows."""
     tail = rows[-window:]
-    known = {s.name for s in spec.state} | {i.name for i in spec.inputs}
-    wanted = [c for c in ALWAYS if c in known]
+    state = [s.name for s in spec.state]
+    wanted = [c for c in ALWAYS if c in state]
     for key in sorted(free_vars(prop.formula)):
         name = key.rstrip("'")
-        if name in known and name not in wanted:
+        if name in state and name not in wanted:
             wanted.append(name)
-    inputs = {i.name for i in spec.inputs}
-    for name in sorted(known - set(wanted)):
-        vals = {repr(plain(r.get(name))) for r in tail}
-        active_input = name in inputs and any(r.get(name) not in (False, 0, None, "NONE")
-                                              and plain(r.get(name)) != "NONE" for r in tail)
-        if len(vals) > 1 or active_input:
+    for name in state:
+        if name not in wanted and len({repr(plain(r.get(name))) for r in tail}) > 1:
             wanted.append(name)
     return wanted[:limit]
 
 
+def active_inputs(row: dict[str, Any], spec: SystemSpec) -> str:
+    """The inputs that are not idle on this tick, as ``name`` or ``name=value``."""
+    out = []
+    for i in spec.inputs:
+        if i.name.startswith("req_") or i.name not in row or not _is_active(row[i.name]):
+            continue
+        v = plain(row[i.name])
+        out.append(i.name if v is True else f"{i.name}={v}")
+    return " ".join(out) or "-"
+
+
 def table_text(rows: list[dict[str, Any]], prop: Property, spec: SystemSpec,
                window: int = 12) -> str:
-    """A plain-text table of the last ``window`` ticks (for logs and non-TTY output)."""
-    cols = ["tick", *columns(rows, prop, spec, window)]
+    """A plain-text table of the last ``window`` ticks: tick, the tick's active inputs,
+    and the state columns that matter (the last row is the state after the violation)."""
+    cols = columns(rows, prop, spec, window)
+    header = ["tick", *cols, "inputs"]
     tail = rows[-window:]
-    cells = [[str(plain(r.get(c, ""))) for c in cols] for r in tail]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
-    line = "  ".join(c.rjust(w) for c, w in zip(cols, widths, strict=True))
-    out = [line, "-" * len(line)]
+    cells = [[str(r.get("tick", "")), *(str(plain(r.get(c, ""))) for c in cols),
+              active_inputs(r, spec)] for r in tail]
+    widths = [max(len(h), *(len(row[i]) for row in cells)) for i, h in enumerate(header)]
+    line = "  ".join(h.rjust(w) for h, w in zip(header, widths, strict=True))
+    out = [f"property {prop.id}: {prop.title}", line, "-" * len(line)]
     out += ["  ".join(v.rjust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
     return "\n".join(out)
 
