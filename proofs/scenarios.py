@@ -118,6 +118,9 @@ def scenarios() -> list[Scenario]:
                  _press({5: {"op": Op.START_ECG}, 3500: {"op": Op.STANDBY}})),
         Scenario("settings-changes", 5000, steady_heart(750), _press(
             {5: {"op": Op.START_ECG}, 2500: good_request, 3500: bad_request})),
+        Scenario("monitor-silence-then-ack", 2000, steady_heart(750), _hold(
+            {1500: {"mon_ack": True}}, [(1000, 1100, {"mon_frame": False}),
+                                        (1200, 1210, {"mon_integrity_error": True})])),
         Scenario("idle-balloon", 10_200, steady_heart(750), _press({}),
                  {**s, "idle_limit_ms": 10_000}),
     ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from spec import controller_step, environment, observers
+from spec import controller_step, environment, monitor_model, observers
 from spec.lemmas import lemmas
 from spec.mode_table import MODE_TABLE
 from spec.properties import properties
@@ -15,18 +15,19 @@ from spec.system import SystemSpec
 def iabp_spec() -> SystemSpec:
     """Controller, heart, detectors, pneumatics and observers, with every property."""
     state = [*controller_step.state_vars(), *environment.state_vars(), *observers.state_vars(),
-             *environment.ghost_vars()]
+             *environment.ghost_vars(), *monitor_model.state_vars()]
     return SystemSpec(
         name="iabp",
         state=tuple(state),
-        inputs=(*controller_step.input_vars(), *environment.input_vars()),
+        inputs=(*controller_step.input_vars(), *environment.input_vars(),
+                *monitor_model.input_vars()),
         step=(*controller_step.step(), *environment.heart_step(),
               *environment.plant_step(controller_step.inflate_cmd), *observers.step(),
-              *environment.ghost_step()),
+              *environment.ghost_step(), *monitor_model.step()),
         env=tuple(environment.env_constraints()),
         init=(*controller_step.init_constraints(), *environment.init_constraints()),
         mode_table=MODE_TABLE,
-        properties=tuple(properties()),
+        properties=(*properties(), *monitor_model.properties()),
         lemmas=tuple(lemmas(state)),
     ).checked()
 

@@ -15,6 +15,7 @@ heart and the detectors really did (through the observers' ghost variables):
 from __future__ import annotations
 
 from spec import assumptions as A
+from spec import monitor_model
 from spec.controller_step import (
     PUMPING_MODES,
     TRIGGER_MODES,
@@ -172,6 +173,9 @@ def lemmas(state: list[StateVar]) -> list[Lemma]:
               (*sync_asm, "ASM-GAS"), ("L-SYNC",),
               "after a deflation from a trigger mode the balloon empties before the next "
               "ejection starts"),
+        Lemma("L-MON", monitor_model.lemma_expr(), (), ("L-DOM-CONTROLLER",),
+              "the monitor's outputs follow its safe state; silence beyond the watchdog "
+              "means safe"),
         Lemma("L-NO-TRIGGER",
               And(Implies(in_trigger_mode(), obs_no_trigger.eq(since)),
                   Implies(Not(in_trigger_mode()), obs_no_trigger.eq(0)),

@@ -26,6 +26,7 @@ class Role(Enum):
     ENVIRONMENT = "environment"  #: the heart and the detectors: non-deterministic
     PLANT = "plant"  #: the pneumatics, driven by the controller's command
     OBSERVER = "observer"  #: bookkeeping for properties only; nothing reads it back
+    MONITOR = "monitor"  #: the runtime monitor's fail-safe supervisor (a separate device)
 
 
 @dataclass(frozen=True)
