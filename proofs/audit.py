@@ -48,6 +48,7 @@ class AuditLine:
     kind: str = ""  #: EDITED, MISSING, EXTRA, SPEC, RESULTS, SOLVER or "" for a pass
 
     def text(self) -> str:
+        """The printed line: PASS/FAIL (with the kind), subject, what was checked."""
         tag = "PASS" if self.ok else f"FAIL {self.kind}".rstrip()
         return f"{tag:14s} {self.subject}  {self.detail}"
 
@@ -62,6 +63,7 @@ class AuditReport:
 
     @property
     def ok(self) -> bool:
+        """Every check passed (and there was something to check)."""
         return bool(self.lines) and all(line.ok for line in self.lines)
 
     def named(self, kind: str) -> list[str]:
@@ -69,6 +71,7 @@ class AuditReport:
         return [line.subject for line in self.lines if not line.ok and line.kind == kind]
 
     def summary(self) -> str:
+        """One closing line: PASS with counts, or FAIL naming what failed."""
         bad = [line for line in self.lines if not line.ok]
         n_q = len(self.recheck.checks) if self.recheck else 0
         if not bad:
@@ -83,6 +86,7 @@ class AuditReport:
 
 
 def sha256_file(path: Path) -> str:
+    """The SHA-256 of a file's bytes, in hex."""
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 

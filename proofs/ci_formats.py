@@ -111,6 +111,7 @@ def _details(r: Row) -> str:
 
 
 def write_junit(rows: Sequence[Row], path: Path, meta: Mapping[str, str] | None = None) -> Path:
+    """Write :func:`junit_xml` to ``path`` (parents created)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(junit_xml(rows, meta=meta), encoding="utf-8")
     return path
@@ -167,6 +168,7 @@ def sarif(rows: Sequence[Row], meta: Mapping[str, str] | None = None,
 
 
 def write_sarif(rows: Sequence[Row], path: Path, meta: Mapping[str, str] | None = None) -> Path:
+    """Write :func:`sarif` to ``path`` as JSON (parents created)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(sarif(rows, meta), indent=1), encoding="utf-8")
     return path

@@ -56,6 +56,7 @@ class SolverVerdict:
 
     @property
     def definite(self) -> bool:
+        """The solver answered sat or unsat (not unknown, not an error)."""
         return self.answer in ("sat", "unsat")
 
 
@@ -70,6 +71,7 @@ class QueryCheck:
 
     @property
     def agreement(self) -> Agreement:
+        """How the two verdicts and the expected answer relate."""
         z, c = self.z3, self.cvc5
         if not (z.definite and c.definite):
             return Agreement.INCONCLUSIVE
@@ -109,12 +111,15 @@ class RecheckReport:
 
     @property
     def ok(self) -> bool:
+        """Every query re-checked, and both solvers gave every expected answer."""
         return bool(self.checks) and all(c.ok for c in self.checks)
 
     def by_path(self) -> dict[str, QueryCheck]:
+        """The checks by query file (relative to the artifact directory)."""
         return {c.path: c for c in self.checks}
 
     def problems(self) -> list[QueryCheck]:
+        """The checks that did not give the expected answer with both solvers."""
         return [c for c in self.checks if not c.ok]
 
     def total(self, solver: str) -> float:
@@ -171,7 +176,8 @@ def _z3_api(path: Path, timeout_s: float) -> SolverVerdict:
 
     t0 = time.perf_counter()
     try:
-        s = z3.Solver()
+        # a private context: the file's declarations must not leak into the prover's
+        s = z3.Solver(ctx=z3.Context())
         s.set("timeout", int(timeout_s * 1000))
         s.from_file(str(path))
         r = s.check()
@@ -188,6 +194,7 @@ def solve_z3(path: Path, timeout_s: float = DEFAULT_TIMEOUT_S,
 
 
 def z3_version(program: str | None) -> str:
+    """The version of the z3 that re-checks (the program's, or the Python API's)."""
     if program:
         out = subprocess.run([program, "--version"], capture_output=True, text=True)
         return out.stdout.strip()
@@ -241,6 +248,7 @@ def _cvc5_reason(solver: object) -> str:
 
 
 def cvc5_version() -> str:
+    """The version of the cvc5 Python package's solver."""
     import cvc5
 
     v = cvc5.Solver(cvc5.TermManager()).getVersion()

@@ -74,17 +74,23 @@ Cell = list[Span]
 
 @dataclass(frozen=True)
 class Para:
+    """A paragraph of inline spans."""
+
     spans: list[Span]
 
 
 @dataclass(frozen=True)
 class Table:
+    """A table: header texts and rows of cells (each a list of spans)."""
+
     headers: list[str]
     rows: list[list[Cell]]
 
 
 @dataclass(frozen=True)
 class Code:
+    """A preformatted block."""
+
     text: str
 
 
@@ -111,6 +117,8 @@ Block = Para | Table | Code | Image | Fold
 
 @dataclass
 class Section:
+    """A titled part of the report (level 2 in the table of contents, 3 below it)."""
+
     anchor: str
     title: str
     blocks: list[Block] = field(default_factory=list)
@@ -118,14 +126,17 @@ class Section:
 
 
 def t(text: str, **kw: Any) -> Span:
+    """A span (shorthand)."""
     return Span(text, **kw)
 
 
 def cell(*spans: Span | str) -> Cell:
+    """A table cell from spans and plain strings."""
     return [s if isinstance(s, Span) else Span(s) for s in spans]
 
 
 def badge(status: str) -> Span:
+    """A status (PROVED, VIOLATED, ...) shown as a coloured badge."""
     return Span(status, cls=STATUS_CLASS.get(status, "warn"))
 
 
@@ -139,6 +150,7 @@ class Report:
     sections: list[Section]
 
     def images(self) -> list[Image]:
+        """Every figure in the report, in order."""
         out: list[Image] = []
 
         def walk(blocks: list[Block]) -> None:
@@ -152,9 +164,11 @@ class Report:
         return out
 
     def html(self) -> str:
+        """The self-contained HTML page."""
         return render_html(self.title, self.sections)
 
     def markdown(self) -> str:
+        """The same content as Markdown."""
         return render_markdown(self.title, self.sections)
 
     def write(self, out_dir: Path) -> tuple[Path, Path]:
@@ -189,7 +203,7 @@ def build_report(art_dir: Path, spec: SystemSpec, out_dir: Path, *,
     by_id = {r["property_id"]: r for r in results.get("results", [])}
     ctx = _Ctx(art_dir, spec, link, by_id, recheck)
     sections = [
-        _overview(ctx, results, variant),
+        _overview(ctx, results, variant, matrix),
         _modes(spec, diagram),
         _parameters(),
         _assumptions(spec),
@@ -215,12 +229,23 @@ class _Ctx:
         return f"{self.link}/{rel}" if self.link != "." else rel
 
 
-def _overview(ctx: _Ctx, results: dict[str, Any], variant: str | None) -> Section:
+def _overview(ctx: _Ctx, results: dict[str, Any], variant: str | None,
+              matrix: Matrix) -> Section:
     s = Section("overview", "Overview")
     statuses = [r["status"] for r in ctx.results.values()]
     counts = ", ".join(f"{statuses.count(k)} {k}" for k in STATUS_CLASS if statuses.count(k))
     s.blocks.append(Para([t(f"{len(statuses)} properties: {counts}. Spec '{ctx.spec.name}' "
                             "sha256 "), t(ctx.spec.sha256(), code=True), t(".")]))
+    rc = ctx.recheck
+    if rc is not None:
+        n_ok = sum(c.ok for c in rc.checks)
+        s.blocks.append(Para([t("Independent re-check: "), t(
+            f"{n_ok}/{len(rc.checks)}", cls="ok" if rc.ok else "bad"), t(
+            " SMT-LIB2 queries give the expected answer with both z3 and cvc5 "),
+            t("(details)", href="#recheck"), t(".")]))
+    s.blocks.append(Para([t("Traceability: "), t(f"{len(matrix.gaps)} gaps",
+                                                  cls="ok" if not matrix.gaps else "warn"),
+                          t(" "), t("(matrix)", href="#matrix"), t(".")]))
     if results.get("spec_sha256") != ctx.spec.sha256():
         s.blocks.append(Para([t("WARNING: the artifacts were made for spec sha256 "
                                 f"{results.get('spec_sha256')}, not this spec. Run "
@@ -419,11 +444,18 @@ def _chain_row(c: Chain, p: PropertyRow | None) -> list[Cell]:
         what = t("-") if c.note else t("GAP: no property", cls="bad")
         return [cell(c.hazard), req, cell(what), cell("-"), cell("-"), cell("-")]
     proof = badge(p.proof.status) if p.proof else t("GAP: no proof", cls="bad")
+    d = p.declared_unobservable
     if p.rules:
         rule = cell(", ".join(p.rules))
+    elif p.monitor_own:
+        rule = cell("the monitor's own property (its supervisor step)")
+    elif d is not None:
+        rule = cell(f"partly: {', '.join(d.partly_checked_by) or 'none'}")
     else:
         rule = cell(t("GAP: no monitor rule", cls="bad") if p.observable else
                     t(f"not observable (reads {', '.join(p.unseen[:3])})"))
+    if d is not None:
+        rule.append(t(f" (monitor: not fully observable: {d.reason})"))
     return [cell(c.hazard), req, cell(p.id), cell(proof), rule, _tests_cell(p.tests)]
 
 
@@ -446,8 +478,9 @@ def _matrix_sections(m: Matrix) -> list[Section]:
         [cell(r.id), cell(", ".join(r.monitor) if r.monitor else
                           t("GAP: nothing cites it", cls="bad")), _tests_cell(r.tests)]
         for r in m.requirements if r.is_monitor]))
-    mon.blocks.append(Table(["monitor rule", "property", "tests"], [
-        [cell(r.rule.id), cell(r.rule.property_id or "-"), _tests_cell(r.tests)]
+    mon.blocks.append(Table(["monitor rule", "property", "requirements", "tests"], [
+        [cell(r.rule.id), cell(r.rule.property_id or "-", f" ({r.note})" if r.note else ""),
+         cell(", ".join(r.rule.requirements) or "-"), _tests_cell(r.tests)]
         for r in m.rules]) if m.rules else Para([t(m.rules_note, cls="warn")]))
     gaps = Section("gaps", f"Gaps ({len(m.gaps)})", level=3)
     gaps.blocks.append(Table(["gap", "subject", "detail"], [
@@ -752,4 +785,5 @@ def data_uri(png: bytes | None) -> str:
 
 
 def esc(s: str) -> str:
+    """HTML-escape text (quotes included)."""
     return html.escape(s, quote=True)

@@ -1,7 +1,8 @@
 """``iabp report`` and ``iabp audit``: the evidence report, and checking evidence we did not make.
 
     iabp report --out DIR [--artifacts ART] [--variant VID] [--property ID ...]
-                [--no-recheck] [--timeout S] [--jobs N] [--diagram auto|graphviz|builtin]
+                [--no-recheck] [--no-test-collect] [--timeout S] [--jobs N]
+                [--diagram auto|graphviz|builtin]
     iabp audit verify DIR [--variant VID] [--timeout S] [--jobs N]
 
 ``iabp report`` proves the spec itself (artifacts in DIR/artifacts) unless ART is given,
@@ -55,6 +56,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def report_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``iabp report``."""
     p = argparse.ArgumentParser(prog="iabp report", description="Write the evidence report "
                                 "(HTML + Markdown) with the traceability matrix.")
     p.add_argument("--out", type=Path, required=True, help="output directory")
@@ -66,6 +68,8 @@ def report_parser() -> argparse.ArgumentParser:
                    help="do not re-solve the queries with z3 and cvc5")
     p.add_argument("--diagram", choices=("auto", "graphviz", "builtin"), default="auto",
                    help="who draws the mode diagram")
+    p.add_argument("--no-test-collect", action="store_true",
+                   help="link tests by a static scan only (skip 'pytest --collect-only')")
     _common(p)
     return p
 
@@ -99,7 +103,8 @@ def report_main(argv: list[str]) -> int:
             print("re-solving every query with z3 and cvc5 ...", flush=True)
             rc = recheck(art, timeout_s=args.timeout, jobs=args.jobs)
         results = load_results(art)
-        matrix = build_matrix(spec, summaries_from_json(results))
+        matrix = build_matrix(spec, summaries_from_json(results),
+                              collect=not args.no_test_collect)
         report = build_report(art, spec, args.out, recheck=rc, matrix=matrix,
                               diagram=args.diagram, variant=args.variant)
         html_path, md_path = report.write(args.out)
@@ -113,6 +118,7 @@ def report_main(argv: list[str]) -> int:
 
 
 def audit_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``iabp audit``."""
     p = argparse.ArgumentParser(prog="iabp audit", description="Re-check proof artifacts "
                                 "without trusting the prover.")
     sub = p.add_subparsers(dest="action", required=True)

@@ -83,9 +83,9 @@ def scenarios() -> list[Scenario]:
     good_request = {"set_request": True, "req_inflation_offset_ms": 20}
     return [
         Scenario("ecg-80bpm", 6000, steady_heart(750), _press({5: {"op": Op.START_ECG}})),
-        Scenario("ecg-120bpm-late-ejection", 6000,
-                 steady_heart(500, pep_pos=0.0, qs2_pos=1.0, r_delay_ms=60),
-                 _press({5: {"op": Op.START_ECG}}), first_rr_ms=500),
+        Scenario("ecg-100bpm-late-detector-early-ejection", 6000,
+                 steady_heart(600, pep_pos=0.0, qs2_pos=1.0, r_delay_ms=60),
+                 _press({5: {"op": Op.START_ECG}}), first_rr_ms=600),
         Scenario("ecg-80bpm-fast-detector-late-closure", 6000,
                  steady_heart(750, qs2_pos=1.0, r_delay_ms=20),
                  _press({5: {"op": Op.START_ECG}})),
@@ -129,7 +129,7 @@ def scenarios() -> list[Scenario]:
 def assumption_breaking() -> list[Scenario]:
     """Hearts and detectors OUTSIDE the assumptions: used only to show that a proof that
     drops an assumption really fails (counterexample search), never as witnesses."""
-    premature = _varying([800, 800, 800, 800, 420], pep_pos=0.0)
+    premature = _varying([800, 800, 800, 800, 600], pep_pos=0.0, r_delay_ms=60)
     return [
         Scenario("premature-beats (breaks ASM-RR-STEP)", 8000, premature,
                  _press({5: {"op": Op.START_ECG}}), first_rr_ms=800, legal=False),

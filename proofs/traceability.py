@@ -119,6 +119,15 @@ class RuleRef:
 
 
 @dataclass(frozen=True)
+class Unobservable:
+    """A property the monitor declares it cannot (fully) check, why, and what checks part."""
+
+    property_id: str
+    reason: str
+    partly_checked_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class ProofSummary:
     """The prover's verdict on one property, as the matrix shows it."""
 
@@ -141,9 +150,16 @@ class PropertyRow:
     unseen: tuple[str, ...]
     rules: tuple[str, ...]
     tests: tuple[TestLink, ...]
+    declared_unobservable: Unobservable | None = None
+
+    @property
+    def monitor_own(self) -> bool:
+        """A property of the monitor itself (all its requirements are REQ-MON-*)."""
+        return all(r.startswith(MONITOR_REQ_PREFIX) for r in self.requirements)
 
     @property
     def proved(self) -> bool:
+        """The prover's verdict is PROVED."""
         return self.proof is not None and self.proof.status == "PROVED"
 
 
@@ -160,6 +176,7 @@ class RequirementRow:
 
     @property
     def is_monitor(self) -> bool:
+        """A requirement on the monitor (REQ-MON-*), not on the console."""
         return self.id.startswith(MONITOR_REQ_PREFIX)
 
 
@@ -176,10 +193,11 @@ class HazardRow:
 
 @dataclass(frozen=True)
 class RuleRow:
-    """One monitor rule with the tests that exercise it."""
+    """One monitor rule with the tests that exercise it (``note``: what else it checks)."""
 
     rule: RuleRef
     tests: tuple[TestLink, ...]
+    note: str = ""
 
 
 @dataclass(frozen=True)
@@ -212,12 +230,15 @@ class Matrix:
     convention: str = TEST_CONVENTION
 
     def property_row(self, pid: str) -> PropertyRow:
+        """The row of property ``pid``."""
         return next(p for p in self.properties if p.id == pid)
 
     def requirement_row(self, rid: str) -> RequirementRow:
+        """The row of requirement ``rid``."""
         return next(r for r in self.requirements if r.id == rid)
 
     def gaps_for(self, subject: str) -> list[Gap]:
+        """Every gap concerning ``subject`` (a hazard, requirement, property or rule ID)."""
         return [g for g in self.gaps if g.subject == subject]
 
     def to_json(self) -> dict[str, Any]:
@@ -280,6 +301,11 @@ def describe_rule(obj: Any, key: str | None = None) -> RuleRef:
     pid = _attr(obj, "property_id", "prop_id", "property")
     raw = obj.get("requirements") if isinstance(obj, Mapping) else getattr(
         obj, "requirements", None)
+    if callable(raw):
+        try:
+            raw = raw()
+        except Exception:  # an instance method on a class: the requirements are unknown
+            raw = None
     reqs: tuple[str, ...] = ((raw,) if isinstance(raw, str) else
                              tuple(str(r) for r in raw) if isinstance(raw, list | tuple) else ())
     return RuleRef(rid, pid, reqs)
@@ -303,6 +329,24 @@ def load_rules(module: str = "monitor.rules") -> tuple[list[RuleRef], str]:
     else:
         rules = [describe_rule(v) for v in raw]
     return rules, f"{len(rules)} rules from {module}.RULES"
+
+
+def load_unobservable(module: str = "monitor.rules") -> dict[str, Unobservable]:
+    """What ``module.UNOBSERVABLE`` declares the monitor cannot check, by property ID."""
+    try:
+        raw = getattr(importlib.import_module(module), "UNOBSERVABLE", ())
+    except Exception:  # absent or broken: nothing declared (load_rules reports why)
+        return {}
+    out: dict[str, Unobservable] = {}
+    for u in raw:
+        pid = _attr(u, "property_id")
+        if pid is None:
+            continue
+        why = " ".join(x for x in (_attr(u, "needs"), _attr(u, "reason")) if x)
+        partly = getattr(u, "partly_checked_by", ()) if not isinstance(u, Mapping) else \
+            u.get("partly_checked_by", ())
+        out[pid] = Unobservable(pid, why, tuple(str(x) for x in partly or ()))
+    return out
 
 
 # -- tests ---------------------------------------------------------------------------------
@@ -475,12 +519,14 @@ class _Inputs:
     tests: Mapping[str, list[TestLink]]
     rules: list[RuleRef]
     monitor_cites: Mapping[str, list[str]]
+    declared: Mapping[str, Unobservable] = field(default_factory=dict)
     gaps: list[Gap] = field(default_factory=list)
 
 
 def build_matrix(spec: SystemSpec, proofs: Mapping[str, ProofSummary] | None = None, *,
                  tests_dir: Path | None = None, rules: list[RuleRef] | None = None,
                  rules_note: str | None = None, monitor_dir: Path | None = None,
+                 unobservable: Mapping[str, Unobservable] | None = None,
                  collect: bool = False) -> Matrix:
     """Generate the matrix for ``spec`` from its proof summaries, the rules and ``tests/``.
 
@@ -492,6 +538,7 @@ def build_matrix(spec: SystemSpec, proofs: Mapping[str, ProofSummary] | None = N
     if rules is None:
         rules, note = load_rules()
         rules_note = rules_note or note
+        unobservable = load_unobservable() if unobservable is None else unobservable
     known = ({h.id for h in HAZARDS} | {r.id for r in REQUIREMENTS}
              | {p.id for p in spec.properties} | {r.id for r in rules})
     breaks = {v.id: v.breaks for v in variants()}
@@ -504,7 +551,7 @@ def build_matrix(spec: SystemSpec, proofs: Mapping[str, ProofSummary] | None = N
         tests, tests_note = {}, f"{tests_dir} not found: no test links"
     mon_ids = [r.id for r in REQUIREMENTS if r.id.startswith(MONITOR_REQ_PREFIX)]
     cites = monitor_sources_citing(monitor_dir, mon_ids) if monitor_dir.is_dir() else {}
-    inp = _Inputs(spec, proofs or {}, tests, rules, cites)
+    inp = _Inputs(spec, proofs or {}, tests, rules, cites, unobservable or {})
     props = tuple(_property_row(inp, p) for p in spec.properties)
     reqs = tuple(_requirement_row(inp, props, r.id) for r in REQUIREMENTS)
     hazards = tuple(_hazard_row(inp, reqs, props, h.id, h.what) for h in HAZARDS)
@@ -529,13 +576,15 @@ def _property_row(inp: _Inputs, p: Property) -> PropertyRow:
         inp.gaps.append(Gap(GapKind.NOT_PROVED, p.id, "no proof result"))
     elif proof.status != "PROVED":
         inp.gaps.append(Gap(GapKind.NOT_PROVED, p.id, f"{proof.status}: {proof.reason}"))
-    if not unseen and not rules:
+    own = all(r.startswith(MONITOR_REQ_PREFIX) for r in p.requirements)
+    declared = inp.declared.get(p.id)
+    if not unseen and not rules and not own and declared is None:
         inp.gaps.append(Gap(GapKind.NO_MONITOR_RULE, p.id,
                             "observable on the console link, but no monitor rule checks it"))
     if not tests:
         inp.gaps.append(Gap(GapKind.NO_TEST, p.id, "no test names this property"))
     return PropertyRow(p.id, p.title, p.requirements, p.hazards, proof, not unseen, unseen,
-                       rules, tests)
+                       rules, tests, declared)
 
 
 def _requirement_row(inp: _Inputs, props: tuple[PropertyRow, ...], rid: str) -> RequirementRow:
@@ -581,11 +630,15 @@ def _rule_row(inp: _Inputs, rule: RuleRef) -> RuleRow:
     if not tests:
         inp.gaps.append(Gap(GapKind.RULE_UNTESTED, rule.id, "no test names this rule (or its "
                             "property, under tests/monitor/)"))
-    if rule.property_id is not None and rule.property_id not in {
-            p.id for p in inp.spec.properties}:
-        inp.gaps.append(Gap(GapKind.RULE_UNKNOWN_PROPERTY, rule.id,
-                            f"property {rule.property_id} is not in the spec"))
-    return RuleRow(rule, tests)
+    note = ""
+    pid = rule.property_id
+    if pid is not None and pid not in {p.id for p in inp.spec.properties}:
+        if pid.startswith("P-"):
+            inp.gaps.append(Gap(GapKind.RULE_UNKNOWN_PROPERTY, rule.id,
+                                f"property {pid} is not in the spec"))
+        else:
+            note = f"checks {pid} (spec structure, not a property)"
+    return RuleRow(rule, tests, note)
 
 
 def _chains(hazards: tuple[HazardRow, ...], reqs: tuple[RequirementRow, ...],

@@ -27,3 +27,10 @@ def test_readme_setup_is_two_commands_and_ci_runs_the_test_command() -> None:
     assert "pytest" in commands[1]
     ci = (ROOT / ".ci" / "run").read_text()
     assert "python -m pytest" in ci and "pip install -e '.[test]'" in ci
+
+
+def test_readme_tables_are_generated_from_the_spec() -> None:
+    from proofs.readme import render
+
+    text = (ROOT / "README.md").read_text()
+    assert render(text) == text, "README is stale: run `python -m proofs.readme`"

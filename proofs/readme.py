@@ -1,0 +1,105 @@
+"""Generate the README's spec-derived tables, so the README cannot drift from the spec.
+
+    python -m proofs.readme          # rewrite the marked sections of README.md
+
+Each section sits between ``<!-- BEGIN:name -->`` and ``<!-- END:name -->``; a test
+fails when the README differs from what this module generates.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from controller.compile import compile_expr
+from spec.assumptions import ASSUMPTIONS
+from spec.controller_step import ecg_deflate_at_ms, ecg_inflate_at_ms, ecg_inflate_until_ms
+from spec.expr import INT, Var
+from spec.iabp import iabp_spec
+from spec.settings import DEFAULT_SETTINGS, SETTINGS, requested_settings, validator_clauses_for
+from spec.timing import band_table, weissler_qs2_ms
+
+
+def properties_table() -> str:
+    spec = iabp_spec()
+    rows = ["| property | requirement | hazard | what is proved | assumptions used |",
+            "|---|---|---|---|---|"]
+    for p in spec.properties:
+        asm = ", ".join(a.replace("ASM-", "") for a in spec.assumptions_of(p)) or "none"
+        rows.append(f"| `{p.id}` | {', '.join(p.requirements)} | {', '.join(p.hazards)} | "
+                    f"{p.plain} | {asm} |")
+    return "\n".join(rows)
+
+
+def assumptions_table() -> str:
+    rows = ["| assumption | what the proofs assume | source |", "|---|---|---|"]
+    rows += [f"| `{a.id}` | {a.text} | {a.source} |" for a in ASSUMPTIONS]
+    return "\n".join(rows)
+
+
+def bands_table() -> str:
+    rows = ["| R-R from (ms) | to (ms) | PEP low | PEP high | QS2 low | QS2 high |",
+            "|---|---|---|---|---|---|"]
+    rows += [f"| {r['rr_from_ms']} | {r['rr_to_ms']} | {r['pep_lo_ms']} | {r['pep_hi_ms']} | "
+             f"{r['qs2_lo_ms']} | {r['qs2_hi_ms']} |" for r in band_table()]
+    return "\n".join(rows)
+
+
+def settings_table() -> str:
+    rows = ["| setting | unit | range | default | meaning |", "|---|---|---|---|---|"]
+    rows += [f"| `{s.name}` | {s.unit} | {s.lo} .. {s.hi} | {s.default} | {s.meaning} |"
+             for s in SETTINGS]
+    clauses = [f"- `{c.id}`: {c.reason}" for c in validator_clauses_for(requested_settings())
+               if not c.id.startswith("RANGE")]
+    return "\n".join([*rows, "", "Safety clauses of the validator, beyond the ranges (each "
+                      "rejection names its reason):", "", *clauses])
+
+
+def envelope_table() -> str:
+    rr, off, lead = Var("rr", INT), Var("off", INT), Var("lead", INT)
+    start = compile_expr(ecg_inflate_at_ms(rr, off))
+    until = compile_expr(ecg_inflate_until_ms(rr))
+    defl = compile_expr(ecg_deflate_at_ms(rr, lead))
+    rows = ["| HR (bpm) | R-R (ms) | inflation may start from | must start before | "
+            "deflation at | Weissler QS2 after R | inflation possible |",
+            "|---|---|---|---|---|---|---|"]
+    for hr in (40, 60, 80, 90, 100, 110, 115, 120, 130, 150, 180):
+        r = round(60000 / hr)
+        v = {"rr": r, "off": DEFAULT_SETTINGS["inflation_offset_ms"],
+             "lead": DEFAULT_SETTINGS["ecg_deflation_lead_ms"]}
+        a, u, d = start(v), until(v), defl(v)
+        end = min(u, d)
+        rows.append(f"| {hr} | {r} | {a} | {end} | {d} | {weissler_qs2_ms(r):.0f} | "
+                    f"{'yes' if a < end else 'no'} |")
+    return "\n".join(rows)
+
+
+SECTIONS: dict[str, Callable[[], str]] = {
+    "properties": properties_table,
+    "assumptions": assumptions_table,
+    "bands": bands_table,
+    "settings": settings_table,
+    "envelope": envelope_table,
+}
+
+
+def render(text: str) -> str:
+    """``text`` with every marked section replaced by its generated content."""
+    for name, fn in SECTIONS.items():
+        pattern = re.compile(rf"(<!-- BEGIN:{name} -->\n).*?(\n<!-- END:{name} -->)", re.S)
+        if not pattern.search(text):
+            raise ValueError(f"README has no section {name}")
+        text = pattern.sub(lambda m, body=fn(): m.group(1) + body + m.group(2), text)
+    return text
+
+
+def main(argv: list[str]) -> int:
+    path = Path(argv[0]) if argv else Path("README.md")
+    path.write_text(render(path.read_text()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
