@@ -89,9 +89,10 @@ def render(text: str) -> str:
     """``text`` with every marked section replaced by its generated content."""
     for name, fn in SECTIONS.items():
         pattern = re.compile(rf"(<!-- BEGIN:{name} -->\n).*?(\n<!-- END:{name} -->)", re.S)
-        if not pattern.search(text):
+        match = pattern.search(text)
+        if match is None:
             raise ValueError(f"README has no section {name}")
-        text = pattern.sub(lambda m, body=fn(): m.group(1) + body + m.group(2), text)
+        text = text[:match.start()] + match.group(1) + fn() + match.group(2) + text[match.end():]
     return text
 
 
