@@ -13,6 +13,12 @@ Every claim in the directory is checked against something the auditor controls:
   (:mod:`proofs.recheck`): both must reproduce the answer the prover recorded, and for
   a PROVED property that is the answer the file's header expects.
 
+With ``regenerate`` the audit also runs the prover on the current spec into a scratch
+directory and compares every query file byte for byte (z3 prints the same query the
+same way for the same version): a forger who rewrites a query AND its hashes still
+fails here. This trusts our query generator (proofs/to_z3.py, proofs/engine.py), which
+the auditor can read; the solvers' answers are checked without it.
+
 One PASS/FAIL line per artifact; the directory passes only if every line does.
 """
 
@@ -20,6 +26,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +39,7 @@ from proofs.recheck import (
     SolveCache,
     recheck,
 )
+from spec.errors import SpecError
 from spec.iabp import iabp_spec
 from spec.system import SystemSpec
 
@@ -99,7 +107,7 @@ def _load_json(path: Path) -> Any:
 
 def verify(art_dir: Path, spec: SystemSpec | None = None, *, solve: bool = True,
            timeout_s: float = DEFAULT_TIMEOUT_S, jobs: int | None = 1,
-           cache: SolveCache | None = None,
+           cache: SolveCache | None = None, regenerate: bool = False,
            on_line: Callable[[AuditLine], None] | None = None) -> AuditReport:
     """Audit ``art_dir`` against ``spec`` (default: the current IABP spec)."""
     current = iabp_spec() if spec is None else spec
@@ -138,7 +146,41 @@ def verify(art_dir: Path, spec: SystemSpec | None = None, *, solve: bool = True,
         add(AuditLine(extra, False, "not listed in manifest.json", "EXTRA"))
     for line in _result_lines(results, files):
         add(line)
+    if regenerate:
+        for line in regenerate_lines(art_dir, current, files, results, timeout_s):
+            add(line)
     return report
+
+
+def regenerate_lines(art_dir: Path, spec: SystemSpec, files: dict[str, str], results: Any,
+                     timeout_s: float = DEFAULT_TIMEOUT_S) -> list[AuditLine]:
+    """Compare every query file with the one the prover writes for ``spec`` now."""
+    from proofs.prover import prove_all  # the prover only when asked for
+
+    if not isinstance(results, dict):
+        return [AuditLine("regenerate", False, "results.json unreadable", "DIFFERS")]
+    try:
+        props = [spec.property(str(r["property_id"])) for r in results.get("results", [])]
+    except SpecError as exc:
+        return [AuditLine("regenerate", False, str(exc), "DIFFERS")]
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh = Path(tmp)
+        prove_all(spec, props, timeout_s=timeout_s, seed=int(results.get("random_seed", 0)),
+                  out_dir=fresh, witnesses=False)
+        ours = {p.relative_to(fresh).as_posix(): p.read_bytes() for p in fresh.rglob("*.smt2")}
+    lines = []
+    for rel in sorted(set(ours) | {f for f in files if f.endswith(".smt2")}):
+        path = art_dir / rel
+        if rel not in ours:
+            lines.append(AuditLine(rel, False, "the current spec generates no such query",
+                                   "DIFFERS"))
+        elif not path.is_file() or path.read_bytes() != ours[rel]:
+            lines.append(AuditLine(rel, False, "differs from (or lacks) the query the current "
+                                   "spec generates", "DIFFERS"))
+    if not lines:
+        lines.append(AuditLine("regenerate", True, f"all {len(ours)} queries byte-identical "
+                               "to those the current spec generates"))
+    return lines
 
 
 def _spec_lines(art_dir: Path, manifest: dict[str, Any], spec: SystemSpec,
@@ -249,6 +291,10 @@ def _result_lines(results: Any, files: dict[str, str]) -> list[AuditLine]:
         missing = [q["name"] for q in qs if not q.get("smt2_file")]
         if missing:
             problem += f" queries without an SMT-LIB2 file: {missing}"
+        unlisted = [q["smt2_file"] for q in qs if q.get("smt2_file")
+                    and q["smt2_file"] not in files]
+        if unlisted:
+            problem += f" query files not in manifest.json: {unlisted}"
         lines.append(AuditLine(f"property {pid}", not problem, problem or
                                f"{status}: {len(qs)} queries, answers consistent with status",
                                "RESULTS" if problem else ""))

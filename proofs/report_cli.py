@@ -3,7 +3,7 @@
     iabp report --out DIR [--artifacts ART] [--variant VID] [--property ID ...]
                 [--no-recheck] [--no-test-collect] [--timeout S] [--jobs N]
                 [--diagram auto|graphviz|builtin]
-    iabp audit verify DIR [--variant VID] [--timeout S] [--jobs N]
+    iabp audit verify DIR [--regenerate] [--variant VID] [--timeout S] [--jobs N]
 
 ``iabp report`` proves the spec itself (artifacts in DIR/artifacts) unless ART is given,
 re-solves every query with z3 and cvc5 (unless --no-recheck), and writes
@@ -124,6 +124,8 @@ def audit_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="action", required=True)
     v = sub.add_parser("verify", help="check hashes, the spec, and re-solve every query")
     v.add_argument("dir", type=Path, help="artifact directory (from iabp prove --out)")
+    v.add_argument("--regenerate", action="store_true",
+                   help="also regenerate every query from the current spec and compare bytes")
     _common(v)
     return p
 
@@ -146,7 +148,8 @@ def audit_main(argv: list[str]) -> int:
     def show(line: AuditLine) -> None:
         print(line.text(), flush=True)
 
-    report = verify(args.dir, spec, timeout_s=args.timeout, jobs=args.jobs, on_line=show)
+    report = verify(args.dir, spec, timeout_s=args.timeout, jobs=args.jobs,
+                    regenerate=args.regenerate, on_line=show)
     print(report.summary())
     return 0 if report.ok else 1
 

@@ -89,6 +89,8 @@ def scenarios() -> list[Scenario]:
         Scenario("ecg-80bpm-fast-detector-late-closure", 6000,
                  steady_heart(750, qs2_pos=1.0, r_delay_ms=20),
                  _press({5: {"op": Op.START_ECG}})),
+        Scenario("ecg-150bpm-no-window", 5000, steady_heart(400),
+                 _press({5: {"op": Op.START_ECG}}), first_rr_ms=400),
         Scenario("ecg-varying-rate", 8000, _varying([700, 660, 620, 660, 700, 740]),
                  _press({5: {"op": Op.START_ECG}}), first_rr_ms=700),
         Scenario("ecg-ratio-1:2", 6000, steady_heart(750), _press({5: {"op": Op.START_ECG}}),

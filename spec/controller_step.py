@@ -75,7 +75,12 @@ ALARM_VARS: dict[str, Alarm] = {
     "alm_async_activity": Alarm.ASYNC_ACTIVITY,
     "alm_idle": Alarm.IDLE_TOO_LONG,
     "alm_settings_rejected": Alarm.SETTINGS_REJECTED,
+    "alm_assist_suspended": Alarm.ASSIST_SUSPENDED,
 }
+
+#: Detected beats without an inflation, beyond the 1:N ratio, that raise ASSIST_SUSPENDED.
+UNASSISTED_BEATS_ALARM = 3
+UNASSISTED_CAP = 8
 
 TRIGGER_MODES = (Mode.ECG_TRIGGER, Mode.PRESSURE_TRIGGER)
 STOPPED_MODES = (Mode.STANDBY, Mode.HALTED)
@@ -105,6 +110,9 @@ def state_vars() -> list[StateVar]:
         StateVar("armed", BOOL, c, "inflation allowed in this beat", init=Not(_bv("armed"))),
         StateVar("beats_since_inflation", INT, c, "beat triggers since the last inflation "
                  "(saturates at 3)", 0, 3, init=_iv("beats_since_inflation").eq(0)),
+        StateVar("unassisted_triggers", INT, c, "beat triggers since the last inflation or "
+                 "mode entry (saturates)", 0, UNASSISTED_CAP,
+                 init=_iv("unassisted_triggers").eq(0)),
         StateVar("since_activity_ms", INT, c, "ms since cardiac activity was last seen",
                  0, A.ASYSTOLE_CONFIRM_MS, init=_iv("since_activity_ms").eq(0)),
         StateVar("internal_phase_ms", INT, c, "position in the internal-mode cycle (ms)",
@@ -114,7 +122,7 @@ def state_vars() -> list[StateVar]:
     ]
     for name in [*HIGH_FAULT_INPUTS.values(), "alm_contra_absolute", "alm_contra_relative",
                  "alm_async_activity", "alm_trigger_loss", "alm_idle",
-                 "alm_settings_rejected"]:
+                 "alm_settings_rejected", "alm_assist_suspended"]:
         out.append(StateVar(name, BOOL, c, f"alarm {name[4:]} active", init=Not(_bv(name))))
     for s in SETTINGS:
         out.append(StateVar(s.var.name, INT, c, f"setting in force: {s.meaning} ({s.unit})",
@@ -261,6 +269,12 @@ def _beat_timing(s: _Step, entered: Var, changed: Var) -> None:
                         Ite(trigger, arm, And(armed, Not(inflate_now), Not(changed)))))
     s.next("beats_since_inflation", Ite(entered, 0, Ite(inflate_now, 0,
                                                          Ite(trigger, Min(beats + 1, 3), beats))))
+    unassisted = _iv("unassisted_triggers")
+    unassisted_n = s.next("unassisted_triggers", Ite(
+        entered, 0, Ite(inflate_now, 0, Ite(trigger, Min(unassisted + 1, UNASSISTED_CAP),
+                                            unassisted))))
+    s.next("alm_assist_suspended", And(
+        trig_mode, unassisted_n >= settings_n["assist_ratio"] + UNASSISTED_BEATS_ALARM))
     internal = mode.nxt.eq(Mode.INTERNAL)
     phase = _iv("internal_phase_ms")
     phase_n = s.next("internal_phase_ms", Ite(

@@ -18,6 +18,7 @@ from spec import assumptions as A
 from spec import monitor_model
 from spec.controller_step import (
     PUMPING_MODES,
+    UNASSISTED_BEATS_ALARM,
     TRIGGER_MODES,
     ecg_deflate_at_ms,
     in_trigger_mode,
@@ -48,6 +49,7 @@ from spec.observers import (
     obs_no_trigger,
     obs_since_activity,
     obs_since_internal,
+    obs_unassisted,
 )
 from spec.settings import current_settings, settings_valid
 from spec.system import Lemma, Role, StateVar
@@ -187,6 +189,13 @@ def lemmas(state: list[StateVar]) -> list[Lemma]:
         Lemma("L-ACTIVITY", obs_since_activity.eq(_i("since_activity_ms")), (),
               ("L-DOM-CONTROLLER",),
               "the observer's ms-since-activity equals the controller's"),
+        Lemma("L-UNASSISTED",
+              And(Implies(in_trigger_mode(), obs_unassisted.eq(_i("unassisted_triggers"))),
+                  Implies(And(in_trigger_mode(), _i("unassisted_triggers")
+                              >= _i("set_assist_ratio") + UNASSISTED_BEATS_ALARM),
+                          _b("alm_assist_suspended"))),
+              (), ("L-DOM-CONTROLLER", "L-QUIET"),
+              "the observer's unassisted beats equal the controller's count"),
         Lemma("L-IDLE", obs_idle.eq(_i("idle_ms")), (), ("L-DOM-CONTROLLER",),
               "the observer's idle time equals the controller's"),
         Lemma("L-RATIO",

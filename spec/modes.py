@@ -55,6 +55,7 @@ class Alarm(IntEnum):
     ASYNC_ACTIVITY = 7  #: cardiac activity seen while pumping in internal mode
     IDLE_TOO_LONG = 8
     SETTINGS_REJECTED = 9
+    ASSIST_SUSPENDED = 10  #: in a trigger mode, beats go by without assistance (rate, rhythm)
 
 
 ALARM_PRIORITY: dict[Alarm, AlarmPriority] = {
@@ -68,4 +69,5 @@ ALARM_PRIORITY: dict[Alarm, AlarmPriority] = {
     Alarm.ASYNC_ACTIVITY: AlarmPriority.HIGH,
     Alarm.IDLE_TOO_LONG: AlarmPriority.MEDIUM,
     Alarm.SETTINGS_REJECTED: AlarmPriority.LOW,
+    Alarm.ASSIST_SUSPENDED: AlarmPriority.MEDIUM,
 }

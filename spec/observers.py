@@ -11,6 +11,7 @@ from __future__ import annotations
 from spec import assumptions as A
 from spec.controller_step import (
     STOPPED_MODES,
+    UNASSISTED_CAP,
     TRIGGER_MODES,
     inflate_cmd,
     mode,
@@ -27,6 +28,7 @@ obs_no_trigger = Var("obs_no_trigger_ms", INT)
 obs_beats = Var("obs_beats_since_inflation", INT)
 obs_since_activity = Var("obs_since_activity_ms", INT)
 obs_idle = Var("obs_idle_ms", INT)
+obs_unassisted = Var("obs_unassisted_beats", INT)
 
 
 def rising_inflation() -> Expr:
@@ -55,6 +57,9 @@ def state_vars() -> list[StateVar]:
                  0, A.ASYSTOLE_CONFIRM_MS, init=obs_since_activity.eq(0)),
         StateVar("obs_idle_ms", INT, o, "ms the mode has been STANDBY or HALTED",
                  0, A.IDLE_TIMER_CAP_MS, init=obs_idle.eq(0)),
+        StateVar("obs_unassisted_beats", INT, o, "trigger reports in this trigger mode since "
+                 "the last inflation (saturating)", 0, UNASSISTED_CAP,
+                 init=obs_unassisted.eq(0)),
     ]
 
 
@@ -76,6 +81,10 @@ def step() -> list[Assign]:
         Assign("obs_since_activity_ms", Ite(Var("activity", BOOL), 0,
                                             Min(obs_since_activity + 1,
                                                 A.ASYSTOLE_CONFIRM_MS)), False, o),
+        Assign("obs_unassisted_beats", Ite(
+            Or(fresh_entry, Not(trig_mode_n), rising_inflation()), 0,
+            Ite(trigger_event(), Min(obs_unassisted + 1, UNASSISTED_CAP), obs_unassisted)),
+            False, o),
         Assign("obs_idle_ms", Ite(mode.nxt.isin(STOPPED_MODES),
                                   Min(obs_idle + 1, A.IDLE_TIMER_CAP_MS), 0), False, o),
     ]

@@ -11,6 +11,7 @@ from __future__ import annotations
 from spec import assumptions as A
 from spec.controller_step import (
     HIGH_FAULT_INPUTS,
+    UNASSISTED_BEATS_ALARM,
     in_trigger_mode,
     inflate_cmd,
     is_pumping,
@@ -35,6 +36,7 @@ from spec.observers import (
     obs_no_trigger,
     obs_since_activity,
     obs_since_internal,
+    obs_unassisted,
     rising_inflation,
 )
 from spec.settings import SETTINGS, current_settings, requested_settings, settings_valid
@@ -210,6 +212,17 @@ def properties() -> list[Property]:
             (), (),
             "On every tick on which an alarm's cause is present, that alarm is active "
             "afterwards, whatever the operator does (acknowledge cannot clear it)."),
+        Property(
+            "P-ASSIST-SUSPENDED-ALARM", "beats without assistance raise an alarm",
+            ("REQ-ALARM-LATCH",), ("HZ-SILENT",), S,
+            And(in_trigger_mode(), obs_unassisted >= _i("set_assist_ratio")
+                + UNASSISTED_BEATS_ALARM),
+            _b("alm_assist_suspended"),
+            (), ("L-UNASSISTED",),
+            f"In a trigger mode, once {UNASSISTED_BEATS_ALARM} more trigger reports than the "
+            "assist ratio have gone by without an inflation (heart rate above the inflation "
+            "window, inconsistent rhythm, missed notch), the assist-suspended alarm is active: "
+            "pumping never stops silently."),
         Property(
             "P-IDLE-ALARM", "a balloon left still too long raises the idle alarm",
             ("REQ-IDLE-ALARM",), ("HZ-IDLE",), S,

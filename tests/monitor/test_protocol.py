@@ -197,7 +197,7 @@ def _telemetry_record(**changes: int) -> bytes:
 @pytest.mark.parametrize(
     "change",
     [{"mode": 5}, {"ratio": 0}, {"ratio": 4}, {"art": 4001}, {"art": -501}, {"gas": 10001},
-     {"flags": 8}, {"phase": 3}, {"mask": 1 << 10}, {"mask": 0x8000}],
+     {"flags": 8}, {"phase": 3}, {"mask": 1 << 11}, {"mask": 0x8000}],
 )
 def test_decoder_rejects_out_of_range_telemetry(change: dict[str, int]) -> None:
     assert p.decode_payload(_telemetry_record())  # the unchanged record is fine
@@ -208,7 +208,7 @@ def test_decoder_rejects_out_of_range_telemetry(change: dict[str, int]) -> None:
 def test_decoder_rejects_bad_event_and_hello_fields() -> None:
     head = struct.pack("<BBII", 1, p.RecordType.EVENT, 0, 0)
     for body in (struct.pack("<BBBHI", 0, 0xFF, 0, 0, 0), struct.pack("<BBBHI", 1, 0xFF, 0, 0, 0),
-                 struct.pack("<BBBHI", 4, 10, 0, 0, 0), struct.pack("<BBBHI", 4, 0xFF, 9, 0, 0)):
+                 struct.pack("<BBBHI", 4, 11, 0, 0, 0), struct.pack("<BBBHI", 4, 0xFF, 9, 0, 0)):
         with pytest.raises(p.BadFieldValueError):
             p.decode_payload(seal(head + body))
     hello = struct.pack("<BBII", 1, p.RecordType.HELLO, 0, 0) + struct.pack("<BBBBBIH", 2, 1, 0, 0, 0, 0, 0)
