@@ -18,8 +18,8 @@ from spec import assumptions as A
 from spec import monitor_model
 from spec.controller_step import (
     PUMPING_MODES,
-    UNASSISTED_BEATS_ALARM,
     TRIGGER_MODES,
+    UNASSISTED_BEATS_ALARM,
     ecg_deflate_at_ms,
     in_trigger_mode,
     inflate_cmd,

@@ -11,8 +11,8 @@ from __future__ import annotations
 from spec import assumptions as A
 from spec.controller_step import (
     STOPPED_MODES,
-    UNASSISTED_CAP,
     TRIGGER_MODES,
+    UNASSISTED_CAP,
     inflate_cmd,
     mode,
 )
