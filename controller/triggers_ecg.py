@@ -12,11 +12,17 @@ Processing chain (Pan-Tompkins-like, re-designed for low delay):
 2. derivative, squaring, 100 ms moving-window integration and a square root: the
    *QRS feature*, the RMS slope of the band-passed ECG (mV/s);
 3. adaptive thresholds from running signal and noise peak levels (Pan-Tompkins
-   ``NPK + f (SPK - NPK)``), stricter for a candidate that comes before 70 % of the
+   ``NPK + f (SPK - NPK)``). ``f`` is the textbook Pan-Tompkins 0.25 while the
+   background is clean; a signal-quality gate raises it to 0.3 while the mean feature
+   over the last 300 ms (the *context*) exceeds 15 % of the signal level (noise
+   bursts, motion artefact), and to 0.5 for a candidate that comes before 70 % of the
    mean R-R interval;
 4. a candidate is decided ``confirm_ms`` after the feature crosses the threshold.
    It is rejected as a T wave (within 360 ms of the last beat, less than half its
-   slope) or as noise (the preceding 300 ms already carried 60 % of its feature);
+   slope) or as noise: the preceding 300 ms already carried 60 % of its feature, or
+   45 % if it comes before 80 % of the mean R-R interval (an early event on a busy
+   background is more likely an artefact than an ectopic beat, and accepting it would
+   also blank the real QRS that follows for the refractory period);
    a rejected candidate whose feature then grows 1.5-fold is judged again, so a real
    QRS riding on the tail of an artefact is not lost;
 5. refractory period 200 ms; if no beat comes for 1.66 mean R-R intervals the
@@ -61,11 +67,15 @@ class EcgTuning:
     refractory_ms: float = 200.0
     t_wave_window_ms: float = 360.0
     t_wave_slope_ratio: float = 0.5
-    threshold_fraction: float = 0.3
+    threshold_fraction: float = 0.25
+    noisy_threshold_fraction: float = 0.3
+    noisy_context_level_ratio: float = 0.15
     premature_rr_fraction: float = 0.7
     premature_threshold_fraction: float = 0.5
     context_ms: float = 300.0
     context_ratio: float = 0.6
+    premature_context_ratio: float = 0.45
+    premature_context_rr_fraction: float = 0.8
     reopen_ratio: float = 1.5
     searchback_rr_factor: float = 1.66
     peak_lookback_ms: float = 120.0
@@ -217,6 +227,8 @@ class RWaveDetector:
             self._signal_level *= self._decay
             self._noise_level *= self._decay
         frac = t.threshold_fraction
+        if self._prev_context > t.noisy_context_level_ratio * self._signal_level:
+            frac = t.noisy_threshold_fraction
         if since < t.premature_rr_fraction * self._rr_mean_n:
             frac = t.premature_threshold_fraction
         thr = self._noise_level + frac * max(0.0, self._signal_level - self._noise_level)
@@ -256,9 +268,15 @@ class RWaveDetector:
 
     def _decide(self, n: int) -> bool:
         """Accept or reject the pending candidate; True if it is an R wave."""
+        t = self._t
         since = n - self._last_decision_n
-        t_wave = since < self._t_wave_n and self._cand_slope < self._t.t_wave_slope_ratio * self._last_slope
-        noisy = self._cand_context > self._t.context_ratio * self._cand_peak_e
+        t_wave = (
+            since < self._t_wave_n and self._cand_slope < t.t_wave_slope_ratio * self._last_slope
+        )
+        ratio = t.context_ratio
+        if self._rr_mean_n > 0 and since < t.premature_context_rr_fraction * self._rr_mean_n:
+            ratio = t.premature_context_ratio
+        noisy = self._cand_context > ratio * self._cand_peak_e
         if t_wave or noisy:
             self._cand_state = "rejected"
             self._cand_reject_e = self._cand_peak_e

@@ -17,9 +17,9 @@ TICK_MS = 1
 
 #: R-wave detector decision delay: from the true R peak to the sample at which the
 #: detector says "R wave" (ms). Measured for ``controller.triggers.RWaveDetector`` on
-#: MIT-BIH records 100-208 (benchmarks/results/detectors.md): every non-ectopic beat
-#: (the rhythm ASM-RR-STEP covers) is decided 0-60 ms after its annotated peak in 99.70 %
-#: of 11 851 beats (p99.9 of normal beats 39.6 ms); all beats: median 11.1, p95 47.2 ms.
+#: MIT-BIH records 100-208 (benchmarks/results/detectors.md): a non-ectopic beat (the
+#: rhythm ASM-RR-STEP covers) is decided 0-60 ms after its annotated peak in 99.72 % of
+#: 11 845 beats (p99.9 of normal beats 38.9 ms); all beats: median 8.3, p95 44.4 ms.
 #: Ectopic beats (PVCs, fusion: up to 131 ms) are outside the covered rhythm.
 R_DETECT_DELAY_MIN_MS = 0
 R_DETECT_DELAY_MAX_MS = 60
