@@ -1,0 +1,463 @@
+"""The monitor's main loop: read the console's port, parse, reconstruct, judge, fail safe.
+
+One :class:`Monitor` watches one console. Each pass of :meth:`Monitor.step`:
+
+1. reads what the port has (bounded: at most ``read_max_bytes``, waiting at most
+   ``read_timeout_s`` for the first byte), feeds it to the stream parser;
+2. each TELEMETRY frame goes through the independent reconstruction and every rule; a
+   violation enters the safe state; each integrity fault goes to the integrity guard;
+3. ticks the fail-safe supervisor (the spec's, compiled: silence watchdog, error window,
+   latch), repeats STOP while latched and the console still runs, and keeps the
+   interlock's energise-to-run heartbeat going while the supervisor says so (the
+   heartbeat is driven from this loop only, so a stalled loop stops it);
+4. refreshes a one-line status (rate, mode, balloon, last violation, frames/s, faults).
+
+Any exception inside a pass enters the safe state (PORT_LOST for a vanished port,
+INTERNAL_ERROR for anything else): the monitor never goes silent. Time comes from the
+injected ``clock`` (monotonic ms).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import os
+import select
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol, TextIO
+
+import serial
+
+from monitor.audit_log import AuditLog, AuditLogError
+from monitor.failsafe import (
+    Cause,
+    CommandChannel,
+    FailSafe,
+    IntegrityGuard,
+    IntegrityThresholds,
+    Trip,
+)
+from monitor.interlock import (
+    ByteHeartbeatInterlock,
+    ControlLineInterlock,
+    Interlock,
+    monotonic_ms,
+)
+from monitor.parser import IntegrityEvent, StreamParser
+from monitor.port import open_port, port_lost
+from monitor.protocol import (
+    BAUD_RATE,
+    UINT32_MOD,
+    HelloFrame,
+    Role,
+    SettingsFrame,
+    TelemetryFrame,
+    encode_frame,
+)
+from monitor.reconstruct import (
+    BalloonState,
+    PatientProfile,
+    Reconstruction,
+    ReconstructionConfig,
+)
+from monitor.rules import RuleConfig, RuleSet, Verdict
+from spec.errors import PortError
+from spec.modes import Mode
+
+MONITOR_FIRMWARE = (0, 1, 0)
+_STOPPED = (Mode.STANDBY, Mode.HALTED)
+
+
+REALTIME_PRIORITY = 10  #: SCHED_FIFO priority asked for by ``--realtime`` (1..99)
+
+
+def request_realtime(priority: int = REALTIME_PRIORITY) -> str | None:
+    """Ask the OS to run this thread under SCHED_FIFO at ``priority`` (as a bedside monitor
+    would be deployed, so other programs cannot delay a trip); None if granted, else why
+    not. The loop blocks in ``select``, so it never holds a core while idle."""
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+    except (OSError, AttributeError, ValueError) as exc:
+        return f"real-time scheduling refused: {exc}"
+    return None
+
+
+def _fileno_of(port: object) -> int | None:
+    """The port's file descriptor if it has one and reads without blocking (timeout 0)."""
+    fileno = getattr(port, "fileno", None)
+    if fileno is None or getattr(port, "timeout", None) != 0:
+        return None
+    try:
+        return int(fileno())
+    except (OSError, ValueError, TypeError, AttributeError, serial.SerialException):
+        return None
+
+
+class Port(Protocol):
+    """What the monitor needs of a serial port (pyserial, or a test double)."""
+
+    def read(self, size: int = 1, /) -> bytes: ...
+
+    def write(self, data: bytes, /) -> int | None: ...
+
+    @property
+    def in_waiting(self) -> int: ...
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class MonitorConfig:
+    """Loop and threshold settings (ms unless named otherwise)."""
+
+    startup_ms: int = 2000  #: first valid telemetry must arrive within this (the silence
+    #: watchdog itself is the spec's: spec.monitor_model.MON_WATCHDOG_MS)
+    read_max_bytes: int = 4096  #: bound on one read
+    read_timeout_s: float = 0.002  #: longest wait for the first byte of a read (s)
+    heartbeat_period_ms: int = 20  #: interlock heartbeat period
+    interlock_line: str = "bytes"  #: "bytes", "DTR" or "RTS"
+    stop_repeat_ms: int = 10  #: STOP repeated this often until the console stops
+    status_period_ms: int = 250  #: status line refresh
+    baudrate: int = BAUD_RATE
+    integrity: IntegrityThresholds = field(default_factory=IntegrityThresholds)
+    rules: RuleConfig = field(default_factory=RuleConfig)
+    reconstruction: ReconstructionConfig = field(default_factory=ReconstructionConfig)
+
+
+@dataclass(frozen=True)
+class MonitorStatus:
+    """The live one-line status."""
+
+    rate_bpm: float | None
+    mode: Mode | None
+    balloon: BalloonState
+    last_violation: str | None
+    frames_per_s: float
+    frames: int
+    integrity_errors: int
+    safe_state: bool
+
+    def line(self) -> str:
+        rate = f"{self.rate_bpm:5.1f} bpm" if self.rate_bpm is not None else "  --- bpm"
+        mode = self.mode.name if self.mode is not None else "NO TELEMETRY"
+        state = "SAFE STATE (latched)" if self.safe_state else "watching"
+        last = self.last_violation or "none"
+        return (f"[{state}] HR {rate} | {mode:<16} | balloon {self.balloon.value:<9} | "
+                f"{self.frames_per_s:6.0f} frames/s | integrity faults {self.integrity_errors}"
+                f" | last violation: {last}")
+
+
+class Monitor:
+    """Watches one console over ``url`` and fails safe (REQ-MON-FAILSAFE).
+
+    ``patient_profile`` gives the recorded contraindications; ``log_path`` the audit log
+    (None: no log); ``interlock_url`` the port of the relay box (None: no interlock).
+    ``port`` / ``interlock_port`` may be given already open (tests, the demo).
+    """
+
+    def __init__(self, url: str, patient_profile: PatientProfile | None = None,
+                 log_path: str | Path | None = None, interlock_url: str | None = None,
+                 clock: Callable[[], int] = monotonic_ms, *, config: MonitorConfig | None = None,
+                 wall_clock: Callable[[], float] = time.time, out: TextIO | None = None,
+                 port: Port | None = None, interlock_port: Any = None) -> None:
+        self.url = url
+        self.profile = patient_profile or PatientProfile()
+        self.log_path = Path(log_path) if log_path is not None else None
+        self.interlock_url = interlock_url
+        self.clock = clock
+        self.config = cfg = config or MonitorConfig()
+        self.wall_clock = wall_clock
+        self.out = out if out is not None else sys.stderr
+        self.port: Port | None = port
+        self._interlock_port = interlock_port
+        self.parser = StreamParser()
+        self.reconstruction = Reconstruction(self.profile, cfg.reconstruction)
+        self.rules = RuleSet(config=cfg.rules)
+        self.integrity = IntegrityGuard(cfg.integrity)
+        self.audit: AuditLog | None = None
+        self.interlock: Interlock | None = None
+        self.channel: CommandChannel | None = None
+        self.failsafe = FailSafe(announce=self._announce, wall_clock=wall_clock,
+                                 stop_repeat_ms=cfg.stop_repeat_ms, startup_ms=cfg.startup_ms,
+                                 on_stop_sent=self.reconstruction.note_stop_sent)
+        self.violations = 0
+        self.last_violation: Verdict | None = None
+        self._opened = False
+        self._port_ok = True
+        self._fileno: int | None = None
+        self._rate_frames = 0
+        self._rate_t0 = 0
+        self._fps = 0.0
+        self._next_status = 0
+        self._status_len = 0
+
+    # -- session --------------------------------------------------------------------------
+    def open(self) -> None:
+        """Open the audit log, the ports and the interlock; start the watchdog.
+
+        Raises :class:`monitor.audit_log.AuditLogError` if the log cannot be opened (e.g.
+        an existing damaged log): no session starts without its audit trail. A port that
+        cannot be opened is a trip (PORT_LOST), not an exception."""
+        if self._opened:
+            return
+        self._opened = True
+        now = self.clock()
+        if self.log_path is not None:
+            self.audit = AuditLog(self.log_path)
+            self.audit.open_session(self.wall_clock(), monitor="iabp monitor", url=self.url,
+                                    interlock=self.interlock_url, profile=self.profile.to_json())
+            self.failsafe.audit = self.audit
+        self.failsafe.open(now)
+        self._rate_t0 = now
+        gc.freeze()  # set-up objects leave the collector: no long full-GC pauses in the loop
+        try:
+            if self.port is None:
+                self.port = open_port(self.url, baudrate=self.config.baudrate, timeout_s=0.0)
+            self._fileno = _fileno_of(self.port)
+            self.channel = CommandChannel(self._write_console)
+            self.failsafe.channel = self.channel
+            self._open_interlock(now)
+            self._send_hello(now)
+        except Exception as exc:
+            self._port_ok = self.port is not None
+            self.failsafe.enter(Trip(Cause.PORT_LOST, str(exc), now))
+
+    def _open_interlock(self, now: int) -> None:
+        if self.interlock_url is None and self._interlock_port is None:
+            return
+        port = self._interlock_port
+        if port is None:
+            assert self.interlock_url is not None
+            port = self._interlock_port = open_port(self.interlock_url,
+                                                    baudrate=self.config.baudrate)
+        line = self.config.interlock_line.upper()
+        period = self.config.heartbeat_period_ms
+        self.interlock = (ByteHeartbeatInterlock(port, period) if line == "BYTES" else
+                          ControlLineInterlock(port, line, period))
+        self.failsafe.interlock = self.interlock
+
+    def _send_hello(self, now: int) -> None:
+        if self.channel is None:
+            return
+        hello = HelloFrame(self.channel.seq, now % UINT32_MOD, Role.MONITOR, 1,
+                           MONITOR_FIRMWARE, 0, 0)
+        self.channel.seq += 1
+        self._write_console(encode_frame(hello))
+
+    def _write_console(self, data: bytes) -> None:
+        if self.port is None:
+            raise PortError(f"port {self.url!r} is not open")
+        try:
+            self.port.write(data)
+        except (serial.SerialException, OSError) as exc:
+            self._port_ok = False
+            raise port_lost(self.url, "command write", exc) from exc
+
+    def close(self) -> None:
+        """End the session: stop the heartbeat (the relay box opens: no monitor, no
+        permit), write the summary, seal the log, close the ports."""
+        now = self.clock()
+        if self.interlock is not None and not self.interlock.tripped:
+            self.interlock.trip("monitor session ended", now)
+        if self.audit is not None:
+            try:
+                self.audit.append("session_end", self.summary(), self.wall_clock())
+                self.audit.seal(self.wall_clock())
+            except AuditLogError as exc:  # the session ends anyway; say so
+                self._announce(f"\a*** IABP MONITOR: audit log not sealed: {exc} ***")
+            finally:
+                self.audit.close()
+            self.audit = None
+        for p in (self.port, self._interlock_port):
+            if p is not None:
+                with contextlib.suppress(Exception):  # closing a vanished port
+                    p.close()
+        self._opened = False
+
+    def summary(self) -> dict[str, Any]:
+        """What happened in this session (for the audit log and the CLI)."""
+        stats = self.parser.stats()
+        return {
+            "frames": self.reconstruction.frames, "violations": self.violations,
+            "integrity_events": {k.value: n for k, n in stats.errors.items()},
+            "safe_state_entered": self.failsafe.entered_ever,
+            "trips": [t.to_json() for t in self.failsafe.trips],
+            "stops_sent": self.channel.stops_sent if self.channel else 0,
+        }
+
+    # -- the loop -------------------------------------------------------------------------
+    def run(self, seconds: float | None = None,
+            should_stop: Callable[[], bool] = lambda: False,
+            operator_input: Callable[[], str | None] | None = None) -> int:
+        """Watch until ``seconds`` elapse, ``should_stop()`` or Ctrl-C; return the exit
+        status (1 if the safe state was entered, else 0). ``operator_input`` is polled
+        for an acknowledge line (``ack NAME``)."""
+        self.open()
+        deadline = None if seconds is None else self.clock() + int(seconds * 1000)
+        try:
+            while not should_stop():
+                self.step()
+                if operator_input is not None:
+                    self._operator(operator_input())
+                if deadline is not None and self.clock() >= deadline:
+                    break
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self._status(self.clock(), force=True)
+            self.close()
+        return self.failsafe.exit_status
+
+    def step(self) -> None:
+        """One pass of the loop (see the module docstring). Never raises."""
+        now = self.clock()
+        try:
+            data = self._read() if self._port_ok else b""
+            if data:
+                self.feed(data, now)
+            v = self.reconstruction.valuation
+            self.failsafe.tick(now, v["mode'"] in _STOPPED and not v["inflate_cmd'"])
+            if self.interlock is not None and self.failsafe.interlock_energised:
+                self.interlock.service(now)
+            if now >= self._next_status:
+                self._status(now)
+        except PortError as exc:
+            self._port_ok = False
+            self._trip(Trip(Cause.PORT_LOST, str(exc), now))
+        except Exception as exc:  # never silence: anything unexpected is a trip
+            self._trip(Trip(Cause.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}", now))
+
+    def _read(self) -> bytes:
+        """At most ``read_max_bytes``, waiting at most ``read_timeout_s`` for the first.
+
+        A port with a file descriptor (serial device, pty, socket) is waited on with
+        select and read without blocking; a port that is readable but yields nothing has
+        reached its end (the far end closed): port lost.
+        """
+        port = self.port
+        if port is None:
+            raise PortError(f"port {self.url!r} is not open")
+        limit = self.config.read_max_bytes
+        try:
+            if self._fileno is not None:
+                ready, _, _ = select.select([self._fileno], [], [], self.config.read_timeout_s)
+                if not ready:
+                    return b""
+                data = port.read(limit)
+                if not data:
+                    raise PortError(f"port {self.url!r} lost during telemetry read: end of stream")
+                return data
+            waiting = port.in_waiting
+            return port.read(min(waiting, limit) if waiting else 1)
+        except (serial.SerialException, OSError) as exc:
+            raise port_lost(self.url, "telemetry read", exc) from exc
+
+    def feed(self, data: bytes, now_ms: int) -> None:
+        """Parse ``data`` (read at ``now_ms``) and judge every frame in it."""
+        rec, rules, audit = self.reconstruction, self.rules, self.audit
+        on_t, update = rec.on_telemetry, rules.update
+        push = audit.push_frame if audit is not None else None
+        telemetry = False
+        for ev in self.parser.feed(data):
+            if type(ev) is TelemetryFrame:
+                telemetry = True
+                if push is not None and push(ev):
+                    self._write_post_event()
+                found = update(on_t(ev), rec.now_ms)
+                if found:
+                    self._violations(found, now_ms)
+            elif type(ev) is IntegrityEvent:
+                self.failsafe.integrity_error()
+                trip = self.integrity.update(ev, now_ms)
+                if trip is not None:
+                    self._trip(trip)
+            else:
+                if type(ev) is SettingsFrame:
+                    rec.on_settings(ev)
+                if push is not None and push(ev):
+                    self._write_post_event()
+        if telemetry:
+            self.failsafe.frame(now_ms)
+
+    def _violations(self, found: Any, now_ms: int) -> None:
+        for verdict in found:
+            self.violations += 1
+            self.last_violation = verdict
+            self._trip(Trip(Cause.RULE_VIOLATION, f"at {verdict.at_ms} ms of telemetry: "
+                            f"{verdict.detail}", now_ms, verdict.rule_id, verdict.property_id))
+
+    def _trip(self, trip: Trip) -> None:
+        if self.failsafe.latched:
+            self.failsafe.enter(trip)  # one more reason, already latched
+            return
+        try:
+            context = {"status": self.status.line(), "summary": self.summary()}
+        except Exception as exc:  # the context is a nicety; the trip is not
+            context = {"context_error": f"{type(exc).__name__}: {exc}"}
+        self.failsafe.enter(trip, context)
+
+    def _write_post_event(self) -> None:
+        if self.audit is not None:
+            self.audit.write_post_event(self.wall_clock())
+
+    # -- operator -------------------------------------------------------------------------
+    def acknowledge(self, operator_id: str) -> bool:
+        """An operator acknowledges the safe state. True if the monitor left it (the cause
+        is gone: interlock re-armed, watching again); False if the cause persists."""
+        now = self.clock()
+        left = self.failsafe.acknowledge(operator_id, now)
+        if left:
+            self.reconstruction.clear_stop()
+            self.integrity.reset()
+            self._announce(f"safe state acknowledged by {operator_id}; watching again")
+        else:
+            self._announce(f"acknowledge by {operator_id} refused: the cause persists")
+        return left
+
+    def _operator(self, line: str | None) -> None:
+        if not line:
+            return
+        words = line.split()
+        if words and words[0].lower() in ("ack", "a", "acknowledge"):
+            name = " ".join(words[1:]) or "operator"
+            if self.failsafe.latched:
+                self.acknowledge(name)
+
+    # -- status ---------------------------------------------------------------------------
+    @property
+    def status(self) -> MonitorStatus:
+        rec = self.reconstruction
+        last = self.last_violation
+        return MonitorStatus(
+            rate_bpm=rec.rate_bpm, mode=rec.valuation["mode'"] if rec.frames else None,
+            balloon=rec.balloon_state,
+            last_violation=f"{last.rule_id} at {last.at_ms} ms" if last else None,
+            frames_per_s=self._fps, frames=rec.frames, integrity_errors=self.integrity.total,
+            safe_state=self.failsafe.latched)
+
+    def _status(self, now: int, force: bool = False) -> None:
+        elapsed = now - self._rate_t0
+        if elapsed >= 1000 or force:
+            frames = self.reconstruction.frames
+            self._fps = 1000.0 * (frames - self._rate_frames) / max(elapsed, 1)
+            self._rate_frames, self._rate_t0 = frames, now
+        self._next_status = now + self.config.status_period_ms
+        line = self.status.line()
+        if self.out.isatty():
+            pad = max(0, self._status_len - len(line))
+            self.out.write("\r" + line + " " * pad)
+            self._status_len = len(line)
+        elif force or elapsed >= 1000:
+            self.out.write(line + "\n")
+        self.out.flush()
+
+    def _announce(self, text: str) -> None:
+        if self.out.isatty() and self._status_len:
+            self.out.write("\n")
+            self._status_len = 0
+        self.out.write(text + "\n")
+        self.out.flush()

@@ -1,0 +1,370 @@
+"""The whole monitor: bytes in, safe state out; over real pseudo-terminals and fuzzed streams.
+
+Also the replay of every real PhysioNet record in ../shared/data/physionet as the
+telemetry of a console in STANDBY and of one pumping with the verified controller: the
+monitor must raise no false alarm.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import select
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from controller.records import available_records, read_record
+from monitor.audit_log import verify_log
+from monitor.cli import log_main, monitor_main
+from monitor.failsafe import Cause
+from monitor.parser import StreamParser
+from monitor.protocol import (
+    NOT_AVAILABLE,
+    CommandFrame,
+    ConsolePhase,
+    MonitorCommand,
+    TelemetryFrame,
+    encode_frame,
+    settings_digest,
+)
+from monitor.reconstruct import PatientProfile
+from monitor.runtime import Monitor
+from spec.modes import Mode
+from tests.monitor.helpers_pty import FakeClock, pty_pair
+from tests.monitor.test_reconstruct import chunks, console_bytes, settings_frame
+
+BYTES_PER_MS = 32  #: one TELEMETRY record per ms
+
+
+class BytesPort:
+    """An in-memory console port: hands out ``data`` in reads of at most ``chunk`` bytes."""
+
+    def __init__(self, data: bytes = b"", chunk: int = 4096, fail_after: int | None = None) -> None:
+        self.data, self.pos, self.chunk = data, 0, chunk
+        self.fail_after = fail_after
+        self.written = bytearray()
+
+    @property
+    def in_waiting(self) -> int:
+        if self.fail_after is not None and self.pos >= self.fail_after:
+            raise OSError(5, "Input/output error")
+        return min(self.chunk, len(self.data) - self.pos)
+
+    def read(self, size: int = 1, /) -> bytes:
+        out = self.data[self.pos:self.pos + size]
+        self.pos += len(out)
+        return out
+
+    def write(self, data: bytes, /) -> int:
+        self.written += data
+        return len(data)
+
+    def close(self) -> None:
+        pass
+
+    @property
+    def done(self) -> bool:
+        return self.pos >= len(self.data)
+
+
+def run_on_bytes(data: bytes, profile: PatientProfile | None = None, tail_ms: int = 0,
+                 log: Path | None = None, chunk: int = 10 * BYTES_PER_MS) -> Monitor:
+    """Feed ``data`` through a Monitor as a port at 1 kHz would (``chunk`` bytes per read),
+    the monitor clock following the telemetry's time."""
+    clock = FakeClock()
+    port = BytesPort(data, chunk)
+    mon = Monitor("bytes://test", profile, log, clock=clock, port=port, out=io.StringIO())
+    mon.open()
+    while not port.done:
+        before = port.pos
+        mon.step()
+        clock.advance(max(1, (port.pos - before) // BYTES_PER_MS))
+    for _ in range(tail_ms):
+        mon.step()
+        clock.advance(1)
+    return mon
+
+
+def stops(data: bytes | bytearray) -> list[CommandFrame]:
+    return [e for e in StreamParser().feed(bytes(data))
+            if isinstance(e, CommandFrame) and e.command is MonitorCommand.STOP]
+
+
+# -- clean and faulty consoles --------------------------------------------------------------
+
+
+def test_clean_console_raises_no_alarm() -> None:
+    mon = run_on_bytes(console_bytes(8.0))
+    assert not mon.failsafe.entered_ever and mon.violations == 0
+    assert mon.reconstruction.frames > 7900 and mon.status.rate_bpm is not None
+
+
+@pytest.mark.parametrize("fault, rule", [
+    ("early-inflation", "MON-INFL-DIASTOLE"),
+    ("late-deflation", "MON-NO-GAS-IN-EJECTION"),
+    ("gas-leak", "MON-FAULT-HALT"),
+])
+def test_faulty_console_trips_the_monitor(fault: str, rule: str) -> None:
+    mon = run_on_bytes(console_bytes(6.0, fault, 3000))
+    first = mon.failsafe.first_trip
+    assert first is not None and first.cause is Cause.RULE_VIOLATION and first.rule_id == rule
+    assert stops(mon.port.written)  # type: ignore[union-attr]
+
+
+def test_the_safe_state_stays_latched_on_clean_telemetry() -> None:
+    data = console_bytes(6.0, "early-inflation", 3000) + console_bytes(8.0)[200_000:]
+    mon = run_on_bytes(data)
+    assert mon.failsafe.latched and mon.failsafe.exit_status == 1
+
+
+# -- over real pseudo-terminals -------------------------------------------------------------
+
+
+def _pump(pty_master: int, data: bytes, mon: Monitor, clock: FakeClock,
+          until: Callable[[], bool] = lambda: False) -> None:
+    for piece in chunks(data, 320):
+        os.write(pty_master, piece)
+        for _ in range(3):
+            mon.step()
+        clock.advance(10)
+        if until():
+            return
+
+
+def _read_master(fd: int) -> bytes:
+    out = b""
+    while select.select([fd], [], [], 0.05)[0]:
+        out += os.read(fd, 65536)
+    return out
+
+
+def test_over_a_pty_a_violation_sends_stop_and_drops_the_interlock(tmp_path: Path) -> None:
+    with pty_pair() as console, pty_pair() as relay:
+        clock = FakeClock(1000)
+        log = tmp_path / "audit.jsonl"
+        mon = Monitor(console.path, None, log, relay.path, clock=clock, out=io.StringIO())
+        mon.open()
+        _pump(console.master, console_bytes(6.0, "late-deflation", 3000), mon, clock,
+              until=lambda: mon.failsafe.latched)
+        assert mon.failsafe.latched
+        beats = _read_master(relay.master)
+        assert beats.count(b"U") >= 5 and beats.endswith(b"T")  # heartbeats, then the trip
+        assert stops(_read_master(console.master))
+        mon.close()
+    result = verify_log(log)
+    assert result.ok and result.status.value == "sealed"
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    kinds = [r["type"] for r in records]
+    assert kinds[:3] == ["log_open", "safe_state", "blackbox_pre"]
+    assert len(records[2]["payload"]["frames"]) >= 1000  # the black box before the trip
+
+
+def test_losing_the_port_trips() -> None:
+    with pty_pair() as console:
+        clock = FakeClock()
+        mon = Monitor(console.path, clock=clock, out=io.StringIO())
+        mon.open()
+        _pump(console.master, console_bytes(8.0)[:64_000], mon, clock)
+        assert not mon.failsafe.latched
+        console.close_master()
+        for _ in range(3):
+            mon.step()
+            clock.advance(1)
+        first = mon.failsafe.first_trip
+        assert first is not None and first.cause is Cause.PORT_LOST
+        mon.close()
+
+
+def test_silence_trips_after_the_watchdog() -> None:
+    with pty_pair() as console:
+        clock = FakeClock()
+        mon = Monitor(console.path, clock=clock, out=io.StringIO())
+        mon.open()
+        _pump(console.master, console_bytes(8.0)[:64_000], mon, clock)
+        assert not mon.failsafe.latched
+        for _ in range(60):
+            mon.step()
+            clock.advance(1)
+        first = mon.failsafe.first_trip
+        assert first is not None and first.cause is Cause.SILENCE
+        mon.close()
+
+
+def test_an_unopenable_port_trips_at_once() -> None:
+    mon = Monitor("/dev/nonexistent-iabp-port", clock=FakeClock(), out=io.StringIO())
+    mon.open()
+    first = mon.failsafe.first_trip
+    assert first is not None and first.cause is Cause.PORT_LOST
+
+
+def test_an_exception_inside_the_loop_is_a_trip_not_a_crash() -> None:
+    mon = run_on_bytes(console_bytes(8.0)[:32_000])
+    mon.reconstruction.on_telemetry = None  # type: ignore[assignment, method-assign]
+    mon.port = BytesPort(console_bytes(8.0)[32_000:40_000])
+    mon.step()
+    first = mon.failsafe.first_trip
+    assert first is not None and first.cause is Cause.INTERNAL_ERROR
+
+
+def test_acknowledge_on_the_cli_key_clears_the_latch_once_the_cause_is_gone() -> None:
+    mon = run_on_bytes(console_bytes(6.0, "early-inflation", 3000))
+    assert mon.failsafe.latched
+    mon._operator("ack Dr Who")
+    assert not mon.failsafe.latched and mon.failsafe.exit_status == 1
+
+
+# -- fuzzing --------------------------------------------------------------------------------
+
+CLEAN_2S = console_bytes(8.0)[:64_000]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(min_size=0, max_size=6000), st.integers(1, 1000))
+def test_random_bytes_never_crash_the_monitor(data: bytes, chunk: int) -> None:
+    mon = run_on_bytes(CLEAN_2S[:8000] + data + CLEAN_2S[8000:16000], chunk=chunk)
+    assert all(t.cause is not Cause.INTERNAL_ERROR for t in mon.failsafe.trips)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.integers(0, 900), min_size=6, max_size=20, unique=True), st.data())
+def test_integrity_broken_beyond_threshold_always_ends_in_the_safe_state(
+        frames: list[int], data: st.DataObject) -> None:
+    raw = bytearray(CLEAN_2S)
+    starts = [i for i in range(len(raw)) if raw[i] == 0x7E and i + 1 < len(raw)
+              and raw[i + 1] != 0x7E][:1000]
+    base = starts[100]  # a run of telemetry well after the start: all within 1 s of it
+    for k in sorted(frames):
+        i = starts[k] + 1 if starts[k] > base else base + 1 + k
+        pos = i + data.draw(st.integers(1, 20))
+        raw[pos] = (raw[pos] + data.draw(st.integers(1, 255))) % 256  # a different byte
+    mon = run_on_bytes(bytes(raw))
+    assert mon.failsafe.latched
+    assert mon.failsafe.first_trip is not None
+    assert mon.failsafe.first_trip.cause in (Cause.INTEGRITY, Cause.RULE_VIOLATION)
+
+
+def test_garbage_storm_trips_on_integrity() -> None:
+    rng = np.random.default_rng(7)
+    mon = run_on_bytes(CLEAN_2S[:20_000] + rng.integers(0, 256, 20_000, np.uint8).tobytes())
+    first = mon.failsafe.first_trip
+    assert first is not None and first.cause is Cause.INTEGRITY
+
+
+# -- the command line -----------------------------------------------------------------------
+
+
+def test_monitor_cli_refuses_a_bad_profile(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                           ) -> None:
+    bad = tmp_path / "p.json"
+    bad.write_text('{"contraindications": ["mystery"]}')
+    assert monitor_main(["loop://", "--patient", str(bad)]) == 2
+    assert "unknown contraindication" in capsys.readouterr().err
+    assert monitor_main(["loop://", "--patient", str(tmp_path / "absent.json")]) == 2
+    assert monitor_main(["--seconds", "x"]) == 2
+
+
+def test_monitor_cli_trips_without_telemetry(tmp_path: Path) -> None:
+    log = tmp_path / "a.jsonl"
+    assert monitor_main(["loop://", "--seconds", "2.5", "--log", str(log)]) == 1
+    assert log_main(["verify", str(log)]) == 0
+
+
+def test_log_verify_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    mon = run_on_bytes(console_bytes(6.0, "early-inflation", 3000), log=tmp_path / "a.jsonl")
+    mon.close()
+    path = tmp_path / "a.jsonl"
+    assert log_main(["verify", str(path)]) == 0
+    lines = path.read_text().splitlines()
+    lines[1] = lines[1].replace("MON-INFL-DIASTOLE", "MON-NOTHING-HAPPENED")
+    path.write_text("\n".join(lines) + "\n")
+    assert log_main(["verify", str(path)]) == 1
+    assert "BROKEN at line 2" in capsys.readouterr().out
+    assert log_main(["verify"]) == 2 and log_main(["check", str(path)]) == 2
+    assert log_main(["verify", str(tmp_path / "none")]) == 2
+
+
+# -- real recordings ------------------------------------------------------------------------
+
+RECORDS = available_records()
+GAS_BASELINE_X10, GAS_PLATEAU_X10 = 120, 1000
+
+
+def _gas_trace_x10(drive: np.ndarray) -> np.ndarray:
+    """Helium line pressure for a drive command track: plateau 3 ms after inflate, a 30 ms
+    undershoot after deflate, baseline otherwise (within the spec's gas times)."""
+    d = drive.astype(bool)
+    change = np.flatnonzero(np.diff(d.astype(np.int8))) + 1
+    since = np.arange(d.size) - np.maximum.accumulate(
+        np.where(np.isin(np.arange(d.size), change), np.arange(d.size), 0))
+    gas = np.full(d.size, GAS_BASELINE_X10, dtype=np.int64)
+    gas[d & (since >= 3)] = GAS_PLATEAU_X10
+    was_on = np.zeros(d.size, dtype=bool)
+    was_on[change[~d[change]]] = True
+    off_after_on = np.maximum.accumulate(np.where(was_on, np.arange(d.size), -10**6))
+    gas[~d & (np.arange(d.size) - off_after_on < 30)] = -300
+    return gas
+
+
+def _telemetry_bytes(ecg_mv: np.ndarray, abp: np.ndarray | None, gap: np.ndarray,
+                     mode: np.ndarray, drive: np.ndarray, mask: np.ndarray) -> bytes:
+    s = settings_frame()
+    crc = settings_digest(s)
+    ecg = np.where(gap | ~np.isfinite(ecg_mv), NOT_AVAILABLE,
+                   np.clip(np.round(np.nan_to_num(ecg_mv) * 1000), -32767, 32767)).astype(int)
+    art = np.full(ecg.size, NOT_AVAILABLE) if abp is None else np.where(
+        np.isfinite(abp), np.clip(np.round(np.nan_to_num(abp) * 10), -500, 4000),
+        NOT_AVAILABLE).astype(int)
+    gas = _gas_trace_x10(drive)
+    out, seq = bytearray(), 0
+    for t in range(ecg.size):
+        if t % 1000 == 0:
+            out += encode_frame(settings_frame(seq, t))
+            seq += 1
+        m = Mode(int(mode[t]))
+        lead = s.ecg_deflation_lead_ms if m is Mode.ECG_TRIGGER else 0
+        out += encode_frame(TelemetryFrame(
+            seq, t, m, s.assist_ratio, int(ecg[t]), int(art[t]), int(gas[t]), bool(drive[t]),
+            False, False, ConsolePhase.UNKNOWN, int(mask[t]), s.inflation_offset_ms, lead, crc))
+        seq += 1
+    return bytes(out)
+
+
+def _no_alarm(mon: Monitor, what: str) -> None:
+    trips = [t.message() for t in mon.failsafe.trips]
+    assert not mon.failsafe.entered_ever, f"{what}: false alarm: {trips}"
+
+
+@pytest.mark.skipif(not RECORDS, reason="../shared/data/physionet not present")
+@pytest.mark.parametrize("name", RECORDS)
+def test_physionet_record_in_standby_raises_no_false_alarm(name: str) -> None:
+    rec = read_record(name, duration_s=30.0)
+    n = rec.duration_ms
+    zeros = np.zeros(n, dtype=np.int64)
+    data = _telemetry_bytes(rec.ecg_mv, rec.abp_mmhg, rec.gap_mask, zeros, zeros.astype(bool),
+                            zeros)
+    mon = run_on_bytes(data)
+    _no_alarm(mon, f"{name} standby")
+    assert mon.reconstruction.frames == n
+
+
+@pytest.mark.skipif(not RECORDS, reason="../shared/data/physionet not present")
+@pytest.mark.parametrize("name", RECORDS)
+def test_physionet_record_pumped_by_the_verified_controller_raises_no_false_alarm(
+        name: str) -> None:
+    from controller.closed_loop import replay_record
+
+    trace = replay_record(name, seconds=10.0)
+    gap = ~np.isfinite(trace.ecg_mv)
+    data = _telemetry_bytes(trace.ecg_mv, None if np.isnan(trace.abp_mmhg).all()
+                            else trace.abp_mmhg, gap, trace.mode, trace.drive_cmd,
+                            trace.alarm_mask)
+    mon = run_on_bytes(data)
+    _no_alarm(mon, f"{name} pumping")
+
+
