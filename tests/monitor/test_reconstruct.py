@@ -132,6 +132,7 @@ def reframe(frames: Sequence[Frame], fn: Any) -> list[Frame]:
 # -- the tests ------------------------------------------------------------------------------
 
 
+@pytest.mark.property("REQ-MON-INDEPENDENT")
 def test_own_beats_follow_the_console_heart_not_its_flags() -> None:
     frames = console_frames(8.0)
     rec, rows = run_reconstruction(frames)

@@ -114,11 +114,13 @@ def mutate(frames: Sequence[Frame], lo: int, hi: int, **changes: Any) -> list[Fr
 # -- P-NO-GAS-IN-EJECTION -------------------------------------------------------------------
 
 
+@pytest.mark.property("MON-NO-GAS-IN-EJECTION")
 def test_no_gas_in_ejection_fires_on_late_deflation() -> None:
     found = fired(console_frames(6.0, "late-deflation", 3000), NoGasInEjectionRule)
     assert found and found[0].at_ms > 3000
 
 
+@pytest.mark.property("MON-NO-GAS-IN-EJECTION")
 def test_no_gas_in_ejection_measured_view_sees_gas_the_command_does_not_show() -> None:
     frames = clean()
     peak = pumping_beats(frames)[0]
@@ -128,6 +130,7 @@ def test_no_gas_in_ejection_measured_view_sees_gas_the_command_does_not_show() -
     assert not [f for f in telemetry(gassy) if peak + 120 <= f.seq <= peak + 200 and f.inflate]
 
 
+@pytest.mark.property("MON-NO-GAS-IN-EJECTION")
 def test_no_gas_in_ejection_rejudges_frames_before_the_beat_was_decided() -> None:
     rule = NoGasInEjectionRule()
     v = Reconstruction().valuation
@@ -145,6 +148,7 @@ def test_no_gas_in_ejection_rejudges_frames_before_the_beat_was_decided() -> Non
     assert "decided at 1040" in verdict.detail
 
 
+@pytest.mark.property("MON-NO-GAS-IN-EJECTION")
 def test_no_gas_in_ejection_quiet_on_clean_pumping() -> None:
     assert fired(clean(), NoGasInEjectionRule) == []
 
@@ -152,11 +156,13 @@ def test_no_gas_in_ejection_quiet_on_clean_pumping() -> None:
 # -- P-INFL-DIASTOLE ------------------------------------------------------------------------
 
 
+@pytest.mark.property("MON-INFL-DIASTOLE")
 def test_inflation_in_diastole_fires_on_early_inflation() -> None:
     found = fired(console_frames(6.0, "early-inflation", 3000), InflationInDiastoleRule)
     assert found and found[0].at_ms > 3000
 
 
+@pytest.mark.property("MON-INFL-DIASTOLE")
 def test_inflation_just_after_r_is_caught_when_the_beat_is_decided() -> None:
     frames = clean()
     peak = pumping_beats(frames)[1]
@@ -166,6 +172,7 @@ def test_inflation_just_after_r_is_caught_when_the_beat_is_decided() -> None:
     assert found[0].at_ms == early[peak + 3].time_ms
 
 
+@pytest.mark.property("MON-INFL-DIASTOLE")
 def test_inflation_in_diastole_quiet_on_clean_pumping() -> None:
     assert fired(clean(), InflationInDiastoleRule) == []
 
@@ -173,6 +180,7 @@ def test_inflation_in_diastole_quiet_on_clean_pumping() -> None:
 # -- P-TRIGGER-FRESH ------------------------------------------------------------------------
 
 
+@pytest.mark.property("MON-TRIGGER-FRESH")
 def test_trigger_fresh_fires_when_the_monitor_missed_the_beat() -> None:
     frames = clean()
     peak = pumping_beats(frames)[1]
@@ -183,6 +191,7 @@ def test_trigger_fresh_fires_when_the_monitor_missed_the_beat() -> None:
     assert first.at_ms == found[0].at_ms and first.at_ms > blind[peak].time_ms
 
 
+@pytest.mark.property("MON-TRIGGER-FRESH")
 def test_trigger_fresh_quiet_on_clean_pumping() -> None:
     assert fired(clean(), TriggerFreshRule) == []
 
@@ -190,18 +199,21 @@ def test_trigger_fresh_quiet_on_clean_pumping() -> None:
 # -- P-STANDBY-DEFLATED ---------------------------------------------------------------------
 
 
+@pytest.mark.property("MON-STANDBY-DEFLATED")
 def test_standby_deflated_fires_on_an_inflate_command_in_standby() -> None:
     frames = mutate(standby_frames(200), 100, 101, inflate=True)
     found = fired(frames, StandbyDeflatedRule)
     assert [v.at_ms for v in found] == [99]
 
 
+@pytest.mark.property("MON-STANDBY-DEFLATED")
 def test_standby_deflated_fires_on_gas_measured_in_standby() -> None:
     frames = mutate(standby_frames(400), 300, 400, balloon_pressure_mmhg_x10=900)
     found = fired(frames, StandbyDeflatedRule)
     assert found and 299 < found[0].at_ms < 330 and "mon_gas" in found[0].detail
 
 
+@pytest.mark.property("MON-STANDBY-DEFLATED")
 def test_standby_deflated_quiet_in_standby_and_on_clean_pumping() -> None:
     assert fired(standby_frames(400), StandbyDeflatedRule) == []
     assert fired(clean(), StandbyDeflatedRule) == []
@@ -210,22 +222,26 @@ def test_standby_deflated_quiet_in_standby_and_on_clean_pumping() -> None:
 # -- P-CONTRA-ABSOLUTE / P-CONTRA-RELATIVE / P-ALARM-CAUSE ----------------------------------
 
 
+@pytest.mark.property("MON-CONTRA-ABSOLUTE")
 def test_contra_absolute_fires_on_pumping_with_a_recorded_contraindication() -> None:
     found = fired(clean(), ContraAbsoluteRule, profile=ABSOLUTE)
     assert found and found[0].at_ms <= 1001
 
 
+@pytest.mark.property("MON-CONTRA-ABSOLUTE")
 def test_contra_absolute_fires_on_the_consoles_own_alarm_bit() -> None:
     found = fired(console_frames(4.0, "contraindication", 3000), ContraAbsoluteRule)
     assert found and found[0].at_ms == 3001
 
 
+@pytest.mark.property("MON-CONTRA-ABSOLUTE")
 def test_contra_absolute_quiet_when_the_console_blocks_and_alarms() -> None:
     frames = standby_frames(300, mask=1 << Alarm.CONTRA_ABSOLUTE)
     assert fired(frames, ContraAbsoluteRule, profile=ABSOLUTE) == []
     assert fired(clean(), ContraAbsoluteRule) == []
 
 
+@pytest.mark.property("MON-CONTRA-RELATIVE")
 def test_contra_relative_needs_the_override_and_the_alarm() -> None:
     alarmed = reframe(clean(), lambda f, i: dataclasses.replace(
         f, alarm_mask=f.alarm_mask | 1 << Alarm.CONTRA_RELATIVE))
@@ -235,6 +251,7 @@ def test_contra_relative_needs_the_override_and_the_alarm() -> None:
     assert fired(clean(), ContraRelativeRule) == []
 
 
+@pytest.mark.property("MON-ALARM-CAUSE")
 def test_alarm_cause_fires_when_a_recorded_cause_has_no_alarm() -> None:
     assert fired(standby_frames(50), AlarmCauseRule, profile=RELATIVE)
     ok = standby_frames(50, mask=1 << Alarm.CONTRA_RELATIVE)
@@ -244,6 +261,7 @@ def test_alarm_cause_fires_when_a_recorded_cause_has_no_alarm() -> None:
 # -- P-TRIGGER-LOSS -------------------------------------------------------------------------
 
 
+@pytest.mark.property("MON-TRIGGER-LOSS")
 def test_trigger_loss_fires_when_the_console_pumps_on_without_own_triggers() -> None:
     found = fired(console_frames(8.0, "trigger-loss", 4000), TriggerLossRule)
     assert found and 6000 < found[0].at_ms < 7000
@@ -251,6 +269,7 @@ def test_trigger_loss_fires_when_the_console_pumps_on_without_own_triggers() -> 
     assert f"obs_no_trigger_ms'={limit}" in found[0].detail
 
 
+@pytest.mark.property("MON-TRIGGER-LOSS")
 def test_trigger_loss_quiet_on_clean_pumping() -> None:
     assert fired(clean(), TriggerLossRule) == []
 
@@ -258,12 +277,14 @@ def test_trigger_loss_quiet_on_clean_pumping() -> None:
 # -- P-INTERNAL-ENTRY / P-INTERNAL-EXIT -----------------------------------------------------
 
 
+@pytest.mark.property("MON-INTERNAL-ENTRY")
 def test_internal_entry_fires_with_a_beating_heart() -> None:
     frames = mutate(clean()[:900], 800, 900, mode=Mode.INTERNAL, deflation_lead_ms=0)
     found = fired(frames, InternalEntryRule)
     assert [v.at_ms for v in found] == [frames[800].time_ms]
 
 
+@pytest.mark.property("MON-INTERNAL-ENTRY")
 def test_internal_entry_quiet_after_two_seconds_of_asystole() -> None:
     frames = mutate(standby_frames(2600), 2400, 2601, mode=Mode.INTERNAL)
     assert fired(frames, InternalEntryRule) == []
@@ -285,12 +306,14 @@ def _internal_then_heart(leave_after_ms: int | None) -> list[Frame]:
     return out
 
 
+@pytest.mark.property("MON-INTERNAL-EXIT")
 def test_internal_exit_fires_when_internal_pumping_goes_on_over_a_heartbeat() -> None:
     found = fired(_internal_then_heart(None), InternalExitRule)
     assert found and "mon_activity_late=True" in found[0].detail
     assert fired(_internal_then_heart(None), AlarmCauseRule)
 
 
+@pytest.mark.property("MON-INTERNAL-EXIT")
 def test_internal_exit_quiet_when_the_console_leaves_at_once() -> None:
     assert fired(_internal_then_heart(40), InternalExitRule) == []
     assert fired(_internal_then_heart(40), AlarmCauseRule) == []
@@ -299,11 +322,13 @@ def test_internal_exit_quiet_when_the_console_leaves_at_once() -> None:
 # -- P-FAULT-HALT ---------------------------------------------------------------------------
 
 
+@pytest.mark.property("MON-FAULT-HALT")
 def test_fault_halt_fires_when_a_fault_alarm_does_not_halt() -> None:
     found = fired(console_frames(6.0, "gas-leak", 3000), FaultHaltRule)
     assert found and "alm_gas_loss'=True" in found[0].detail and "ECG_TRIGGER" in found[0].detail
 
 
+@pytest.mark.property("MON-FAULT-HALT")
 def test_fault_halt_allows_one_frame_and_is_quiet_when_halted() -> None:
     s = settings_frame()
     frames: list[Frame] = [s, *(tick(i + 1, i, sframe=s) for i in range(10))]
@@ -332,11 +357,13 @@ def _as_ratio_2(frames: Sequence[Frame]) -> list[Frame]:
     return out
 
 
+@pytest.mark.property("MON-RATIO")
 def test_ratio_fires_when_1_to_2_inflates_every_beat() -> None:
     found = fired(_as_ratio_2(clean()), RatioRule)
     assert found and "set_assist_ratio=2" in found[0].detail
 
 
+@pytest.mark.property("MON-RATIO")
 def test_ratio_quiet_on_real_1_to_2_and_1_to_1_pumping() -> None:
     assert fired(console_frames(8.0, ratio=2), RatioRule) == []
     assert fired(clean(), RatioRule) == []
@@ -345,12 +372,14 @@ def test_ratio_quiet_on_real_1_to_2_and_1_to_1_pumping() -> None:
 # -- P-SETTINGS-SAFE ------------------------------------------------------------------------
 
 
+@pytest.mark.property("MON-SETTINGS-SAFE")
 def test_settings_safe_fires_on_an_unsafe_setting_in_force() -> None:
     frames = standby_frames(20, sframe=settings_frame(ecg_deflation_lead_ms=0))
     found = fired(frames, SettingsSafeRule)
     assert found and "SAFE-ECG-DEFLATION-LEAD" in found[0].detail
 
 
+@pytest.mark.property("MON-SETTINGS-SAFE")
 def test_settings_safe_fires_when_the_settings_in_force_are_unknown() -> None:
     s, other = settings_frame(), settings_frame(trigger_loss_timeout_ms=4000)
     frames: list[Frame] = [s, *(tick(i + 1, i, sframe=other) for i in range(2100))]
@@ -358,6 +387,7 @@ def test_settings_safe_fires_when_the_settings_in_force_are_unknown() -> None:
     assert found and "unknown for 2001 ms" in found[0].detail
 
 
+@pytest.mark.property("MON-SETTINGS-SAFE")
 def test_settings_safe_quiet_on_valid_confirmed_settings() -> None:
     assert fired(standby_frames(2100), SettingsSafeRule) == []
     assert fired(clean(), SettingsSafeRule) == []
@@ -366,12 +396,14 @@ def test_settings_safe_quiet_on_valid_confirmed_settings() -> None:
 # -- P-IDLE-ALARM ---------------------------------------------------------------------------
 
 
+@pytest.mark.property("MON-IDLE-ALARM")
 def test_idle_alarm_fires_when_the_idle_alarm_is_missing() -> None:
     s = settings_frame(idle_limit_ms=10_000)
     found = fired(standby_frames(10_050, sframe=s), IdleAlarmRule)
     assert [v.at_ms for v in found] == [10_000]
 
 
+@pytest.mark.property("MON-IDLE-ALARM")
 def test_idle_alarm_quiet_when_the_console_raises_it() -> None:
     s = settings_frame(idle_limit_ms=10_000)
     frames = standby_frames(10_050, sframe=s)
@@ -391,6 +423,7 @@ def _not_pumping_after(frames: Sequence[Frame], t_ms: int, mask: int = 0) -> lis
 
 @pytest.mark.skipif(not [r for r in RULES if r.rule_id == "MON-ASSIST-SUSPENDED"],
                     reason="spec has no P-ASSIST-SUSPENDED-ALARM")
+@pytest.mark.property("MON-ASSIST-SUSPENDED")
 def test_assist_suspended_fires_when_pumping_stops_silently() -> None:
     from monitor.rules import AssistSuspendedRule
 
@@ -403,6 +436,7 @@ def test_assist_suspended_fires_when_pumping_stops_silently() -> None:
 # -- P-ALWAYS-STOPPABLE (the monitor's own STOP) --------------------------------------------
 
 
+@pytest.mark.property("MON-STOP-OBEYED")
 def test_stop_obeyed_fires_when_the_console_ignores_stop() -> None:
     frames = clean()
     found = fired(frames, StopObeyedRule, stop_at=5000)
@@ -410,6 +444,7 @@ def test_stop_obeyed_fires_when_the_console_ignores_stop() -> None:
     assert found and found[0].at_ms == frames[5000].time_ms + tol
 
 
+@pytest.mark.property("MON-STOP-OBEYED")
 def test_stop_obeyed_quiet_when_the_console_is_stopped() -> None:
     frames = clean()
     obeyed = mutate(frames, 5005, len(frames), mode=Mode.STANDBY, inflate=False,
@@ -421,6 +456,7 @@ def test_stop_obeyed_quiet_when_the_console_is_stopped() -> None:
 # -- mode table -----------------------------------------------------------------------------
 
 
+@pytest.mark.property("MON-MODE-TABLE")
 def test_mode_table_fires_on_a_change_not_in_the_table() -> None:
     s = settings_frame()
     frames: list[Frame] = [s, tick(1, 0, Mode.HALTED, sframe=s),
@@ -429,6 +465,7 @@ def test_mode_table_fires_on_a_change_not_in_the_table() -> None:
     assert len(found) == 1 and "HALTED -> ECG_TRIGGER" in found[0].detail
 
 
+@pytest.mark.property("MON-MODE-TABLE")
 def test_mode_table_quiet_on_clean_pumping() -> None:
     assert fired(clean(), ModeTableRule) == []
 
