@@ -647,6 +647,11 @@ class Reconstruction:
         v["heart_t_ms'"] = heart_t
         v["heart_silent'"] = heart_t >= self._silent_after
         v[_R_SEEN] = heart_t < self._rr + self._margin
+        if mode is Mode.PRESSURE_TRIGGER:
+            # The monitor's own upstroke detector is fooled by the balloon's augmentation
+            # (it looks like an upstroke); its own R-wave detection on the ECG is as
+            # independent and shows the beat is real and fresh, so either counts.
+            v[_UP_SEEN] = bool(v[_UP_SEEN] or v[_R_SEEN])
         late = self._activity_due <= n
         if late:
             self._activity_due = _NOT_DUE
