@@ -68,16 +68,6 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _ms(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number of ms: {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"must be > 0 ms, got {value}")
-    return value
-
-
 # -- iabp monitor ---------------------------------------------------------------------------
 
 

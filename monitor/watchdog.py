@@ -310,7 +310,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("url", help="port URL: /dev/ttyUSB1, /dev/pts/N, socket://host:port ...")
     parser.add_argument(
         "--timeout",
-        type=_positive_ms,
+        type=positive_ms,
         required=True,
         metavar="MS",
         help="trip after more than MS ms without a heartbeat",
@@ -328,13 +328,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--duration",
-        type=_positive_ms,
+        type=positive_ms,
         metavar="MS",
         help="end cleanly after MS ms (default: run until interrupted)",
     )
     parser.add_argument(
         "--poll",
-        type=_positive_ms,
+        type=positive_ms,
         metavar="MS",
         help="poll interval in ms (default: timeout/10, at most 10)",
     )
@@ -342,7 +342,8 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _positive_ms(text: str) -> int:
+def positive_ms(text: str) -> int:
+    """argparse type: a whole, positive number of milliseconds."""
     try:
         value = int(text)
     except ValueError:
