@@ -371,29 +371,13 @@ def test_physionet_record_pumped_by_the_verified_controller_raises_no_false_alar
 
 
 
-def _clean_bytes(seconds: float, mode: str, ratio: int, hr: float) -> bytes:
-    from controller.closed_loop import LoopConfig
-    from controller.console import SimulatedConsole
-
-    cfg = LoopConfig(hr_bpm=hr, ratio=ratio, mode=mode, duration_ms=int(seconds * 1000) + 100)
-    console = SimulatedConsole("loop://", cfg)
-    out = bytearray()
-    try:
-        for _ in range(int(seconds * 100)):
-            console.run_ticks(10)
-            out += console.port.read(console.port.in_waiting)
-    finally:
-        console.close()
-    return bytes(out)
-
-
 @pytest.mark.property("REQ-MON-FAILSAFE")
 @pytest.mark.parametrize(("mode", "ratio", "hr"), [
     ("ecg", 1, 80.0), ("ecg", 2, 80.0), ("ecg", 3, 80.0), ("pressure", 1, 80.0),
     ("pressure", 2, 80.0), ("pressure", 3, 80.0), ("ecg", 1, 60.0), ("ecg", 1, 110.0)])
 def test_clean_simulated_pumping_at_every_ratio_raises_no_false_alarm(
         mode: str, ratio: int, hr: float) -> None:
-    mon = run_on_bytes(_clean_bytes(8.0, mode, ratio, hr))
+    mon = run_on_bytes(console_bytes(8.0, ratio=ratio, hr=hr, mode=mode))
     assert not mon.failsafe.entered_ever, mon.failsafe.first_trip
     assert mon.violations == 0
     assert mon.reconstruction.frames > 7900

@@ -48,9 +48,9 @@ from spec.settings import DEFAULT_SETTINGS, SETTINGS
 
 @cache
 def console_bytes(seconds: float, fault: str | None = None, fault_at_ms: int = 3000,
-                  ratio: int = 1, hr: float = 80.0) -> bytes:
+                  ratio: int = 1, hr: float = 80.0, mode: str = "ecg") -> bytes:
     """Protocol-v1 bytes of ``seconds`` of the simulated console (fault from ``fault_at_ms``)."""
-    cfg = LoopConfig(hr_bpm=hr, ratio=ratio, duration_ms=int(seconds * 1000) + 100)
+    cfg = LoopConfig(hr_bpm=hr, ratio=ratio, mode=mode, duration_ms=int(seconds * 1000) + 100)
     console = SimulatedConsole("loop://", cfg, fault=fault, fault_at_ms=fault_at_ms)
     out = bytearray()
     try:
