@@ -11,7 +11,7 @@ Timed (ECG trigger, sinus 80 bpm, 40 mL balloon, median of ``--repeats``):
 * the parts of one tick, each alone over the same number of ticks: ``Patient.step``,
   ``RWaveDetector.push``, ``PressureTriggerDetector.push``, ``Controller.step`` (the spec's
   step compiled to Python plus the ``transitions`` Machine);
-* the simulated console (:class:`controller.console.SimulatedConsole`, fast mode) sending
+* the simulated console (:class:`iabp.sim.console.SimulatedConsole`, fast mode) sending
   protocol-v1 telemetry to a local TCP sink: what ``--realtime`` has to fit into 1000 ms
   per simulated second.
 
@@ -30,13 +30,14 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from controller.closed_loop import FS_HZ, LoopConfig, run_closed_loop
-from controller.console import SimulatedConsole
-from controller.controller import Controller, ControllerInputs
-from controller.patient import Patient
-from controller.patient_params import PatientParams
-from controller.triggers import PressureTriggerDetector, RWaveDetector
-from spec.modes import OperatorCommand
+from iabp.controller.controller import Controller, ControllerInputs
+from iabp.controller.triggers import PressureTriggerDetector, RWaveDetector
+from iabp.sim.closed_loop import LoopConfig, run_closed_loop
+from iabp.sim.console import SimulatedConsole
+from iabp.sim.patient.model import Patient
+from iabp.sim.patient.params import PatientParams
+from iabp.spec.clock import TICK_HZ
+from iabp.spec.modes import OperatorCommand
 
 Timing = tuple[float, float]  #: (wall s, CPU s)
 
@@ -68,12 +69,12 @@ def _parts(ms: int) -> dict[str, Callable[[], None]]:
             p.step(c)
 
     def r_det() -> None:
-        d = RWaveDetector(FS_HZ)
+        d = RWaveDetector(TICK_HZ)
         for x in ecg:
             d.push(x)
 
     def p_det() -> None:
-        d = PressureTriggerDetector(FS_HZ)
+        d = PressureTriggerDetector(TICK_HZ)
         for x in abp:
             d.push(x)
 

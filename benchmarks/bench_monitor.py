@@ -41,11 +41,9 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from controller.closed_loop import LoopConfig  # noqa: E402
-from controller.console import SimulatedConsole  # noqa: E402
-from controller.triggers import RWaveDetector  # noqa: E402
-from monitor.parser import IntegrityEvent, StreamParser  # noqa: E402
-from monitor.protocol import (  # noqa: E402
+from iabp.controller.triggers import RWaveDetector  # noqa: E402
+from iabp.monitor.parser import IntegrityEvent, StreamParser  # noqa: E402
+from iabp.monitor.protocol import (  # noqa: E402
     CommandFrame,
     ConsolePhase,
     MonitorCommand,
@@ -54,13 +52,15 @@ from monitor.protocol import (  # noqa: E402
     encode_frame,
     settings_digest,
 )
-from monitor.reconstruct import Reconstruction  # noqa: E402
-from monitor.rules import NoGasInEjectionRule  # noqa: E402
-from monitor.runtime import Monitor, request_realtime  # noqa: E402
-from spec import assumptions as A  # noqa: E402
-from spec.modes import Mode  # noqa: E402
-from spec.observers import SINCE_INTERNAL_CAP_MS  # noqa: E402
-from spec.settings import DEFAULT_SETTINGS, SETTINGS  # noqa: E402
+from iabp.monitor.reconstruct.reconstruction import Reconstruction  # noqa: E402
+from iabp.monitor.rules.ruleset import NoGasInEjectionRule  # noqa: E402
+from iabp.monitor.runtime import Monitor, request_realtime  # noqa: E402
+from iabp.sim.closed_loop import LoopConfig  # noqa: E402
+from iabp.sim.console import SimulatedConsole  # noqa: E402
+from iabp.spec import assumptions as A  # noqa: E402
+from iabp.spec.modes import Mode  # noqa: E402
+from iabp.spec.observers import SINCE_INTERNAL_CAP_MS  # noqa: E402
+from iabp.spec.settings import DEFAULT_SETTINGS, SETTINGS  # noqa: E402
 
 RESULTS = REPO / "benchmarks" / "results"
 CHUNK = 4096
@@ -385,7 +385,7 @@ def _realtime_thread(target: Callable[[], None], realtime: bool) -> Callable[[],
 def latency(trips: int, realtime: bool = False) -> dict[str, Any]:
     console, relay = _Pty(), _Pty()
     tmp = tempfile.mkdtemp(prefix="bench-latency-")
-    code = "import sys; from monitor.cli import monitor_main; sys.exit(monitor_main(sys.argv[1:]))"
+    code = "import sys; from iabp.monitor.cli import monitor_main; sys.exit(monitor_main(sys.argv[1:]))"
     proc = subprocess.Popen(
         [sys.executable, "-c", code, console.path, "--interlock", relay.path,
          "--log", str(Path(tmp) / "audit.jsonl"), *(["--realtime"] if realtime else [])],

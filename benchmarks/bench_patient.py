@@ -26,9 +26,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from controller.patient import Patient
-from controller.patient_figures import ideal_inflate_commands
-from controller.patient_params import PatientParams
+from iabp.sim.patient.figures import ideal_inflate_commands
+from iabp.sim.patient.model import Patient
+from iabp.sim.patient.params import PatientParams
 
 TARGET_X = 200.0  #: required simulated-to-real time ratio
 BLOCK_MS = 60000

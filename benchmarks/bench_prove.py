@@ -15,9 +15,9 @@ from pathlib import Path
 
 import z3
 
-from proofs.prover import prove_all
-from proofs.results import Status
-from spec.iabp import iabp_spec
+from iabp.proofs.prover import prove_all
+from iabp.proofs.results import Status
+from iabp.spec.iabp import iabp_spec
 
 
 def main() -> None:

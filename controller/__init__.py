@@ -1,1 +1,1 @@
-"""The executable controller built from spec/, trigger detection, and the simulated patient and console."""
+"""The executable controller built from spec/ (the compiled step and the mode machine) and its trigger detection."""

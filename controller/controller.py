@@ -4,7 +4,7 @@ Every tick (1 ms) :meth:`Controller.step` takes the tick's inputs and returns th
 balloon command and the active alarms. What runs is what is proved:
 
 - the guards, timers, alarms and settings updates are the spec's step lines compiled
-  to Python (``controller.compile``);
+  to Python (``iabp.spec.engines.to_python``);
 - mode changes are made by a ``transitions`` Machine built from the spec's mode table
   (``auto_transitions=False``: no ``to_<mode>()`` shortcut bypasses a guard), whose
   conditions are the compiled ``guard.*`` wires; the spec's own ``mode`` update is
@@ -14,19 +14,19 @@ balloon command and the active alarms. What runs is what is proved:
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from transitions import Machine
 
-from controller.compile import CompiledStep, compile_step
-from controller.settings_validator import SettingsValidator
-from spec.controller_step import ALARM_VARS
-from spec.errors import IabpError, SettingsRejectedError
-from spec.iabp import iabp_spec
-from spec.modes import ALARM_PRIORITY, Alarm, AlarmPriority, Mode, OperatorCommand
-from spec.settings import DEFAULT_SETTINGS, SETTINGS
-from spec.system import Role, SystemSpec
+from iabp.spec.controller_step import ALARM_VARS
+from iabp.spec.engines.to_python import CompiledStep, compile_step
+from iabp.spec.engines.validator import SettingsValidator
+from iabp.spec.errors import IabpError, SettingsRejectedError
+from iabp.spec.iabp import iabp_spec
+from iabp.spec.modes import Alarm, Mode, OperatorCommand
+from iabp.spec.settings import DEFAULT_SETTINGS, SETTINGS
+from iabp.spec.system import SystemSpec, VarRole
 
 
 class ControllerFaultError(IabpError):
@@ -77,20 +77,15 @@ class ControllerOutputs:
     alarms: frozenset[Alarm]
     settings_rejected_reasons: tuple[str, ...] = ()
 
-    @property
-    def high_priority_alarm(self) -> bool:
-        return any(ALARM_PRIORITY[a] is AlarmPriority.HIGH for a in self.alarms)
-
 
 @dataclass
 class _Compiled:
     before_mode: CompiledStep
     after_mode: CompiledStep
-    guard_names: dict[str, str] = field(default_factory=dict)
 
 
 def _compile(spec: SystemSpec) -> _Compiled:
-    lines = [a for a in spec.step if a.role is Role.CONTROLLER]
+    lines = [a for a in spec.step if a.role is VarRole.CONTROLLER]
     split = next(i for i, a in enumerate(lines) if not a.is_wire and a.target == "mode") + 1
     return _Compiled(compile_step(lines[:split]), compile_step(lines[split:], given=("mode'",)))
 
@@ -131,7 +126,7 @@ class Controller:
     def _initial_state(self, settings: Mapping[str, int]) -> dict[str, Any]:
         state: dict[str, Any] = {}
         for s in self.spec.state:
-            if s.role is not Role.CONTROLLER:
+            if s.role is not VarRole.CONTROLLER:
                 continue
             if s.name.startswith("set_"):
                 state[s.name] = int(settings[s.name[4:]])

@@ -31,7 +31,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Final
 
-from spec.errors import IabpError
+from iabp.spec.errors import IabpError
 
 FORMAT: Final = "iabp-audit/1"
 GENESIS_HASH: Final = hashlib.sha256(b"IABP monitor audit log v1 genesis").hexdigest()

@@ -1,15 +1,12 @@
-"""``iabp monitor``, ``iabp demo`` and ``iabp log``: the monitor on the command line.
+"""``iabp monitor`` and ``iabp log``: the monitor on the command line.
 
     iabp monitor URL [--patient PROFILE.json] [--log FILE] [--interlock URL]
                      [--interlock-line bytes|DTR|RTS] [--seconds S] [--realtime]
-    iabp demo [--fault NAME|none] [--seconds S] [--fault-at S] [--log FILE]
     iabp log verify FILE
 
 ``iabp monitor`` watches a console until ``--seconds`` elapse or Ctrl-C; type
-``ack NAME`` (Enter) to acknowledge a latched safe state. ``iabp demo`` runs the
-simulated console on one pty pair and the monitor on another, joined by a null-modem
-bridge, with a relay box watching the monitor's interlock heartbeat on a third: a clean
-period, then the chosen fault, and the monitor's fail-safe response.
+``ack NAME`` (Enter) to acknowledge a latched safe state. (``iabp demo``, the simulated
+console beside the monitor, lives in :mod:`iabp.sim.demo`.)
 
 Exit status: 0 clean (log intact), 1 the fail-safe was entered (log tampered), 2 bad usage.
 """
@@ -17,48 +14,31 @@ Exit status: 0 clean (log intact), 1 the fail-safe was entered (log tampered), 2
 from __future__ import annotations
 
 import argparse
-import contextlib
-import fcntl
 import os
 import select
-import struct
 import sys
-import tempfile
-import termios
-import threading
-import time
-import tty
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, TextIO
+from typing import NoReturn, TextIO
 
-from monitor.audit_log import AuditLogError, verify_log
-from monitor.interlock import monotonic_ms
-from monitor.reconstruct import PatientProfile, ProfileError
-from monitor.runtime import Monitor, MonitorConfig, request_realtime
-from monitor.watchdog import WatchdogEvent, WatchdogRunner, WatchdogState
-
-if TYPE_CHECKING:
-    from controller.console import SimulatedConsole
-
-DEMO_FAULTS = ("early-inflation", "late-deflation", "trigger-loss", "gas-leak",
-               "contraindication", "silence", "garbage", "none")
-DEMO_SECONDS = 12.0  #: default demo length (s): clean period, fault, response, margin
-DEMO_FAULT_AT_S = 5.0  #: default clean period before the fault (s of console time)
-DEMO_AFTER_TRIP_S = 1.0  #: the demo keeps watching this long after the safe state (s)
-RELAY_TIMEOUT_MS = 100  #: the demo relay box trips after this much heartbeat silence
+from iabp.monitor.audit_log import AuditLogError, verify_log
+from iabp.monitor.reconstruct.reconstruction import PatientProfile, ProfileError
+from iabp.monitor.runtime import Monitor, MonitorConfig, request_realtime
 
 
-class _UsageError(Exception):
-    pass
+class UsageError(Exception):
+    """A command line that cannot be run: the entry point prints it and returns 2."""
 
 
-class _Parser(argparse.ArgumentParser):
+class ArgParser(argparse.ArgumentParser):
+    """argparse that raises :class:`UsageError` instead of exiting."""
+
     def error(self, message: str) -> NoReturn:
-        raise _UsageError(f"{self.prog}: {message}")
+        raise UsageError(f"{self.prog}: {message}")
 
 
-def _seconds(text: str) -> float:
+def positive_seconds(text: str) -> float:
+    """An argparse type: a duration in seconds, in (0, 86400]."""
     try:
         value = float(text)
     except ValueError:
@@ -71,8 +51,8 @@ def _seconds(text: str) -> float:
 # -- iabp monitor ---------------------------------------------------------------------------
 
 
-def _monitor_parser() -> _Parser:
-    p = _Parser(prog="iabp monitor", description="Watch an IABP console's telemetry and fail "
+def _monitor_parser() -> ArgParser:
+    p = ArgParser(prog="iabp monitor", description="Watch an IABP console's telemetry and fail "
                 "safe (STOP, interlock, alarm, audit record) on any violation.")
     p.add_argument("url", help="console port URL: /dev/ttyUSB0, /dev/pts/N, socket://host:port")
     p.add_argument("--patient", default=None, metavar="PROFILE.json",
@@ -82,7 +62,7 @@ def _monitor_parser() -> _Parser:
                    help="port of the relay box (energise-to-run heartbeat)")
     p.add_argument("--interlock-line", default="bytes", choices=("bytes", "DTR", "RTS"),
                    help="heartbeat as bytes (default) or a toggling control line")
-    p.add_argument("--seconds", type=_seconds, default=None,
+    p.add_argument("--seconds", type=positive_seconds, default=None,
                    help="end the session after S seconds (default: until Ctrl-C)")
     p.add_argument("--realtime", action="store_true",
                    help="run under real-time scheduling (SCHED_FIFO) if the OS allows it")
@@ -128,7 +108,7 @@ def monitor_main(argv: list[str]) -> int:
     try:
         a = _monitor_parser().parse_args(argv)
         profile = PatientProfile.load(a.patient) if a.patient else PatientProfile()
-    except (_UsageError, ProfileError) as exc:
+    except (UsageError, ProfileError) as exc:
         print(f"iabp monitor: {exc}" if isinstance(exc, ProfileError) else str(exc), file=err)
         return 2
     except SystemExit as exc:  # --help
@@ -178,183 +158,3 @@ def log_main(argv: list[str]) -> int:
     print(f"{path}: BROKEN at line {result.first_bad_line} ({result.problem.value if result.problem else '?'}): "
           f"{result.detail}")
     return 1
-
-
-# -- iabp demo ------------------------------------------------------------------------------
-
-
-class _Pty:
-    """A raw pty pair: ``master`` fd and the slave's path (a port URL)."""
-
-    def __init__(self) -> None:
-        self.master, self._slave = os.openpty()
-        tty.setraw(self._slave)
-        tty.setraw(self.master)
-        self.path = os.ttyname(self._slave)
-
-    def close(self) -> None:
-        for fd in (self.master, self._slave):
-            with contextlib.suppress(OSError):
-                os.close(fd)
-
-
-class _MasterPort:
-    """The master end of a pty as a minimal port for the demo's relay box."""
-
-    def __init__(self, fd: int, timeout_s: float = 0.01) -> None:
-        self.fd, self.timeout_s, self.port = fd, timeout_s, f"pty-master-{fd}"
-
-    def read(self, size: int = 1, /) -> bytes:
-        ready, _, _ = select.select([self.fd], [], [], self.timeout_s)
-        return os.read(self.fd, size) if ready else b""
-
-    @property
-    def in_waiting(self) -> int:
-        raw = fcntl.ioctl(self.fd, termios.FIONREAD, b"\0\0\0\0")
-        return int(struct.unpack("I", raw)[0])
-
-
-def _null_modem(a: int, b: int, stop: threading.Event) -> None:
-    """Copy bytes both ways between two pty masters (the cable between console and monitor)."""
-    peer = {a: b, b: a}
-    while not stop.is_set():
-        try:
-            ready, _, _ = select.select([a, b], [], [], 0.02)
-            for fd in ready:
-                data = os.read(fd, 65536)
-                if data:
-                    os.write(peer[fd], data)
-        except OSError:
-            return
-
-
-@contextlib.contextmanager
-def _threads() -> Iterator[tuple[threading.Event, list[threading.Thread]]]:
-    stop = threading.Event()
-    threads: list[threading.Thread] = []
-    try:
-        yield stop, threads
-    finally:
-        stop.set()
-        for t in threads:
-            t.join(2.0)
-
-
-def _demo_parser() -> _Parser:
-    p = _Parser(prog="iabp demo", description="Simulated console and monitor on pty pairs: a "
-                "clean period, then a fault, and the monitor's fail-safe response.")
-    p.add_argument("--fault", choices=DEMO_FAULTS, default="early-inflation",
-                   help="console fault to inject (default early-inflation; none: clean run)")
-    p.add_argument("--seconds", type=_seconds, default=DEMO_SECONDS,
-                   help=f"longest demo run (s), default {DEMO_SECONDS:g}")
-    p.add_argument("--fault-at", type=_seconds, default=DEMO_FAULT_AT_S, dest="fault_at",
-                   help=f"clean period before the fault (s), default {DEMO_FAULT_AT_S:g}")
-    p.add_argument("--log", default=None, metavar="FILE",
-                   help="audit log (default: a temporary file, verified and removed)")
-    return p
-
-
-def demo_main(argv: list[str]) -> int:
-    """``iabp demo``: 0 clean run without alarm, 1 fail-safe entered, 2 bad usage."""
-    try:
-        a = _demo_parser().parse_args(argv)
-    except _UsageError as exc:
-        print(str(exc), file=sys.stderr)
-        return 2
-    except SystemExit as exc:  # --help
-        return int(exc.code) if isinstance(exc.code, int) else 0
-    if a.fault != "none" and a.fault_at >= a.seconds:
-        print("iabp demo: --fault-at must come before the end (--seconds)", file=sys.stderr)
-        return 2
-    with tempfile.TemporaryDirectory(prefix="iabp-demo-") as tmp:
-        log = Path(a.log) if a.log else Path(tmp) / "monitor-audit.jsonl"
-        return _run_demo(a, log)
-
-
-def _run_demo(a: argparse.Namespace, log: Path) -> int:
-    from controller.console import SimulatedConsole  # deferred: loads the patient model
-
-    out = sys.stdout
-    fault = None if a.fault == "none" else a.fault
-    console_pty, monitor_pty, relay_pty = _Pty(), _Pty(), _Pty()
-    relay_events: list[WatchdogEvent] = []
-    try:
-        console = SimulatedConsole(console_pty.path, fault=fault,
-                                   fault_at_ms=int(a.fault_at * 1000))
-        mon = Monitor(monitor_pty.path, PatientProfile(patient_id="demo patient"), log,
-                      relay_pty.path, out=out)
-        print(f"iabp demo: console on {console_pty.path} <-> monitor on {monitor_pty.path}; "
-              f"relay box on {relay_pty.path}", file=out)
-        print(f"iabp demo: clean pumping, then fault {a.fault!r} at "
-              f"{a.fault_at:g} s" if fault else "iabp demo: clean run, no fault", file=out)
-        with _threads() as (stop, threads):
-            threads += [
-                threading.Thread(target=_null_modem, daemon=True,
-                                 args=(console_pty.master, monitor_pty.master, stop)),
-                threading.Thread(target=_relay_box, daemon=True,
-                                 args=(relay_pty.master, relay_events, stop, out)),
-                threading.Thread(target=_run_console, daemon=True, args=(console, stop)),
-            ]
-            for t in threads:
-                t.start()
-            status = mon.run(a.seconds, should_stop=_stop_after_trip(mon))
-        console.close()
-        return _demo_report(mon, console.stats.final_mode.name, relay_events, log, status, out)
-    finally:
-        for p in (console_pty, monitor_pty, relay_pty):
-            p.close()
-
-
-def _stop_after_trip(mon: Monitor) -> Callable[[], bool]:
-    def should_stop() -> bool:
-        at = mon.failsafe.entered_at_ms
-        return at is not None and mon.clock() - at >= DEMO_AFTER_TRIP_S * 1000
-
-    return should_stop
-
-
-def _run_console(console: SimulatedConsole, stop: threading.Event) -> None:
-    """Pace the console's ticks to real time until ``stop`` (its own run() cannot stop)."""
-    run_ticks = console.run_ticks
-    start, done = time.monotonic(), 0
-    try:
-        while not stop.is_set():
-            due = int((time.monotonic() - start) * 1000.0)
-            if due > done:
-                run_ticks(due - done)
-                done = due
-            stop.wait(0.005)
-    except Exception as exc:  # the console's port vanished as the demo ends
-        if not stop.is_set():
-            print(f"iabp demo: console stopped: {exc}", file=sys.stderr)
-
-
-def _relay_box(fd: int, events: list[WatchdogEvent], stop: threading.Event, out: TextIO) -> None:
-    """The relay box on the interlock line: a watchdog on the monitor's heartbeat bytes."""
-    def report(event: WatchdogEvent) -> None:
-        events.append(event)
-        if event.state is not WatchdogState.WAITING:
-            print(f"relay box: {event.line()}", file=out, flush=True)
-
-    runner = WatchdogRunner(_MasterPort(fd), RELAY_TIMEOUT_MS, clock=monotonic_ms,
-                            on_event=report)
-    runner.run(should_stop=stop.is_set)
-
-
-def _demo_report(mon: Monitor, console_mode: str, relay: list[WatchdogEvent], log: Path,
-                 status: int, out: TextIO) -> int:
-    s = mon.summary()
-    print(f"iabp demo: monitor saw {s['frames']} telemetry frames; console ended in "
-          f"{console_mode}; STOP commands sent: {s['stops_sent']}", file=out)
-    first = mon.failsafe.first_trip
-    if first is not None:
-        print(f"iabp demo: FAIL-SAFE ENTERED (latched): {first.message()}", file=out)
-    else:
-        print("iabp demo: no alarm: the monitor stayed watching", file=out)
-    tripped = [e for e in relay if e.state is WatchdogState.TRIPPED]
-    print(f"iabp demo: relay box {'TRIPPED: ' + tripped[0].line() if tripped else 'never tripped'}",
-          file=out)
-    result = verify_log(log)
-    print(f"iabp demo: audit log {log.name}: {result.records} records, {result.status.value}",
-          file=out)
-    return status

@@ -1,6 +1,6 @@
 """The monitor's latched safe state (REQ-MON-FAILSAFE, HZ-BLIND).
 
-The decision is the spec's fail-safe supervisor (:mod:`spec.monitor_model`), compiled
+The decision is the spec's fail-safe supervisor (:mod:`iabp.spec.monitor_model`), compiled
 and stepped once per ms of the monitor clock: its inputs are what the monitor saw in
 that ms (a rule violation, an integrity error, a valid frame, a lost port, an internal
 error, an operator acknowledge); it counts ms of silence and integrity errors per window
@@ -13,7 +13,7 @@ window) enter as the monitor's own rule MON-INTEGRITY, i.e. as a rule violation.
 When ``mon_safe`` rises, :class:`FailSafe` acts, in this order, each step guarded so a
 failing one never stops the next:
 
-1. trip the energise-to-run interlock (``monitor.interlock``): the relay box opens;
+1. trip the energise-to-run interlock (``iabp.monitor.interlock``): the relay box opens;
 2. send STOP (``encode_command``) to the console, repeated every ``stop_repeat_ms``
    while the telemetry does not show the console stopped (PROTOCOL.md section 8);
 3. raise the alarm: a terminal message with the bell character (exit status 1);
@@ -35,15 +35,15 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Final
 
-from controller.compile import compile_expr
-from monitor.audit_log import AuditLog
-from monitor.interlock import Interlock
-from monitor.parser import IntegrityEvent, IntegrityKind
-from monitor.protocol import UINT32_MOD, MonitorCommand, encode_command
-from monitor.reconstruct import compile_step_in_place, initial_value
-from spec import monitor_model as M
-from spec.errors import IabpError
-from spec.expr import And
+from iabp.monitor.audit_log import AuditLog
+from iabp.monitor.interlock import Interlock
+from iabp.monitor.parser import IntegrityEvent, IntegrityKind
+from iabp.monitor.protocol import UINT32_MOD, MonitorCommand, encode_command
+from iabp.monitor.reconstruct.reconstruction import compile_step_in_place, initial_value
+from iabp.spec import monitor_model as M
+from iabp.spec.engines.to_python import compile_expr
+from iabp.spec.errors import IabpError
+from iabp.spec.expr import And
 
 BELL: Final = "\a"
 SAFE_STATE_EVENT: Final = "safe_state"
@@ -74,7 +74,7 @@ class Cause(Enum):
         return self.value[1]
 
 
-#: The supervisor input each cause sets (``spec.monitor_model.INPUT_NAMES``).
+#: The supervisor input each cause sets (``iabp.spec.monitor_model.INPUT_NAMES``).
 CAUSE_INPUT: Final[Mapping[Cause, str]] = {
     Cause.RULE_VIOLATION: "mon_rule_violation",
     Cause.INTEGRITY: "mon_rule_violation",  # MON-INTEGRITY, the monitor's own rule
@@ -187,7 +187,7 @@ def _initial_supervisor() -> dict[str, Any]:
 
 
 class Supervisor:
-    """The spec's fail-safe supervisor step (``spec.monitor_model.step``), compiled and run
+    """The spec's fail-safe supervisor step (``iabp.spec.monitor_model.step``), compiled and run
     in place, one tick per ms. :attr:`v` holds ``x'`` after each tick."""
 
     def __init__(self) -> None:

@@ -2,7 +2,7 @@
 
 While the monitor is healthy it keeps a *heartbeat* going on its interlock output: a modem
 control line (DTR or RTS) toggling at a fixed period, or a heartbeat byte written each
-period. The relay box on the other end (see :mod:`monitor.watchdog`) holds the pump's
+period. The relay box on the other end (see :mod:`iabp.sim.relay_box`) holds the pump's
 run-permit contact closed only while heartbeats keep arriving. Tripping the interlock
 (REQ-MON-FAILSAFE: "interlock line dropped") means *stopping* the heartbeat, so every
 failure that stops the monitor also trips the relay box:
@@ -15,10 +15,7 @@ failure that stops the monitor also trips the relay box:
 * the cable is pulled or the USB adapter vanishes: no beat reaches the relay box.
 
 Heartbeats are therefore never produced by an independent timer that could keep beating
-while the monitor loop is stuck. :class:`HeartbeatThread` exists for a main loop that
-blocks for longer than the heartbeat period, but it beats only while the main loop keeps
-proving progress through :meth:`HeartbeatThread.kick`, and trips the interlock when it
-stops doing so.
+while the monitor loop is stuck.
 
 Time is passed in: every method takes ``now_ms`` from the caller's monotonic clock in ms.
 """
@@ -28,14 +25,13 @@ from __future__ import annotations
 import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
 from enum import Enum
 from typing import Any, Protocol
 
 import serial
 
-from monitor.port import port_errors, port_url
-from spec.errors import IabpError, PortError
+from iabp.monitor.port import port_errors, port_url
+from iabp.spec.errors import IabpError, PortError
 
 BEAT_BYTE = b"\x55"
 """Default heartbeat byte ("U", alternating bits): one per period while healthy."""
@@ -97,8 +93,8 @@ class Interlock(ABC):
     :meth:`service` calls are further apart than that (the relay box has most likely
     tripped already; this keeps the monitor's own state consistent with it).
 
-    Thread-safe: all state changes happen under one lock, so :class:`HeartbeatThread`
-    and the main loop may share an interlock.
+    Thread-safe: all state changes happen under one lock, so several threads may share
+    an interlock.
     """
 
     def __init__(self, period_ms: int, max_service_gap_ms: int | None = None) -> None:
@@ -339,82 +335,3 @@ def _check_token(kind: str, token: bytes) -> None:
     if not isinstance(token, bytes) or not 1 <= len(token) <= MAX_TOKEN_BYTES:
         raise InterlockError(f"{kind} token must be 1..{MAX_TOKEN_BYTES} bytes, got {token!r}")
 
-
-class HeartbeatThread:
-    """Services an interlock from a background thread, gated on main-loop progress.
-
-    For a monitor loop that may legitimately block longer than the heartbeat period (a
-    slow read). The thread calls :meth:`Interlock.service` every ``tick_ms``, but only
-    while the main loop has called :meth:`kick` within the last ``stall_ms``; once the
-    main loop goes quiet (hung, deadlocked, its thread died) the thread trips the
-    interlock (latched) and ends. A hang therefore still stops the heartbeat, within
-    ``stall_ms + tick_ms``: the relay box timeout must exceed ``stall_ms + period_ms``.
-
-    ``clock`` must be the same monotonic ms clock the main loop passes to :meth:`kick`.
-    A port error (or any failure) seen by the thread is re-raised as :class:`PortError`
-    by the next :meth:`kick`, so the main loop enters its fail-safe. After a trip, make a
-    new thread to re-arm.
-    """
-
-    def __init__(
-        self,
-        interlock: Interlock,
-        stall_ms: int,
-        tick_ms: int | None = None,
-        clock: Callable[[], int] = monotonic_ms,
-    ) -> None:
-        if stall_ms <= 0:
-            raise InterlockError(f"stall limit must be > 0 ms, got {stall_ms}")
-        self.interlock = interlock
-        self.stall_ms = stall_ms
-        self.tick_ms = tick_ms if tick_ms is not None else max(1, interlock.period_ms // 4)
-        self._clock = clock
-        self._last_kick_ms: int | None = None
-        self._error: PortError | None = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="iabp-heartbeat", daemon=True)
-
-    def start(self, now_ms: int) -> None:
-        """Start beating; ``now_ms`` counts as the main loop's first sign of progress."""
-        self._last_kick_ms = now_ms
-        self._thread.start()
-
-    def kick(self, now_ms: int) -> None:
-        """Record main-loop progress at ``now_ms``; re-raise a port error the thread saw."""
-        self._last_kick_ms = now_ms
-        if self._error is not None:
-            raise self._error
-
-    def step(self, now_ms: int) -> bool:
-        """One tick of the thread's work at ``now_ms``; False once it should stop."""
-        if self.interlock.tripped or self._last_kick_ms is None:
-            return False
-        quiet_ms = now_ms - self._last_kick_ms
-        if quiet_ms > self.stall_ms:
-            self.interlock.trip(f"monitor main loop made no progress for {quiet_ms} ms", now_ms)
-            return False
-        try:
-            self.interlock.service(now_ms)
-        except PortError as exc:
-            self._error = exc
-            return False
-        except Exception as exc:  # never die silently with the interlock still armed
-            self._error = PortError(f"heartbeat thread failed: {type(exc).__name__}: {exc}")
-            self.interlock.trip(f"heartbeat thread failed: {exc}", now_ms)
-            return False
-        return True
-
-    def stop(self, timeout_s: float = 1.0) -> None:
-        """Stop the thread (without tripping) and wait up to ``timeout_s`` s for it."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout_s)
-
-    @property
-    def alive(self) -> bool:
-        """True while the background thread runs."""
-        return self._thread.is_alive()
-
-    def _run(self) -> None:
-        while not self._stop.is_set() and self.step(self._clock()):
-            self._stop.wait(self.tick_ms / 1000.0)

@@ -9,7 +9,7 @@ the monitor's fail-safe (REQ-MON-FAILSAFE: "corrupt or out-of-order telemetry be
 threshold") can count faults instead of silently losing telemetry.
 
 Framing (flags, byte stuffing) is done here; the frame contents are decoded by a
-pluggable :class:`monitor.protocol.FrameCodec` (protocol v1 by default).
+pluggable :class:`iabp.monitor.protocol.FrameCodec` (protocol v1 by default).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from typing import Final
 
-from monitor.protocol import (
+from iabp.monitor.protocol import (
     MAX_WIRE_CONTENT_BYTES,
     UINT32_MOD,
     V1_CODEC,
@@ -36,7 +36,7 @@ from monitor.protocol import (
     UnsupportedVersionError,
     unescape,
 )
-from spec.errors import ProtocolError
+from iabp.spec.errors import ProtocolError
 
 _FLAG: Final = b"\x7e"
 _ESC: Final = 0x7D

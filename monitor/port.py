@@ -7,7 +7,7 @@ the external relay box) is named by a pyserial URL and opened here with
 therefore exercise the same code path as the bedside.
 
 A port that cannot be opened, or that vanishes while in use (cable pulled, USB adapter
-unplugged, peer closed the TCP connection), is reported as :class:`spec.errors.PortError`
+unplugged, peer closed the TCP connection), is reported as :class:`iabp.spec.errors.PortError`
 carrying the URL and the cause, so the monitor's fail-safe (REQ-MON-FAILSAFE: "on losing
 the port") can catch one exception type.
 """
@@ -19,7 +19,7 @@ from contextlib import contextmanager
 
 import serial
 
-from spec.errors import PortError
+from iabp.spec.errors import PortError
 
 DEFAULT_BAUDRATE = 115200
 """Line rate in bit/s used when the caller does not say (ignored by socket:// and loop://)."""

@@ -17,7 +17,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any, Final
 
-from spec.errors import UsageError
+from iabp.spec.errors import UsageError
 
 
 class Severity(Enum):

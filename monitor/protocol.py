@@ -10,7 +10,7 @@ Framing is HDLC-like (as PPP and the Datex S/5 use): ``0x7E`` flag, ``0x7D`` esc
 XOR ``0x20``, and a CRC-16/X-25 frame check sequence (the PPP FCS-16) sent low byte
 first. Multi-byte fields are little-endian. Fields are kept in integer wire units whose
 names carry the unit (``ecg_uv`` in microvolts, ``*_mmhg_x10`` in tenths of mmHg);
-properties give physical values. The stream parser (``monitor.parser``) does the
+properties give physical values. The stream parser (``iabp.monitor.parser``) does the
 framing; a :class:`FrameCodec` turns frame contents into frames, so a real console's
 format can be another module.
 """
@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import ClassVar, Final, Protocol
 
-from spec.errors import ProtocolError
-from spec.modes import Alarm, Mode
+from iabp.spec.errors import ProtocolError
+from iabp.spec.modes import Alarm, Mode
 
 PROTOCOL_VERSION: Final = 1
 BAUD_RATE: Final = 921600
@@ -82,8 +82,8 @@ class EventKind(IntEnum):
     COMMAND_REFUSED = 9  #: detail = seq of the monitor COMMAND record
 
 
-class Role(IntEnum):
-    """Who sent a HELLO."""
+class LinkRole(IntEnum):
+    """Which end of the console-monitor link sent a HELLO."""
 
     CONSOLE = 0
     MONITOR = 1
@@ -214,7 +214,7 @@ class TelemetryFrame:
 
 @dataclass(frozen=True, slots=True)
 class SettingsFrame:
-    """The settings in force on the console: one field per ``spec.settings.SETTINGS`` entry.
+    """The settings in force on the console: one field per ``iabp.spec.settings.SETTINGS`` entry.
 
     The decoder checks only the wire types (and ``assist_ratio`` in 1..3); whether a
     value is inside the spec's range or passes its validator is a monitor rule, since an
@@ -256,7 +256,7 @@ class HelloFrame:
 
     seq: int
     time_ms: int
-    role: Role
+    role: LinkRole
     max_version: int  #: highest protocol version the sender speaks, 1..255
     firmware: tuple[int, int, int]  #: major, minor, patch, each 0..255
     device_serial: int  #: uint32
@@ -385,7 +385,7 @@ def _event_fields(raw: tuple[int, ...]) -> None:
 
 
 def _hello_fields(raw: tuple[int, ...]) -> None:
-    _check_range("role", raw[0], 0, len(Role) - 1)
+    _check_range("role", raw[0], 0, len(LinkRole) - 1)
     _check_range("max_version", raw[1], 1, 255)
 
 
@@ -487,7 +487,7 @@ def _decode_hello(content: bytes, seq: int, t: int) -> HelloFrame:
     raw = _HELLO.unpack_from(content, HEADER_BYTES)
     _hello_fields(raw)
     role, max_version, major, minor, patch, serial_no, tick_us = raw
-    return HelloFrame(seq, t, Role(role), max_version, (major, minor, patch), serial_no, tick_us)
+    return HelloFrame(seq, t, LinkRole(role), max_version, (major, minor, patch), serial_no, tick_us)
 
 
 def _decode_command(content: bytes, seq: int, t: int) -> CommandFrame:

@@ -32,8 +32,8 @@ from typing import Any, Protocol, TextIO
 
 import serial
 
-from monitor.audit_log import AuditLog, AuditLogError
-from monitor.failsafe import (
+from iabp.monitor.audit_log import AuditLog, AuditLogError
+from iabp.monitor.failsafe import (
     Cause,
     CommandChannel,
     FailSafe,
@@ -41,35 +41,34 @@ from monitor.failsafe import (
     IntegrityThresholds,
     Trip,
 )
-from monitor.interlock import (
+from iabp.monitor.interlock import (
     ByteHeartbeatInterlock,
     ControlLineInterlock,
     Interlock,
     monotonic_ms,
 )
-from monitor.parser import IntegrityEvent, StreamParser
-from monitor.port import open_port, port_lost
-from monitor.protocol import (
+from iabp.monitor.parser import IntegrityEvent, StreamParser
+from iabp.monitor.port import open_port, port_lost
+from iabp.monitor.protocol import (
     BAUD_RATE,
     UINT32_MOD,
     HelloFrame,
-    Role,
+    LinkRole,
     SettingsFrame,
     TelemetryFrame,
     encode_frame,
 )
-from monitor.reconstruct import (
+from iabp.monitor.reconstruct.reconstruction import (
     BalloonState,
     PatientProfile,
     Reconstruction,
     ReconstructionConfig,
 )
-from monitor.rules import RuleConfig, RuleSet, Verdict
-from spec.errors import PortError
-from spec.modes import Mode
+from iabp.monitor.rules.ruleset import RuleConfig, RuleSet, Verdict
+from iabp.spec.errors import PortError
+from iabp.spec.modes import STOPPED_MODES, Mode
 
 MONITOR_FIRMWARE = (0, 1, 0)
-_STOPPED = (Mode.STANDBY, Mode.HALTED)
 
 
 REALTIME_PRIORITY = 10  #: SCHED_FIFO priority asked for by ``--realtime`` (1..99)
@@ -199,7 +198,7 @@ class Monitor:
     def open(self) -> None:
         """Open the audit log, the ports and the interlock; start the watchdog.
 
-        Raises :class:`monitor.audit_log.AuditLogError` if the log cannot be opened (e.g.
+        Raises :class:`iabp.monitor.audit_log.AuditLogError` if the log cannot be opened (e.g.
         an existing damaged log): no session starts without its audit trail. A port that
         cannot be opened is a trip (PORT_LOST), not an exception."""
         if self._opened:
@@ -243,7 +242,7 @@ class Monitor:
     def _send_hello(self, now: int) -> None:
         if self.channel is None:
             return
-        hello = HelloFrame(self.channel.seq, now % UINT32_MOD, Role.MONITOR, 1,
+        hello = HelloFrame(self.channel.seq, now % UINT32_MOD, LinkRole.MONITOR, 1,
                            MONITOR_FIRMWARE, 0, 0)
         self.channel.seq += 1
         self._write_console(encode_frame(hello))
@@ -320,7 +319,7 @@ class Monitor:
             if data:
                 self.feed(data, now)
             v = self.reconstruction.valuation
-            self.failsafe.tick(now, v["mode'"] in _STOPPED and not v["inflate_cmd'"])
+            self.failsafe.tick(now, v["mode'"] in STOPPED_MODES and not v["inflate_cmd'"])
             if self.interlock is not None and self.failsafe.interlock_energised:
                 self.interlock.service(now)
             if now >= self._next_status:

@@ -25,11 +25,11 @@ from typing import Any
 
 import z3
 
-from proofs.counterexample import write_csv, write_json
-from proofs.engine import Query
-from proofs.results import PropertyResult
-from spec.errors import ArtifactError
-from spec.system import Property, SystemSpec
+from iabp.proofs.counterexample import write_csv, write_json
+from iabp.proofs.engine import Query
+from iabp.proofs.results import PropertyResult
+from iabp.spec.errors import ArtifactError
+from iabp.spec.system import Property, SystemSpec
 
 MANIFEST = "manifest.json"
 

@@ -10,7 +10,7 @@ Every claim in the directory is checked against something the auditor controls:
   itself (a PROVED property has every query answer as expected; a VIOLATED one has its
   counterexample files);
 - every SMT-LIB2 query re-solved from its file by z3 and by cvc5
-  (:mod:`proofs.recheck`): both must reproduce the answer the prover recorded, and for
+  (:mod:`iabp.proofs.recheck`): both must reproduce the answer the prover recorded, and for
   a PROVED property that is the answer the file's header expects.
 
 With ``regenerate`` the audit also runs the prover on the current spec into a scratch
@@ -32,16 +32,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from proofs.recheck import (
+from iabp.proofs.recheck import (
     DEFAULT_TIMEOUT_S,
     QueryCheck,
     RecheckReport,
     SolveCache,
     recheck,
 )
-from spec.errors import SpecError
-from spec.iabp import iabp_spec
-from spec.system import SystemSpec
+from iabp.spec.errors import SpecError
+from iabp.spec.iabp import iabp_spec
+from iabp.spec.system import SystemSpec
 
 MANIFEST = "manifest.json"
 
@@ -155,7 +155,7 @@ def verify(art_dir: Path, spec: SystemSpec | None = None, *, solve: bool = True,
 def regenerate_lines(art_dir: Path, spec: SystemSpec, files: dict[str, str], results: Any,
                      timeout_s: float = DEFAULT_TIMEOUT_S) -> list[AuditLine]:
     """Compare every query file with the one the prover writes for ``spec`` now."""
-    from proofs.prover import prove_all  # the prover only when asked for
+    from iabp.proofs.prover import prove_all  # the prover only when asked for
 
     if not isinstance(results, dict):
         return [AuditLine("regenerate", False, "results.json unreadable", "DIFFERS")]

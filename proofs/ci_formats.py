@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from proofs.results import PropertyResult
-from spec.system import Property
+from iabp.proofs.results import PropertyResult
+from iabp.spec.system import Property
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"

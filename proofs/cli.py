@@ -14,14 +14,14 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from proofs.counterexample import table_text
-from proofs.engine import DEFAULT_SEED
-from proofs.prover import prove_all
-from proofs.results import PropertyResult, Status
-from spec.errors import IabpError, UsageError
-from spec.iabp import iabp_spec
-from spec.system import Property, SystemSpec
-from spec.variants import variant, variants
+from iabp.proofs.counterexample import table_text
+from iabp.proofs.engine import DEFAULT_SEED
+from iabp.proofs.prover import prove_all
+from iabp.proofs.results import PropertyResult, Status
+from iabp.spec.errors import IabpError, UsageError
+from iabp.spec.iabp import iabp_spec
+from iabp.spec.system import Property, SystemSpec
+from iabp.spec.variants import variant, variants
 
 STYLE = {Status.PROVED: "green", Status.VIOLATED: "bold red", Status.UNKNOWN: "yellow",
          Status.VACUOUS: "magenta"}
@@ -99,7 +99,7 @@ def _run(console: Console, spec: SystemSpec, props: list[Property],
         return 2
     # -- CI outputs (proofs.ci_formats) --
     if args.junit is not None or args.sarif is not None:
-        from proofs.ci_formats import write_ci_files
+        from iabp.proofs.ci_formats import write_ci_files
 
         for path in write_ci_files(results, junit=args.junit, sarif_path=args.sarif,
                                    meta={"spec": spec.name, "spec_sha256": spec.sha256()}):

@@ -14,8 +14,8 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
-from spec.expr import free_vars
-from spec.system import Property, SystemSpec
+from iabp.spec.system import Property, SystemSpec
+from iabp.spec.walker import free_vars
 
 ALWAYS = ("mode", "inflate_cmd", "heart_t_ms")
 

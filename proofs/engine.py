@@ -9,10 +9,10 @@ For a property P with assumptions A and lemma closure L (all from the spec):
 3. *The property*: a STATE property joins the induction; a TRANSITION property must
    follow from L on every step (``unsat``).
 4. *Non-vacuity of the premise*: the premise must not contradict L, and a witness trace
-   from power-on that reaches it must exist (see :mod:`proofs.search`).
+   from power-on that reaches it must exist (see :mod:`iabp.proofs.search`).
 
 Every query is kept as a standalone SMT-LIB2 text, so ``z3 file.smt2`` re-checks it
-without this code. When induction fails, :mod:`proofs.search` looks for a real trace
+without this code. When induction fails, :mod:`iabp.proofs.search` looks for a real trace
 from power-on; only such a trace makes a property VIOLATED.
 """
 
@@ -25,10 +25,10 @@ from typing import Any
 
 import z3
 
-from proofs.results import PropertyResult, QueryRecord, Status
-from proofs.to_z3 import EnumSorts, Frame, Translator, domains, step_relation
-from spec.expr import Expr
-from spec.system import Lemma, Property, PropertyKind, SystemSpec
+from iabp.proofs.results import Answer, PropertyResult, QueryRecord, Status
+from iabp.proofs.to_z3 import EnumSorts, Frame, Translator, domains, step_relation
+from iabp.spec.expr import Expr
+from iabp.spec.system import Lemma, Property, PropertyKind, SystemSpec
 
 DEFAULT_SEED = 20261125
 
@@ -39,7 +39,7 @@ class Query:
 
     name: str
     purpose: str
-    expected: str
+    expected: Answer
     assertions: list[z3.BoolRef]
 
     def smt2(self, header: str) -> str:
@@ -52,8 +52,10 @@ class Query:
 
 
 @dataclass
-class Outcome:
-    answer: str
+class QueryOutcome:
+    """The solver's answer to one :class:`Query`, with its time, model (sat) or reason (unknown)."""
+
+    answer: Answer
     seconds: float
     model: z3.ModelRef | None
     reason: str = ""
@@ -67,7 +69,7 @@ class ProofContext:
     timeout_s: float = 60.0
     seed: int = DEFAULT_SEED
     enums: EnumSorts = field(default_factory=EnumSorts)
-    on_query: Callable[[Query, Outcome], None] | None = None
+    on_query: Callable[[Query, QueryOutcome], None] | None = None
 
     def __post_init__(self) -> None:
         self.cur = Frame(self.spec, "s", self.enums)
@@ -75,8 +77,6 @@ class ProofContext:
         self._trans: dict[frozenset[str], tuple[list[z3.BoolRef], Translator]] = {}
         self.state_tr = Translator(lambda k: self.cur.consts[k], self.enums)
         self.next_tr = Translator(lambda k: self.nxt.consts[k], self.enums)
-        self._lemma_cache: dict[tuple[frozenset[str], frozenset[str]], list[tuple[Query,
-                                                                                   Outcome]]] = {}
 
     # -- building blocks ----------------------------------------------------------------
     def trans(self, assumptions: frozenset[str]) -> tuple[list[z3.BoolRef], Translator]:
@@ -93,7 +93,7 @@ class ProofContext:
     def state(self, e: Expr, primed: bool = False) -> z3.BoolRef:
         return (self.next_tr if primed else self.state_tr)(e)
 
-    def run(self, q: Query) -> Outcome:
+    def run(self, q: Query) -> QueryOutcome:
         s = z3.Solver()
         s.set("timeout", int(self.timeout_s * 1000))
         s.set("random_seed", self.seed)
@@ -102,7 +102,7 @@ class ProofContext:
         t0 = time.perf_counter()
         r = s.check()
         dt = time.perf_counter() - t0
-        out = Outcome(str(r), dt, s.model() if r == z3.sat else None,
+        out = QueryOutcome(Answer(str(r)), dt, s.model() if r == z3.sat else None,
                       s.reason_unknown() if r == z3.unknown else "")
         if self.on_query is not None:
             self.on_query(q, out)
@@ -117,9 +117,9 @@ class ProofContext:
         hyp = [self.state(e) for _, e in invs]
         qs: list[Query] = []
         for name, e in invs:
-            qs.append(Query(f"{name}.base", f"{name} holds at power-on", "unsat",
+            qs.append(Query(f"{name}.base", f"{name} holds at power-on", Answer.UNSAT,
                             [*self.init(), z3.Not(self.state(e))]))
-            qs.append(Query(f"{name}.step", f"{name} is preserved by every step", "unsat",
+            qs.append(Query(f"{name}.step", f"{name} is preserved by every step", Answer.UNSAT,
                             [*hyp, *trans, z3.Not(self.state(e, primed=True))]))
         return qs
 
@@ -143,7 +143,7 @@ def prove_property(ctx: ProofContext, prop: Property,
                             Status.UNKNOWN, "1-induction with lemmas", 1, 0.0,
                             sorted(assumptions), [lem.id for lem in lemmas])
 
-    def record(q: Query, o: Outcome) -> None:
+    def record(q: Query, o: QueryOutcome) -> None:
         result.queries.append(QueryRecord(q.name, q.purpose, q.expected, o.answer, o.seconds))
         if keep is not None:
             keep.append(q)
@@ -152,28 +152,28 @@ def prove_property(ctx: ProofContext, prop: Property,
     lemma_hyp = [ctx.state(lem.expr) for lem in lemmas]
 
     sanity = [
-        Query(f"{prop.id}.assumptions-init", "power-on states exist", "sat", ctx.init()),
-        Query(f"{prop.id}.assumptions-step", "a step exists from every lemma state", "sat",
+        Query(f"{prop.id}.assumptions-init", "power-on states exist", Answer.SAT, ctx.init()),
+        Query(f"{prop.id}.assumptions-step", "a step exists from every lemma state", Answer.SAT,
               [*lemma_hyp, *trans]),
     ]
     for q in sanity:
         o = ctx.run(q)
         record(q, o)
-        if o.answer != "sat":
-            return _finish(result, t0, Status.VACUOUS if o.answer == "unsat" else Status.UNKNOWN,
-                           f"{q.purpose}: solver says {o.answer} {o.reason}")
+        if o.answer is not Answer.SAT:
+            status = Status.VACUOUS if o.answer is Answer.UNSAT else Status.UNKNOWN
+            return _finish(result, t0, status, f"{q.purpose}: solver says {o.answer} {o.reason}")
 
     extra = [(prop.id, prop.formula)] if prop.kind is PropertyKind.STATE else []
     obligations = ctx.lemma_queries(lemmas, extra, assumptions)
     if prop.kind is PropertyKind.TRANSITION:
         hyp = lemma_hyp
-        obligations.append(Query(f"{prop.id}.step", f"{prop.id} holds on every step", "unsat",
+        obligations.append(Query(f"{prop.id}.step", f"{prop.id} holds on every step", Answer.UNSAT,
                                  [*hyp, *trans, z3.Not(ttr(prop.formula))]))
-    failed: tuple[Query, Outcome] | None = None
+    failed: tuple[Query, QueryOutcome] | None = None
     for q in obligations:
         o = ctx.run(q)
         record(q, o)
-        if o.answer != "unsat" and failed is None:
+        if o.answer is not Answer.UNSAT and failed is None:
             failed = (q, o)
             break
     if failed is not None:
@@ -189,13 +189,14 @@ def prove_property(ctx: ProofContext, prop: Property,
         return _finish(result, t0, Status.UNKNOWN,
                        f"{reason}; no trace from power-on found: the lemmas may be too weak")
 
-    premise_q = Query(f"{prop.id}.premise", "the premise does not contradict the lemmas", "sat",
+    premise_q = Query(f"{prop.id}.premise", "the premise does not contradict the lemmas",
+                      Answer.SAT,
                       [*lemma_hyp, *(trans if prop.kind is PropertyKind.TRANSITION else []),
                        (ttr if prop.kind is PropertyKind.TRANSITION else ctx.state_tr)(
                            prop.premise)])
     o = ctx.run(premise_q)
     record(premise_q, o)
-    if o.answer == "unsat":
+    if o.answer is Answer.UNSAT:
         return _finish(result, t0, Status.VACUOUS, "the premise is unreachable: it contradicts "
                        "the proved invariants")
     if find_witness is not None:

@@ -6,11 +6,11 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from proofs.artifacts import ArtifactWriter
-from proofs.engine import DEFAULT_SEED, ProofContext, Query, prove_property
-from proofs.results import PropertyResult
-from proofs.search import CounterexampleFinder, WitnessFinder
-from spec.system import Property, SystemSpec
+from iabp.proofs.artifacts import ArtifactWriter
+from iabp.proofs.engine import DEFAULT_SEED, ProofContext, Query, prove_property
+from iabp.proofs.results import PropertyResult
+from iabp.proofs.search import CounterexampleFinder, WitnessFinder
+from iabp.spec.system import Property, SystemSpec
 
 
 def prove_all(spec: SystemSpec, props: Sequence[Property], *, timeout_s: float = 60.0,

@@ -1,6 +1,6 @@
 """Generate the README's spec-derived tables, so the README cannot drift from the spec.
 
-    python -m proofs.readme          # rewrite the marked sections of README.md
+    python -m iabp.proofs.readme          # rewrite the marked sections of README.md
 
 Each section sits between ``<!-- BEGIN:name -->`` and ``<!-- END:name -->``; a test
 fails when the README differs from what this module generates.
@@ -13,13 +13,13 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from controller.compile import compile_expr
-from spec.assumptions import ASSUMPTIONS
-from spec.controller_step import ecg_deflate_at_ms, ecg_inflate_at_ms, ecg_inflate_until_ms
-from spec.expr import INT, Var
-from spec.iabp import iabp_spec
-from spec.settings import DEFAULT_SETTINGS, SETTINGS, requested_settings, validator_clauses_for
-from spec.timing import band_table, weissler_qs2_ms
+from iabp.spec.assumptions import ASSUMPTIONS
+from iabp.spec.controller_step import ecg_deflate_at_ms, ecg_inflate_at_ms, ecg_inflate_until_ms
+from iabp.spec.engines.to_python import compile_expr
+from iabp.spec.expr import INT, Var
+from iabp.spec.iabp import iabp_spec
+from iabp.spec.settings import DEFAULT_SETTINGS, SETTINGS, requested_settings, validator_clauses_for
+from iabp.spec.timing import band_table, weissler_qs2_ms
 
 
 def properties_table() -> str:

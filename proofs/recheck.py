@@ -30,7 +30,10 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-ANSWERS = ("sat", "unsat", "unknown")
+from iabp.proofs.results import Answer
+
+#: The answers a solver prints for ``(check-sat)`` (and a query file's header may expect).
+ANSWERS = tuple(a.value for a in (Answer.SAT, Answer.UNSAT, Answer.UNKNOWN))
 _EXPECTED_RE = re.compile(r"^;\s*expected:\s*(\S+)", re.MULTILINE)
 DEFAULT_TIMEOUT_S = 60.0
 
@@ -50,14 +53,14 @@ class SolverVerdict:
     """One solver's answer on one file: ``sat``, ``unsat``, ``unknown`` or ``error``."""
 
     solver: str
-    answer: str
+    answer: Answer
     seconds: float
     detail: str = ""
 
     @property
     def definite(self) -> bool:
         """The solver answered sat or unsat (not unknown, not an error)."""
-        return self.answer in ("sat", "unsat")
+        return self.answer in (Answer.SAT, Answer.UNSAT)
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,7 @@ class QueryCheck:
     """A query file, the answer its header expects, and both solvers' verdicts."""
 
     path: str
-    expected: str | None
+    expected: Answer | None
     z3: SolverVerdict
     cvc5: SolverVerdict
 
@@ -129,12 +132,12 @@ class RecheckReport:
 
 # -- reading the files -----------------------------------------------------------------
 
-def expected_answer(path: Path) -> str | None:
+def expected_answer(path: Path) -> Answer | None:
     """The answer a query file's ``; expected:`` header says it must give."""
     with path.open(encoding="utf-8", errors="replace") as f:
         head = f.read(4096)
     m = _EXPECTED_RE.search(head)
-    return m.group(1) if m and m.group(1) in ANSWERS else None
+    return Answer(m.group(1)) if m and m.group(1) in ANSWERS else None
 
 
 def query_files(art_dir: Path) -> list[Path]:
@@ -158,17 +161,17 @@ def _z3_binary(exe: str, path: Path, timeout_s: float) -> SolverVerdict:
         proc = subprocess.run([exe, f"-t:{int(timeout_s * 1000)}", "-smt2", str(path)],
                               capture_output=True, text=True, timeout=timeout_s + 10)
     except subprocess.TimeoutExpired:
-        return SolverVerdict("z3", "unknown", time.perf_counter() - t0, "wall-clock timeout")
+        return SolverVerdict("z3", Answer.UNKNOWN, time.perf_counter() - t0, "wall-clock timeout")
     dt = time.perf_counter() - t0
     lines = [ln.strip() for ln in proc.stdout.splitlines() if ln.strip()]
     answers = [ln for ln in lines if ln in ANSWERS or ln == "timeout"]
     errors = [ln for ln in lines if ln.startswith("(error")] + (
         [proc.stderr.strip()] if proc.stderr.strip() else [])
     if errors or len(answers) != 1:
-        return SolverVerdict("z3", "error", dt, "; ".join(errors) or f"output {lines[:3]}")
+        return SolverVerdict("z3", Answer.ERROR, dt, "; ".join(errors) or f"output {lines[:3]}")
     if answers[0] == "timeout":
-        return SolverVerdict("z3", "unknown", dt, "timeout")
-    return SolverVerdict("z3", answers[0], dt)
+        return SolverVerdict("z3", Answer.UNKNOWN, dt, "timeout")
+    return SolverVerdict("z3", Answer(answers[0]), dt)
 
 
 def _z3_api(path: Path, timeout_s: float) -> SolverVerdict:
@@ -182,9 +185,9 @@ def _z3_api(path: Path, timeout_s: float) -> SolverVerdict:
         s.from_file(str(path))
         r = s.check()
     except z3.Z3Exception as exc:
-        return SolverVerdict("z3", "error", time.perf_counter() - t0, str(exc))
+        return SolverVerdict("z3", Answer.ERROR, time.perf_counter() - t0, str(exc))
     dt = time.perf_counter() - t0
-    return SolverVerdict("z3", str(r), dt, s.reason_unknown() if r == z3.unknown else "")
+    return SolverVerdict("z3", Answer(str(r)), dt, s.reason_unknown() if r == z3.unknown else "")
 
 
 def solve_z3(path: Path, timeout_s: float = DEFAULT_TIMEOUT_S,
@@ -228,15 +231,16 @@ def solve_cvc5(path: Path, timeout_s: float = DEFAULT_TIMEOUT_S) -> SolverVerdic
             if out:
                 answers.append(out)
     except RuntimeError as exc:  # cvc5 reports parse and logic errors this way
-        return SolverVerdict("cvc5", "error", time.perf_counter() - t0, str(exc))
+        return SolverVerdict("cvc5", Answer.ERROR, time.perf_counter() - t0, str(exc))
     dt = time.perf_counter() - t0
     results = [a.split()[0] for a in answers if a.split()[0] in ANSWERS]
     if len(results) != 1:
-        return SolverVerdict("cvc5", "error", dt, f"output {answers[:3]}")
+        return SolverVerdict("cvc5", Answer.ERROR, dt, f"output {answers[:3]}")
     detail = ""
-    if results[0] == "unknown":
+    answer = Answer(results[0])
+    if answer is Answer.UNKNOWN:
         detail = _cvc5_reason(solver)
-    return SolverVerdict("cvc5", results[0], dt, detail)
+    return SolverVerdict("cvc5", answer, dt, detail)
 
 
 def _cvc5_reason(solver: object) -> str:
@@ -319,8 +323,8 @@ def _result_or_crash(fut: cf.Future[QueryCheck], path: str) -> QueryCheck:
     try:
         return fut.result()
     except Exception as exc:  # a crashed worker is an error verdict, not a lost query
-        err = SolverVerdict("cvc5", "error", 0.0, f"worker crashed: {exc}")
-        return QueryCheck(path, None, SolverVerdict("z3", "error", 0.0, "worker crashed"), err)
+        err = SolverVerdict("cvc5", Answer.ERROR, 0.0, f"worker crashed: {exc}")
+        return QueryCheck(path, None, SolverVerdict("z3", Answer.ERROR, 0.0, "worker crashed"), err)
 
 
 def recorded_answers(results_doc: Mapping[str, object]) -> dict[str, str]:

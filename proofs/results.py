@@ -7,6 +7,18 @@ from enum import Enum
 from typing import Any
 
 
+class Answer(str, Enum):
+    """A solver's answer to one query; the value is the word SMT-LIB solvers print."""
+
+    SAT = "sat"
+    UNSAT = "unsat"
+    UNKNOWN = "unknown"  #: the solver gave up (time limit, incompleteness); reason kept aside
+    ERROR = "error"  #: the solver could not run the query file (re-check only)
+
+    def __str__(self) -> str:
+        return self.value
+
+
 class Status(Enum):
     """What the prover established about one property."""
 
@@ -22,8 +34,8 @@ class QueryRecord:
 
     name: str
     purpose: str
-    expected: str  #: "unsat" for proof obligations, "sat" for non-vacuity checks
-    answer: str
+    expected: Answer  #: UNSAT for proof obligations, SAT for non-vacuity checks
+    answer: Answer
     seconds: float
     smt2_file: str | None = None
     sha256: str | None = None

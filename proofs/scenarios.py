@@ -1,7 +1,7 @@
 """Scripted scenarios for witness traces and counterexample search.
 
 Each scenario is a legal environment (checked tick by tick against the spec's
-assumptions by :class:`proofs.simulate.SpecSimulator`) plus an operator. Together they
+assumptions by :class:`iabp.proofs.simulate.SpecSimulator`) plus an operator. Together they
 reach every property's premise; they are also the first place a broken variant's
 counterexample is looked for.
 """
@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from proofs.simulate import BeatChoice, HeartScript, OperatorScript, Scenario, steady_heart
-from spec.modes import OperatorCommand as Op
-from spec.settings import DEFAULT_SETTINGS
+from iabp.proofs.simulate import BeatChoice, HeartScript, OperatorScript, Scenario, steady_heart
+from iabp.spec.modes import OperatorCommand as Op
+from iabp.spec.settings import DEFAULT_SETTINGS
 
 
 def _press(at: dict[int, Mapping[str, Any]]) -> OperatorScript:

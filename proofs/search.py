@@ -12,20 +12,19 @@ counterexample found here is real, never an artefact of weak lemmas.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 import z3
 
-from controller.compile import compile_expr
-from proofs.engine import ProofContext, property_assumptions
-from proofs.scenarios import assumption_breaking, scenarios
-from proofs.simulate import Scenario, SpecSimulator
-from proofs.to_z3 import Frame, domains, state_translator, step_relation
-from spec.errors import SpecError
-from spec.settings import DEFAULT_SETTINGS, SETTINGS, current_settings, settings_valid
-from spec.system import Property, PropertyKind, SystemSpec
+from iabp.proofs.engine import ProofContext, property_assumptions
+from iabp.proofs.scenarios import assumption_breaking, scenarios
+from iabp.proofs.simulate import Scenario, SpecSimulator
+from iabp.proofs.to_z3 import Frame, domains, state_translator, step_relation
+from iabp.spec.engines.to_python import compile_expr
+from iabp.spec.errors import SpecError
+from iabp.spec.settings import DEFAULT_SETTINGS, SETTINGS, current_settings, settings_valid
+from iabp.spec.system import Property, PropertyKind, SystemSpec
 
 Trace = list[dict[str, Any]]
 
@@ -177,7 +176,3 @@ def settings_from_model(model: z3.ModelRef, ctx: ProofContext) -> dict[str, int]
             return None
         out[s.name] = v.as_long()
     return out
-
-
-def settings_of(values: Mapping[str, Any]) -> dict[str, int]:
-    return {s.name: int(values[s.var.name]) for s in SETTINGS}

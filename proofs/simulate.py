@@ -13,14 +13,14 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from controller.compile import compile_expr, compile_many, compile_step
-from spec.errors import SpecError
-from spec.expr import Const, Op, Var
-from spec.iabp import iabp_spec
-from spec.modes import OperatorCommand
-from spec.settings import DEFAULT_SETTINGS, SETTINGS
-from spec.system import Property, PropertyKind, SystemSpec
-from spec.timing import (
+from iabp.spec.engines.to_python import compile_expr, compile_many, compile_step
+from iabp.spec.errors import SpecError
+from iabp.spec.expr import Const, Op, Operator, Var
+from iabp.spec.iabp import iabp_spec
+from iabp.spec.modes import OperatorCommand
+from iabp.spec.settings import DEFAULT_SETTINGS, SETTINGS
+from iabp.spec.system import Property, PropertyKind, SystemSpec
+from iabp.spec.timing import (
     PEP_HI_BAND_MS,
     PEP_LO_BAND_MS,
     QS2_HI_BAND_MS,
@@ -130,7 +130,7 @@ class SpecSimulator:
         checks = []
         for c in self.spec.env:
             e = c.expr
-            if (isinstance(e, Op) and e.op == "eq" and isinstance(e.args[0], Var)
+            if (isinstance(e, Op) and e.op is Operator.EQ and isinstance(e.args[0], Var)
                     and e.args[0].name in {i.name for i in self.spec.inputs}):
                 self.derived[e.args[0].name] = compile_expr(e.args[1])
             checks.append((c.assumption, c.text, compile_expr(e)))
@@ -224,17 +224,17 @@ class SpecSimulator:
 
 def _init_value(e: Any) -> Any:
     """The value an ``x == c`` / ``not x`` init constraint fixes."""
-    if isinstance(e, Op) and e.op == "eq" and isinstance(e.args[1], Const):
+    if isinstance(e, Op) and e.op is Operator.EQ and isinstance(e.args[1], Const):
         return e.args[1].value
-    if isinstance(e, Op) and e.op == "not" and isinstance(e.args[0], Var):
+    if isinstance(e, Op) and e.op is Operator.NOT and isinstance(e.args[0], Var):
         return False
     raise SpecError(f"cannot read a power-on value from {e!r}")
 
 
 def _is_simple_init(e: Any) -> bool:
-    return (isinstance(e, Op) and ((e.op == "eq" and isinstance(e.args[0], Var)
+    return (isinstance(e, Op) and ((e.op is Operator.EQ and isinstance(e.args[0], Var)
                                     and isinstance(e.args[1], Const))
-                                   or (e.op == "not" and isinstance(e.args[0], Var))))
+                                   or (e.op is Operator.NOT and isinstance(e.args[0], Var))))
 
 
 def _init_target(e: Op) -> str:

@@ -1,23 +1,26 @@
 """Translate spec expressions and the spec's step into Z3 terms.
 
-This is one of the two translations of :mod:`spec.expr` (the other is
-``controller.compile``). Enumerations become Z3 enumeration sorts; integers, booleans
-and reals map to Z3's. A ``Frame`` holds the Z3 constants of one copy of the state
+This is the Z3 translation of :mod:`iabp.spec.expr` (the Python one, which the
+controller and the monitor run, is :mod:`iabp.spec.engines.to_python`); both are
+:class:`iabp.spec.walker.ExprWalker` backends, which must handle every operator.
+Enumerations become Z3 enumeration sorts; integers, booleans and reals map to Z3's. A ``Frame`` holds the Z3 constants of one copy of the state
 (current or next) and the tick's inputs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from fractions import Fraction
+from typing import Any
 
 import z3
 
-from spec.errors import ProofError
-from spec.expr import Const, Expr, Op, Sort, Var
-from spec.system import SystemSpec
+from iabp.spec.errors import ProofError
+from iabp.spec.expr import Const, Expr, Sort, Var
+from iabp.spec.system import SystemSpec
+from iabp.spec.walker import ExprWalker
 
 _ENUM_SORTS: dict[type[IntEnum], tuple[z3.SortRef, dict[IntEnum, z3.ExprRef]]] = {}
 
@@ -58,31 +61,21 @@ def z3_sort(sort: Sort, enums: EnumSorts) -> z3.SortRef:
     return enums.get(sort.enum)[0]
 
 
-def _fold(f: Callable[[z3.ExprRef, z3.ExprRef], z3.ExprRef],
-          args: list[z3.ExprRef]) -> z3.ExprRef:
-    out = args[0]
-    for a in args[1:]:
-        out = f(out, a)
-    return out
+def _binary(f: Callable[[z3.ExprRef, z3.ExprRef], z3.ExprRef]
+            ) -> Callable[[Any, Sequence[z3.ExprRef]], z3.ExprRef]:
+    """A handler folding ``f`` over the arguments from the left (the operators are binary)."""
 
+    def fold(self: Any, args: Sequence[z3.ExprRef]) -> z3.ExprRef:
+        out = args[0]
+        for a in args[1:]:
+            out = f(out, a)
+        return out
 
-_BINARY: dict[str, Callable[[z3.ExprRef, z3.ExprRef], z3.ExprRef]] = {
-    "add": lambda a, b: a + b,
-    "sub": lambda a, b: a - b,
-    "mul": lambda a, b: a * b,
-    "lt": lambda a, b: a < b,
-    "le": lambda a, b: a <= b,
-    "gt": lambda a, b: a > b,
-    "ge": lambda a, b: a >= b,
-    "eq": lambda a, b: a == b,
-    "implies": z3.Implies,
-    "min": lambda a, b: z3.If(a <= b, a, b),
-    "max": lambda a, b: z3.If(a >= b, a, b),
-}
+    return fold
 
 
 @dataclass
-class Translator:
+class Translator(ExprWalker[z3.ExprRef]):
     """Translate expressions given a lookup from variable key (``x``, ``x'``) to Z3 term."""
 
     lookup: Callable[[str], z3.ExprRef]
@@ -94,33 +87,15 @@ class Translator:
         hit = self.cache.get(id(e))
         if hit is not None:
             return hit[1]
-        out = self._translate(e)
+        out = self.translate(e)
         self.cache[id(e)] = (e, out)
         return out
 
-    def _translate(self, e: Expr) -> z3.ExprRef:
-        if isinstance(e, Const):
-            return self._const(e)
-        if isinstance(e, Var):
-            return self.lookup(e.key)
-        assert isinstance(e, Op)
-        args = [self(a) for a in e.args]
-        if e.op == "and":
-            return z3.And(*args)
-        if e.op == "or":
-            return z3.Or(*args)
-        if e.op == "not":
-            return z3.Not(args[0])
-        if e.op == "neg":
-            return -args[0]
-        if e.op == "ite":
-            return z3.If(args[0], args[1], args[2])
-        if e.op in _BINARY:
-            return _fold(_BINARY[e.op], args)
-        raise ProofError(f"no Z3 translation for operator {e.op!r}")
+    def var(self, v: Var) -> z3.ExprRef:
+        return self.lookup(v.key)
 
-    def _const(self, e: Const) -> z3.ExprRef:
-        v = e.value
+    def const(self, c: Const) -> z3.ExprRef:
+        v = c.value
         if isinstance(v, IntEnum):
             return self.enums.get(type(v))[1][v]
         if isinstance(v, bool):
@@ -130,6 +105,33 @@ class Translator:
         if isinstance(v, Fraction):
             return z3.RealVal(f"{v.numerator}/{v.denominator}")
         raise ProofError(f"no Z3 constant for {v!r}")
+
+    def op_and(self, args: Sequence[z3.ExprRef]) -> z3.ExprRef:
+        return z3.And(*args)
+
+    def op_or(self, args: Sequence[z3.ExprRef]) -> z3.ExprRef:
+        return z3.Or(*args)
+
+    def op_not(self, args: Sequence[z3.ExprRef]) -> z3.ExprRef:
+        return z3.Not(args[0])
+
+    def op_neg(self, args: Sequence[z3.ExprRef]) -> z3.ExprRef:
+        return -args[0]
+
+    def op_ite(self, args: Sequence[z3.ExprRef]) -> z3.ExprRef:
+        return z3.If(args[0], args[1], args[2])
+
+    op_add = _binary(lambda a, b: a + b)
+    op_sub = _binary(lambda a, b: a - b)
+    op_mul = _binary(lambda a, b: a * b)
+    op_lt = _binary(lambda a, b: a < b)
+    op_le = _binary(lambda a, b: a <= b)
+    op_gt = _binary(lambda a, b: a > b)
+    op_ge = _binary(lambda a, b: a >= b)
+    op_eq = _binary(lambda a, b: a == b)
+    op_implies = _binary(z3.Implies)
+    op_min = _binary(lambda a, b: z3.If(a <= b, a, b))
+    op_max = _binary(lambda a, b: z3.If(a >= b, a, b))
 
 
 @dataclass

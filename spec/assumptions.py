@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from spec.timing import HR_MAX_BPM, HR_MIN_BPM, RR_MAX_MS, RR_MIN_MS
+from iabp.spec.timing import HR_MAX_BPM, HR_MIN_BPM, RR_MAX_MS, RR_MIN_MS
 
 #: Control tick (ms). The whole model counts in ticks of this length.
 TICK_MS = 1
 
 #: R-wave detector decision delay: from the true R peak to the sample at which the
-#: detector says "R wave" (ms). Measured for ``controller.triggers.RWaveDetector`` on
+#: detector says "R wave" (ms). Measured for ``iabp.controller.triggers.RWaveDetector`` on
 #: MIT-BIH records 100-208 (benchmarks/results/detectors.md): a non-ectopic beat (the
 #: rhythm ASM-RR-STEP covers) is decided 0-60 ms after its annotated peak in 99.72 % of
 #: 11 845 beats (p99.9 of normal beats 38.9 ms); all beats: median 8.3, p95 44.4 ms.
@@ -120,7 +120,7 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
 
 ASSUMPTION_BY_ID: dict[str, Assumption] = {a.id: a for a in ASSUMPTIONS}
 
-#: Shortest deflation lead (ms before the predicted R-R end, see ``spec.settings``) that
+#: Shortest deflation lead (ms before the predicted R-R end, see ``iabp.spec.settings``) that
 #: keeps the balloon empty at the next ejection in ECG-trigger mode: detection delay,
 #: detection jitter, R-R step, gas deflation time and the one-tick command latency.
 ECG_DEFLATION_LEAD_MIN_MS = (

@@ -21,9 +21,9 @@ ejection has started).
 
 from __future__ import annotations
 
-from spec import assumptions as A
-from spec.environment import R_CHANNEL, UPSTROKE_CHANNEL
-from spec.expr import (
+from iabp.spec import assumptions as A
+from iabp.spec.environment import R_CHANNEL, UPSTROKE_CHANNEL
+from iabp.spec.expr import (
     BOOL,
     INT,
     Abs,
@@ -37,17 +37,23 @@ from spec.expr import (
     Var,
     enum_sort,
 )
-from spec.mode_table import MODE_TABLE
-from spec.modes import Alarm, Mode, OperatorCommand
-from spec.settings import (
-    DEFAULT_SETTINGS,
+from iabp.spec.mode_table import MODE_TABLE
+from iabp.spec.modes import (
+    PUMPING_MODES,
+    STOPPED_MODES,
+    TRIGGER_MODES,
+    Alarm,
+    Mode,
+    OperatorCommand,
+)
+from iabp.spec.settings import (
     SETTINGS,
     current_settings,
     requested_settings,
     settings_valid,
 )
-from spec.system import Assign, InputVar, Role, StateVar
-from spec.timing import PEP_HI_BAND_MS, pep_lo_ms, qs2_hi_ms
+from iabp.spec.system import Assign, InputVar, StateVar, VarRole
+from iabp.spec.timing import PEP_HI_BAND_MS, pep_lo_ms, qs2_hi_ms
 
 MODE = enum_sort(Mode)
 OPCMD = enum_sort(OperatorCommand)
@@ -82,10 +88,6 @@ ALARM_VARS: dict[str, Alarm] = {
 UNASSISTED_BEATS_ALARM = 3
 UNASSISTED_CAP = 8
 
-TRIGGER_MODES = (Mode.ECG_TRIGGER, Mode.PRESSURE_TRIGGER)
-STOPPED_MODES = (Mode.STANDBY, Mode.HALTED)
-PUMPING_MODES = (Mode.ECG_TRIGGER, Mode.PRESSURE_TRIGGER, Mode.INTERNAL)
-
 
 def _iv(name: str) -> Var:
     return Var(name, INT)
@@ -96,7 +98,7 @@ def _bv(name: str) -> Var:
 
 
 def state_vars() -> list[StateVar]:
-    c = Role.CONTROLLER
+    c = VarRole.CONTROLLER
     out = [
         StateVar("mode", MODE, c, "pumping mode", init=mode.eq(Mode.STANDBY)),
         StateVar("inflate_cmd", BOOL, c, "balloon command: True = inflate",
@@ -321,11 +323,6 @@ def step() -> list[Assign]:
 def init_constraints() -> list[Expr]:
     """Power-on: any settings the validator accepts (the proofs cover all of them)."""
     return [settings_valid(current_settings())]
-
-
-def default_settings_state() -> dict[str, int]:
-    """The settings variables' values at factory default."""
-    return {f"set_{k}": v for k, v in DEFAULT_SETTINGS.items()}
 
 
 def in_trigger_mode(primed: bool = False) -> Expr:

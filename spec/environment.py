@@ -1,6 +1,6 @@
 """The environment the controller is proved against: the heart, the detectors, the pneumatics.
 
-The heart is non-deterministic within the assumptions of :mod:`spec.assumptions`: at
+The heart is non-deterministic within the assumptions of :mod:`iabp.spec.assumptions`: at
 every R wave it picks the next R-R interval, the beat's ejection window, whether the
 beat is silent (asystole), and when (or whether) each detector will report it. The
 controller never reads these variables; it sees only the detector outputs (inputs
@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from spec import assumptions as A
-from spec.expr import BOOL, INT, And, Between, Expr, Implies, Ite, Min, Not, Or, Var
-from spec.system import Assign, EnvConstraint, InputVar, Role, StateVar
-from spec.timing import (
+from iabp.spec import assumptions as A
+from iabp.spec.expr import BOOL, INT, And, Between, Expr, Implies, Ite, Min, Not, Or, Var
+from iabp.spec.system import Assign, EnvConstraint, InputVar, StateVar, VarRole
+from iabp.spec.timing import (
     PEP_HI_BAND_MS,
     PEP_LO_BAND_MS,
     RR_MAX_MS,
@@ -157,7 +157,7 @@ def balloon_may_hold_gas(inflate_cmd: Expr, timer: Expr = gas_timer,
 
 
 def state_vars() -> list[StateVar]:
-    env = Role.ENVIRONMENT
+    env = VarRole.ENVIRONMENT
     hv = [
         StateVar("heart_t_ms", INT, env, "ms since this beat's R peak", 0, RR_MAX_MS - 1),
         StateVar("heart_rr_ms", INT, env, "this beat's R-R interval (ms)", RR_MIN_MS, RR_MAX_MS),
@@ -186,9 +186,9 @@ def state_vars() -> list[StateVar]:
             StateVar(c.seen.name, BOOL, env, f"{c.name} already reported this beat"),
             StateVar(c.prev_seen.name, BOOL, env, f"{c.name} reported the previous beat"),
         ]
-    hv.append(StateVar("gas_timer_ms", INT, Role.PLANT, "ms since the balloon command changed",
+    hv.append(StateVar("gas_timer_ms", INT, VarRole.PLANT, "ms since the balloon command changed",
                        0, GAS_TIMER_CAP_MS, init=_iv("gas_timer_ms").eq(GAS_TIMER_CAP_MS)))
-    hv.append(StateVar("gas_filled", BOOL, Role.PLANT, "helium may have reached the balloon "
+    hv.append(StateVar("gas_filled", BOOL, VarRole.PLANT, "helium may have reached the balloon "
                        "during the last inflation", init=Not(gas_filled)))
     return hv
 
@@ -210,7 +210,7 @@ def heart_step() -> list[Assign]:
     """Deterministic bookkeeping of the heart and detectors: the clock inside the beat and
     what the previous beat was. The free choices (next R-R, ejection window, report
     delays, misses, silence) are constrained by :func:`env_constraints`."""
-    e = Role.ENVIRONMENT
+    e = VarRole.ENVIRONMENT
     nb = new_beat
     out = [
         Assign("heart_t_ms", Ite(nb, 0, heart_t + 1), False, e),
@@ -330,7 +330,7 @@ def init_constraints() -> list[Expr]:
 
 def plant_step(inflate_cmd: Var) -> list[Assign]:
     """The pneumatics: a timer since the command changed, and whether gas may be inside."""
-    p = Role.PLANT
+    p = VarRole.PLANT
     timer_n = Ite(inflate_cmd.nxt.ne(inflate_cmd), 0, Min(gas_timer + 1, GAS_TIMER_CAP_MS))
     return [
         Assign("gas_timer_ms", timer_n, False, p),
@@ -342,7 +342,7 @@ def plant_step(inflate_cmd: Var) -> list[Assign]:
 
 def ghost_vars() -> list[StateVar]:
     """Observer bookkeeping per detector: when it last reported, and the last interval."""
-    o = Role.OBSERVER
+    o = VarRole.OBSERVER
     cap = A.TRIGGER_TIMER_CAP_MS
     out = []
     for c in CHANNELS:
@@ -364,7 +364,7 @@ def ghost_vars() -> list[StateVar]:
 
 def ghost_step() -> list[Assign]:
     """Ghost updates: on a report, remember when, in which beat, and the interval."""
-    o = Role.OBSERVER
+    o = VarRole.OBSERVER
     cap = A.TRIGGER_TIMER_CAP_MS
     out = []
     for c in CHANNELS:

@@ -1,8 +1,8 @@
 """A small typed expression language in which every guard, update and property is written once.
 
 Expressions are immutable trees with no solver behind them. Two translations live
-outside ``spec/``: ``proofs.to_z3`` turns a tree into a Z3 term, and
-``controller.compile`` turns it into a fast Python callable. A hypothesis test checks
+outside ``spec/``: ``iabp.proofs.to_z3`` turns a tree into a Z3 term, and
+``iabp.spec.engines.to_python`` turns it into a fast Python callable. A hypothesis test checks
 that both give the same value on random states, so the controller runs exactly what
 the prover proved.
 
@@ -15,12 +15,12 @@ earlier one's next value.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from enum import IntEnum
+from enum import Enum, IntEnum
 from fractions import Fraction
 
-from spec.errors import SpecError
+from iabp.spec.errors import SpecError
 
 
 @dataclass(frozen=True)
@@ -50,9 +50,33 @@ def enum_sort(enum: type[IntEnum]) -> Sort:
 
 Value = bool | int | Fraction | IntEnum
 
-ARITH_OPS = frozenset({"add", "sub", "mul", "neg", "min", "max"})
-COMPARE_OPS = frozenset({"lt", "le", "gt", "ge"})
-BOOL_OPS = frozenset({"and", "or", "not", "implies"})
+
+class Operator(str, Enum):
+    """Every operator of the language; the value is its name in the canonical S-expression.
+
+    A translation (:class:`iabp.spec.walker.ExprWalker`) must handle each member, or its
+    class cannot be defined: a new operator cannot be missed by one backend.
+    """
+
+    ADD = "add"
+    SUB = "sub"
+    MUL = "mul"  #: one factor must be a constant (linear arithmetic)
+    NEG = "neg"
+    MIN = "min"
+    MAX = "max"
+    LT = "lt"
+    LE = "le"
+    GT = "gt"
+    GE = "ge"
+    EQ = "eq"  #: any sort, both sides the same sort (Int and Real mix)
+    AND = "and"
+    OR = "or"
+    NOT = "not"
+    IMPLIES = "implies"
+    ITE = "ite"  #: if-then-else
+
+    def __str__(self) -> str:
+        return self.value
 
 
 class Expr:
@@ -62,40 +86,40 @@ class Expr:
 
     # -- arithmetic -------------------------------------------------------------------
     def __add__(self, other: ExprLike) -> Expr:
-        return _arith("add", self, other)
+        return _arith(Operator.ADD, self, other)
 
     def __radd__(self, other: ExprLike) -> Expr:
-        return _arith("add", other, self)
+        return _arith(Operator.ADD, other, self)
 
     def __sub__(self, other: ExprLike) -> Expr:
-        return _arith("sub", self, other)
+        return _arith(Operator.SUB, self, other)
 
     def __rsub__(self, other: ExprLike) -> Expr:
-        return _arith("sub", other, self)
+        return _arith(Operator.SUB, other, self)
 
     def __mul__(self, other: ExprLike) -> Expr:
-        return _arith("mul", self, other)
+        return _arith(Operator.MUL, self, other)
 
     def __rmul__(self, other: ExprLike) -> Expr:
-        return _arith("mul", other, self)
+        return _arith(Operator.MUL, other, self)
 
     def __neg__(self) -> Expr:
         a = lift(self)
         _need_numeric(a, "neg")
-        return Op("neg", (a,), a.sort)
+        return Op(Operator.NEG, (a,), a.sort)
 
     # -- comparisons ------------------------------------------------------------------
     def __lt__(self, other: ExprLike) -> Expr:
-        return _compare("lt", self, other)
+        return _compare(Operator.LT, self, other)
 
     def __le__(self, other: ExprLike) -> Expr:
-        return _compare("le", self, other)
+        return _compare(Operator.LE, self, other)
 
     def __gt__(self, other: ExprLike) -> Expr:
-        return _compare("gt", self, other)
+        return _compare(Operator.GT, self, other)
 
     def __ge__(self, other: ExprLike) -> Expr:
-        return _compare("ge", self, other)
+        return _compare(Operator.GE, self, other)
 
     def eq(self, other: ExprLike) -> Expr:
         """``self == other`` as an expression (any sort, both sides the same sort)."""
@@ -141,7 +165,6 @@ class Const(Expr):
     value: Value
     sort: Sort
 
-
     def __repr__(self) -> str:
         return repr(self.value)
 
@@ -153,7 +176,6 @@ class Var(Expr):
     name: str
     sort: Sort
     primed: bool = False
-
 
     @property
     def nxt(self) -> Var:
@@ -174,10 +196,9 @@ class Var(Expr):
 class Op(Expr):
     """An operator applied to arguments: arithmetic, comparison, boolean, ``ite``, ``eq``."""
 
-    op: str
+    op: Operator
     args: tuple[Expr, ...]
     sort: Sort = field(default=BOOL)
-
 
     def __repr__(self) -> str:
         return f"{self.op}({', '.join(map(repr, self.args))})"
@@ -212,15 +233,15 @@ def _join_numeric(a: Expr, b: Expr, op: str) -> Sort:
     return REAL if REAL in (a.sort, b.sort) else INT
 
 
-def _arith(op: str, x: ExprLike, y: ExprLike) -> Expr:
+def _arith(op: Operator, x: ExprLike, y: ExprLike) -> Expr:
     a, b = lift(x), lift(y)
     sort = _join_numeric(a, b, op)
-    if op == "mul" and not (isinstance(a, Const) or isinstance(b, Const)):
+    if op is Operator.MUL and not (isinstance(a, Const) or isinstance(b, Const)):
         raise SpecError(f"mul must have a constant factor to stay linear: {a!r} * {b!r}")
     return Op(op, (a, b), sort)
 
 
-def _compare(op: str, x: ExprLike, y: ExprLike) -> Expr:
+def _compare(op: Operator, x: ExprLike, y: ExprLike) -> Expr:
     a, b = lift(x), lift(y)
     _join_numeric(a, b, op)
     return Op(op, (a, b), BOOL)
@@ -237,7 +258,7 @@ def eq(x: ExprLike, y: ExprLike) -> Expr:
     a, b = lift(x), lift(y)
     if a.sort != b.sort and not (a.sort.is_numeric and b.sort.is_numeric):
         raise SpecError(f"cannot compare {a.sort} with {b.sort}: {a!r} == {b!r}")
-    return Op("eq", (a, b), BOOL)
+    return Op(Operator.EQ, (a, b), BOOL)
 
 
 def And(*xs: ExprLike) -> Expr:
@@ -245,7 +266,7 @@ def And(*xs: ExprLike) -> Expr:
     _need_bool(args, "and")
     if not args:
         return TRUE
-    return args[0] if len(args) == 1 else Op("and", args, BOOL)
+    return args[0] if len(args) == 1 else Op(Operator.AND, args, BOOL)
 
 
 def Or(*xs: ExprLike) -> Expr:
@@ -253,19 +274,19 @@ def Or(*xs: ExprLike) -> Expr:
     _need_bool(args, "or")
     if not args:
         return FALSE
-    return args[0] if len(args) == 1 else Op("or", args, BOOL)
+    return args[0] if len(args) == 1 else Op(Operator.OR, args, BOOL)
 
 
 def Not(x: ExprLike) -> Expr:
     a = lift(x)
     _need_bool((a,), "not")
-    return Op("not", (a,), BOOL)
+    return Op(Operator.NOT, (a,), BOOL)
 
 
 def Implies(x: ExprLike, y: ExprLike) -> Expr:
     a, b = lift(x), lift(y)
     _need_bool((a, b), "implies")
-    return Op("implies", (a, b), BOOL)
+    return Op(Operator.IMPLIES, (a, b), BOOL)
 
 
 def Ite(c: ExprLike, t: ExprLike, e: ExprLike) -> Expr:
@@ -279,17 +300,17 @@ def Ite(c: ExprLike, t: ExprLike, e: ExprLike) -> Expr:
             raise SpecError(f"ite branches differ: {tt.sort} vs {ee.sort}")
     else:
         sort = tt.sort
-    return Op("ite", (cc, tt, ee), sort)
+    return Op(Operator.ITE, (cc, tt, ee), sort)
 
 
 def Min(x: ExprLike, y: ExprLike) -> Expr:
     a, b = lift(x), lift(y)
-    return Op("min", (a, b), _join_numeric(a, b, "min"))
+    return Op(Operator.MIN, (a, b), _join_numeric(a, b, "min"))
 
 
 def Max(x: ExprLike, y: ExprLike) -> Expr:
     a, b = lift(x), lift(y)
-    return Op("max", (a, b), _join_numeric(a, b, "max"))
+    return Op(Operator.MAX, (a, b), _join_numeric(a, b, "max"))
 
 
 def Between(x: ExprLike, lo: ExprLike, hi: ExprLike) -> Expr:
@@ -320,55 +341,3 @@ def step_table(x: ExprLike, edges: Sequence[int], values: Sequence[int]) -> Expr
 
 TRUE = Const(True, BOOL)
 FALSE = Const(False, BOOL)
-
-
-def walk(e: Expr) -> Iterator[Expr]:
-    """Every node of ``e``, parents before children."""
-    stack = [e]
-    while stack:
-        node = stack.pop()
-        yield node
-        if isinstance(node, Op):
-            stack.extend(reversed(node.args))
-
-
-def free_vars(e: Expr) -> set[str]:
-    """The keys (``x`` or ``x'``) of every variable ``e`` reads."""
-    return {n.key for n in walk(e) if isinstance(n, Var)}
-
-
-def to_text(e: Expr) -> str:
-    """A readable infix rendering, for reports and counterexample tables."""
-    if isinstance(e, Const):
-        v = e.value
-        return v.name if isinstance(v, IntEnum) else str(v)
-    if isinstance(e, Var):
-        return e.key
-    assert isinstance(e, Op)
-    infix = {"add": "+", "sub": "-", "mul": "*", "lt": "<", "le": "<=", "gt": ">",
-             "ge": ">=", "eq": "==", "and": "and", "or": "or", "implies": "=>"}
-    a = [to_text(x) for x in e.args]
-    if e.op in infix:
-        return "(" + f" {infix[e.op]} ".join(a) + ")"
-    if e.op == "not":
-        return f"not {a[0]}"
-    if e.op == "neg":
-        return f"-{a[0]}"
-    if e.op == "ite":
-        return f"(if {a[0]} then {a[1]} else {a[2]})"
-    return f"{e.op}({', '.join(a)})"
-
-
-def to_sexpr(e: Expr) -> str:
-    """A canonical S-expression: the spec's hash and the artifacts' manifest are built on it."""
-    if isinstance(e, Const):
-        v = e.value
-        if isinstance(v, IntEnum):
-            return f"{type(v).__name__}.{v.name}"
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        return str(v)
-    if isinstance(e, Var):
-        return e.key
-    assert isinstance(e, Op)
-    return "(" + " ".join([e.op, *(to_sexpr(a) for a in e.args)]) + ")"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from functools import cache
 
-from spec import controller_step, environment, monitor_model, observers
-from spec.lemmas import lemmas
-from spec.mode_table import MODE_TABLE
-from spec.properties import properties
-from spec.system import SystemSpec
+from iabp.spec import controller_step, environment, monitor_model, observers
+from iabp.spec.lemmas import lemmas
+from iabp.spec.mode_table import MODE_TABLE
+from iabp.spec.properties import properties
+from iabp.spec.system import SystemSpec
 
 
 @cache

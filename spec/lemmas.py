@@ -14,11 +14,9 @@ heart and the detectors really did (through the observers' ghost variables):
 
 from __future__ import annotations
 
-from spec import assumptions as A
-from spec import monitor_model
-from spec.controller_step import (
-    PUMPING_MODES,
-    TRIGGER_MODES,
+from iabp.spec import assumptions as A
+from iabp.spec import monitor_model
+from iabp.spec.controller_step import (
     UNASSISTED_BEATS_ALARM,
     ecg_deflate_at_ms,
     in_trigger_mode,
@@ -26,7 +24,7 @@ from spec.controller_step import (
     mode,
     pressure_deflate_at_ms,
 )
-from spec.environment import (
+from iabp.spec.environment import (
     R_CHANNEL,
     UPSTROKE_CHANNEL,
     Channel,
@@ -40,9 +38,9 @@ from spec.environment import (
     heart_silent,
     heart_t,
 )
-from spec.expr import BOOL, INT, And, Between, Expr, Implies, Max, Min, Not, Or, Var
-from spec.modes import Mode
-from spec.observers import (
+from iabp.spec.expr import BOOL, INT, And, Between, Expr, Implies, Max, Min, Not, Or, Var
+from iabp.spec.modes import PUMPING_MODES, TRIGGER_MODES, Mode
+from iabp.spec.observers import (
     SINCE_INTERNAL_CAP_MS,
     obs_beats,
     obs_idle,
@@ -51,9 +49,9 @@ from spec.observers import (
     obs_since_internal,
     obs_unassisted,
 )
-from spec.settings import current_settings, settings_valid
-from spec.system import Lemma, Role, StateVar
-from spec.timing import RR_MAX_MS, RR_MIN_MS, pep_lo_ms
+from iabp.spec.settings import current_settings, settings_valid
+from iabp.spec.system import Lemma, StateVar, VarRole
+from iabp.spec.timing import RR_MAX_MS, RR_MIN_MS, pep_lo_ms
 
 HEART = ("ASM-HEART-RATE", "ASM-RR-STEP", "ASM-EJECTION")
 ENV_DOMAIN_ASSUMPTIONS = ("ASM-HEART-RATE", "ASM-EJECTION", "ASM-R-DETECT",
@@ -70,7 +68,7 @@ def _i(name: str) -> Var:
 
 
 def _domains(state: list[StateVar], env: bool) -> Expr:
-    parts = [d for s in state if (s.role is Role.ENVIRONMENT) == env
+    parts = [d for s in state if (s.role is VarRole.ENVIRONMENT) == env
              for d in [s.domain()] if d is not None]
     return And(*parts)
 

@@ -10,10 +10,10 @@ fires; if none fires the mode stays. Guards are named; their expressions are the
 
 from __future__ import annotations
 
-from spec.modes import Mode
-from spec.system import ModeTransition
+from iabp.spec.modes import PUMPING_MODES, Mode
+from iabp.spec.system import ModeTransition
 
-_PUMPING = ("ECG_TRIGGER", "PRESSURE_TRIGGER", "INTERNAL")
+_PUMPING = tuple(m.name for m in PUMPING_MODES)
 
 MODE_TABLE: tuple[ModeTransition, ...] = (
     ModeTransition("fault", (*_PUMPING, "STANDBY"), "HALTED", "high_fault"),

@@ -20,7 +20,11 @@ class Mode(IntEnum):
     HALTED = 4  #: stopped by a high-priority fault; needs fault cleared AND acknowledge
 
 
+#: Modes that pump (may inflate the balloon), modes that time inflation from a detected
+#: beat, and modes in which the console is stopped (balloon still and deflated).
 PUMPING_MODES: tuple[Mode, ...] = (Mode.ECG_TRIGGER, Mode.PRESSURE_TRIGGER, Mode.INTERNAL)
+TRIGGER_MODES: tuple[Mode, ...] = (Mode.ECG_TRIGGER, Mode.PRESSURE_TRIGGER)
+STOPPED_MODES: tuple[Mode, ...] = (Mode.STANDBY, Mode.HALTED)
 
 
 class OperatorCommand(IntEnum):

@@ -12,8 +12,8 @@ this step compiled from here (monitor/failsafe.py).
 
 from __future__ import annotations
 
-from spec.expr import BOOL, INT, And, Expr, Implies, Ite, Min, Not, Or, Var
-from spec.system import Assign, InputVar, Property, PropertyKind, Role, StateVar
+from iabp.spec.expr import BOOL, INT, And, Expr, Implies, Ite, Min, Not, Or, Var
+from iabp.spec.system import Assign, InputVar, Property, PropertyKind, StateVar, VarRole
 
 #: No valid frame for longer than this trips the monitor (ms).
 MON_WATCHDOG_MS = 50
@@ -41,7 +41,7 @@ INPUT_NAMES = ("mon_rule_violation", "mon_integrity_error", "mon_frame", "mon_po
 
 
 def state_vars() -> list[StateVar]:
-    m, o = Role.MONITOR, Role.OBSERVER
+    m, o = VarRole.MONITOR, VarRole.OBSERVER
     return [
         StateVar("mon_safe", BOOL, m, "the latched safe state", init=Not(safe)),
         StateVar("mon_interlock_energised", BOOL, m, "energise-to-run interlock output",
@@ -77,7 +77,7 @@ def trip_cause(silence_next: Expr, errors_next: Expr) -> Expr:
 
 
 def step() -> list[Assign]:
-    m = Role.MONITOR
+    m = VarRole.MONITOR
     new_window = window + 1 >= MON_ERROR_WINDOW_MS
     err = Ite(_b("mon_integrity_error"), 1, 0)
     return [
@@ -92,7 +92,7 @@ def step() -> list[Assign]:
         Assign("mon_stop_command", safe.nxt, False, m),
         Assign("obs_mon_silence_ms", Ite(_b("mon_frame"), 0,
                                          Min(obs_silence + 1, MON_SILENCE_CAP_MS)),
-               False, Role.OBSERVER),
+               False, VarRole.OBSERVER),
     ]
 
 

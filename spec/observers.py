@@ -8,18 +8,16 @@ controller's behaviour, not about its own counters.
 
 from __future__ import annotations
 
-from spec import assumptions as A
-from spec.controller_step import (
-    STOPPED_MODES,
-    TRIGGER_MODES,
+from iabp.spec import assumptions as A
+from iabp.spec.controller_step import (
     UNASSISTED_CAP,
     inflate_cmd,
     mode,
 )
-from spec.environment import R_CHANNEL, UPSTROKE_CHANNEL
-from spec.expr import BOOL, INT, And, Expr, Ite, Min, Not, Or, Var
-from spec.modes import Mode
-from spec.system import Assign, Role, StateVar
+from iabp.spec.environment import R_CHANNEL, UPSTROKE_CHANNEL
+from iabp.spec.expr import BOOL, INT, And, Expr, Ite, Min, Not, Or, Var
+from iabp.spec.modes import STOPPED_MODES, TRIGGER_MODES, Mode
+from iabp.spec.system import Assign, StateVar, VarRole
 
 SINCE_INTERNAL_CAP_MS = A.GAS_DEFLATE_MAX_MS + 1
 
@@ -44,7 +42,7 @@ def trigger_event(primed_mode: bool = True) -> Expr:
 
 
 def state_vars() -> list[StateVar]:
-    o = Role.OBSERVER
+    o = VarRole.OBSERVER
     return [
         StateVar("obs_since_internal_ms", INT, o, "ms since the mode was last INTERNAL "
                  "(saturating)", 0, SINCE_INTERNAL_CAP_MS,
@@ -64,7 +62,7 @@ def state_vars() -> list[StateVar]:
 
 
 def step() -> list[Assign]:
-    o = Role.OBSERVER
+    o = VarRole.OBSERVER
     trig_mode_n = mode.nxt.isin(TRIGGER_MODES)
     fresh_entry = mode.nxt.ne(mode)
     return [

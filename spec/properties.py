@@ -8,8 +8,8 @@ auxiliary lemmas its proof may use.
 
 from __future__ import annotations
 
-from spec import assumptions as A
-from spec.controller_step import (
+from iabp.spec import assumptions as A
+from iabp.spec.controller_step import (
     HIGH_FAULT_INPUTS,
     UNASSISTED_BEATS_ALARM,
     in_trigger_mode,
@@ -19,7 +19,7 @@ from spec.controller_step import (
     mode,
     op,
 )
-from spec.environment import (
+from iabp.spec.environment import (
     R_CHANNEL,
     UPSTROKE_CHANNEL,
     balloon_may_hold_gas,
@@ -28,9 +28,9 @@ from spec.environment import (
     heart_t,
     in_ejection,
 )
-from spec.expr import BOOL, INT, TRUE, And, Implies, Ite, Not, Or, Var
-from spec.modes import Mode, OperatorCommand
-from spec.observers import (
+from iabp.spec.expr import BOOL, INT, TRUE, And, Implies, Ite, Not, Or, Var
+from iabp.spec.modes import Mode, OperatorCommand
+from iabp.spec.observers import (
     obs_beats,
     obs_idle,
     obs_no_trigger,
@@ -39,8 +39,8 @@ from spec.observers import (
     obs_unassisted,
     rising_inflation,
 )
-from spec.settings import SETTINGS, current_settings, requested_settings, settings_valid
-from spec.system import Property, PropertyKind
+from iabp.spec.settings import SETTINGS, current_settings, requested_settings, settings_valid
+from iabp.spec.system import Property, PropertyKind
 
 T, S = PropertyKind.TRANSITION, PropertyKind.STATE
 

@@ -1,6 +1,6 @@
 """Hazards and safety requirements, with the stable IDs of ``shared/domain/hazards.md``.
 
-Every property in :mod:`spec.properties` names the requirement(s) and hazard(s) it
+Every property in :mod:`iabp.spec.properties` names the requirement(s) and hazard(s) it
 answers, so an auditor can follow hazard -> requirement -> property -> proof ->
 monitor rule -> test.
 """

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from spec.assumptions import (
+from iabp.spec.assumptions import (
     ECG_DEFLATION_LEAD_MIN_MS,
     GAS_DEFLATE_MAX_MS,
     GAS_INFLATE_LAG_MIN_MS,
@@ -20,8 +20,8 @@ from spec.assumptions import (
     R_DETECT_JITTER_MS,
     TRIGGER_TIMER_CAP_MS,
 )
-from spec.expr import INT, And, Between, Expr, Var
-from spec.timing import RR_MAX_MS
+from iabp.spec.expr import INT, And, Between, Expr, Var
+from iabp.spec.timing import RR_MAX_MS
 
 
 @dataclass(frozen=True)
@@ -65,8 +65,6 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("internal_inflation_ms", "ms", 100, 1000, 300,
             "internal mode: how long each inflation lasts"),
 )
-
-SETTING_BY_NAME: dict[str, Setting] = {s.name: s for s in SETTINGS}
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 A :class:`SystemSpec` is plain data. The controller compiles its step to Python, the
 prover translates the same step to Z3, and the report renders it; none of them adds a
-rule of its own. Broken variants (see :mod:`spec.variants`) are made by replacing one
+rule of its own. Broken variants (see :mod:`iabp.spec.variants`) are made by replacing one
 named piece of a spec with :meth:`SystemSpec.replace_assign` and friends, so a variant
 differs from the real spec in exactly the rule it breaks.
 """
@@ -15,11 +15,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
 
-from spec.errors import SpecError
-from spec.expr import BOOL, Expr, Sort, Var, free_vars, to_sexpr
+from iabp.spec.errors import SpecError
+from iabp.spec.expr import BOOL, Expr, Sort, Var
+from iabp.spec.walker import free_vars, to_sexpr
 
 
-class Role(Enum):
+class VarRole(Enum):
     """Who owns a state variable."""
 
     CONTROLLER = "controller"  #: the console software: runs on the pump
@@ -35,7 +36,7 @@ class StateVar:
 
     name: str
     sort: Sort
-    role: Role
+    role: VarRole
     meaning: str
     lo: int | None = None
     hi: int | None = None
@@ -55,7 +56,7 @@ class StateVar:
             parts.append(v <= self.hi)
         if not parts:
             return None
-        from spec.expr import And
+        from iabp.spec.expr import And
 
         return And(*parts)
 
@@ -82,7 +83,7 @@ class Assign:
     target: str
     expr: Expr
     is_wire: bool
-    role: Role = Role.CONTROLLER
+    role: VarRole = VarRole.CONTROLLER
 
 
 @dataclass(frozen=True)
@@ -249,13 +250,13 @@ class SystemSpec:
                 if a.target not in state or a.target in nexts:
                     raise SpecError(f"bad or repeated next-state target {a.target!r}")
                 nexts.add(a.target)
-        missing = {s.name for s in self.state if s.role is not Role.ENVIRONMENT} - nexts
+        missing = {s.name for s in self.state if s.role is not VarRole.ENVIRONMENT} - nexts
         if missing:
             raise SpecError(f"state variables without a next value: {sorted(missing)}")
-        ctrl_state = {s.name for s in self.state if s.role is Role.CONTROLLER}
+        ctrl_state = {s.name for s in self.state if s.role is VarRole.CONTROLLER}
         wires = {a.target for a in self.step if a.is_wire}
         for a in self.step:
-            if a.role is Role.CONTROLLER:
+            if a.role is VarRole.CONTROLLER:
                 bad = {k.rstrip("'") for k in free_vars(a.expr)} - ctrl_state - inputs - wires
                 if bad:
                     raise SpecError(f"controller line {a.target} reads non-controller "

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 
-from spec.expr import Expr, ExprLike, step_table
+from iabp.spec.expr import Expr, ExprLike, step_table
 
 #: Slowest and fastest supported heart rate (bpm) and the matching R-R bounds (ms).
 HR_MIN_BPM = 40

@@ -13,18 +13,18 @@ import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from spec.controller_step import (
+from iabp.spec.controller_step import (
     ecg_inflate_until_ms,
     inflate_cmd,
     mode,
     op,
     pressure_inflate_until_ms,
 )
-from spec.expr import BOOL, FALSE, INT, And, Expr, Not, Or, Var
-from spec.iabp import iabp_spec
-from spec.modes import Mode, OperatorCommand
-from spec.settings import requested_settings, validator_clauses_for
-from spec.system import SystemSpec
+from iabp.spec.expr import BOOL, FALSE, INT, And, Expr, Not, Or, Var
+from iabp.spec.iabp import iabp_spec
+from iabp.spec.modes import Mode, OperatorCommand
+from iabp.spec.settings import requested_settings, validator_clauses_for
+from iabp.spec.system import SystemSpec
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from spec.assumptions import ASSUMPTIONS
-from spec.iabp import iabp_spec
+from iabp.spec.assumptions import ASSUMPTIONS
+from iabp.spec.iabp import iabp_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -30,7 +30,7 @@ def test_readme_setup_is_two_commands_and_ci_runs_the_test_command() -> None:
 
 
 def test_readme_tables_are_generated_from_the_spec() -> None:
-    from proofs.readme import render
+    from iabp.proofs.readme import render
 
     text = (ROOT / "README.md").read_text()
-    assert render(text) == text, "README is stale: run `python -m proofs.readme`"
+    assert render(text) == text, "README is stale: run `python -m iabp.proofs.readme`"

@@ -14,16 +14,16 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from controller.controller import Controller, ControllerInputs
-from proofs.simulate import BeatChoice, Scenario, SpecSimulator, ejection_bounds
-from spec.iabp import iabp_spec
-from spec.modes import OperatorCommand
-from spec.settings import DEFAULT_SETTINGS, SETTINGS
-from spec.system import Role
+from iabp.controller.controller import Controller, ControllerInputs
+from iabp.proofs.simulate import BeatChoice, Scenario, SpecSimulator, ejection_bounds
+from iabp.spec.iabp import iabp_spec
+from iabp.spec.modes import OperatorCommand
+from iabp.spec.settings import DEFAULT_SETTINGS, SETTINGS
+from iabp.spec.system import VarRole
 
 SPEC = iabp_spec()
 SIM = SpecSimulator(SPEC)
-CONTROLLER_VARS = [s.name for s in SPEC.state if s.role is Role.CONTROLLER]
+CONTROLLER_VARS = [s.name for s in SPEC.state if s.role is VarRole.CONTROLLER]
 
 
 @st.composite

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from controller.controller import Controller
-from spec.mode_table import MODE_TABLE
-from spec.modes import Mode
+from iabp.controller.controller import Controller
+from iabp.spec.mode_table import MODE_TABLE
+from iabp.spec.modes import Mode
 
 
 def test_machine_transitions_equal_the_spec_table() -> None:

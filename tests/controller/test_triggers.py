@@ -18,7 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.signal import resample_poly
 
-from controller.triggers import (
+from iabp.controller.triggers import (
     EcgTuning,
     PressureEvent,
     PressureTriggerDetector,
@@ -30,8 +30,8 @@ from controller.triggers import (
     detect_r_waves_with_peaks,
     detect_systolic_upstrokes,
 )
-from controller.triggers_filters import MovingSum, RingBuffer
-from spec.errors import IabpError
+from iabp.controller.triggers.filters import MovingSum, RingBuffer
+from iabp.spec.errors import IabpError
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 REPO = Path(__file__).resolve().parents[2]
@@ -418,3 +418,201 @@ def test_shipped_fixture_is_a_faithful_cut_of_shared_record() -> None:
     ann = wfdb.rdann(str(_shared_dir() / "mitdb" / "100"), "atr", sampto=len(x) - 1)
     beats = [s for s, c in zip(ann.sample, ann.symbol, strict=True) if c in "NLRBAaJSVrFejnE/fQ?"]
     assert beats == ref.tolist()
+
+
+# ---------------------------------------------------------------- fast up-slope triggers
+# FastRWaveDetector / TwoLeadRWaveDetector (controller/triggers/upslope.py), run at the
+# controller's 1 kHz on the fixtures resampled as iabp.sim.records.read_record does.
+
+from iabp.controller.triggers.upslope import (  # noqa: E402
+    FastRWaveDetector,
+    TwoLeadRWaveDetector,
+)
+
+FS_1K = 1000.0
+
+
+def mitdb_1k(record: str) -> tuple[np.ndarray, np.ndarray]:
+    """Fixture excerpt at 1 kHz (mV) and its reference beats as 1 kHz samples."""
+    x, ref, fs = load_mitdb(record)
+    y = resample_poly(x, 25, 9, padtype="line")
+    return y, np.round(ref * FS_1K / fs).astype(np.int64)
+
+
+def second_lead(x: np.ndarray, seed: int = 0) -> np.ndarray:
+    """A plausible second lead: inverted, smaller, slightly smoothed copy with its own noise."""
+    rng = np.random.default_rng(seed)
+    k = np.ones(5) / 5.0
+    return -0.6 * np.convolve(x, k, mode="same") + 0.01 * rng.standard_normal(x.size)
+
+
+def run_fast(det: FastRWaveDetector | TwoLeadRWaveDetector, *leads: np.ndarray
+             ) -> tuple[np.ndarray, np.ndarray]:
+    decisions: list[int] = []
+    peaks: list[int] = []
+    for i, v in enumerate(zip(*(lead.tolist() for lead in leads), strict=True)):
+        if det.push(*v):
+            decisions.append(i)
+            peaks.append(det.last_peak_index)
+    return np.asarray(decisions, dtype=np.int64), np.asarray(peaks, dtype=np.int64)
+
+
+@pytest.mark.parametrize(("record", "max_fn", "max_fp"), [("100", 0, 0), ("119", 0, 0),
+                                                          ("208", 1, 1)])
+def test_fast_detectors_on_fixtures(record: str, max_fn: int, max_fp: int) -> None:
+    x, ref = mitdb_1k(record)
+    for det, leads in ((FastRWaveDetector(FS_1K), (x,)),
+                       (TwoLeadRWaveDetector(FS_1K), (x, second_lead(x)))):
+        _, peaks = run_fast(det, *leads)
+        tp, fn, fp = match(ref, peaks, FS_1K)
+        assert fn <= max_fn and fp <= max_fp, (type(det).__name__, tp, fn, fp)
+
+
+@pytest.mark.parametrize("record", ["100", "119", "208"])
+def test_fast_decision_is_early_and_within_its_bound(record: str) -> None:
+    x, ref = mitdb_1k(record)
+    det = FastRWaveDetector(FS_1K)
+    decisions, peaks = run_fast(det, x)
+    lags = decisions - peaks
+    assert np.all(lags <= det.decision_delay_bound_ms * FS_1K / 1000.0)
+    delays = [decisions[np.argmin(np.abs(peaks - r))] - r for r in ref
+              if np.min(np.abs(peaks - r)) <= MATCH_MS]
+    assert len(delays) >= len(ref) - 1
+    # Decided on the up-slope or within a few ms of the annotated peak.
+    assert float(np.percentile(delays, 95)) <= 20.0, sorted(delays)[-5:]
+    assert det.decision_delay_bound_ms < RWaveDetector(FS_1K).decision_delay_bound_ms
+
+
+def _pvc(t: np.ndarray, at_s: float) -> np.ndarray:
+    """A wide, tall, biphasic ventricular complex centred at ``at_s``."""
+    return 1.6 * np.exp(-0.5 * ((t - at_s) / 0.030) ** 2) - 0.6 * np.exp(
+        -0.5 * ((t - at_s - 0.09) / 0.05) ** 2)
+
+
+@pytest.mark.parametrize("coupling_ms", [280.0, 330.0, 400.0])
+def test_fast_early_pvc_is_reported(coupling_ms: float) -> None:
+    x, ref = synthetic_ecg(FS_1K, 20.0, 70.0, seed=11)
+    t = np.arange(x.size) / FS_1K
+    pvc_n = int(ref[8] + coupling_ms)
+    y = x + _pvc(t, pvc_n / FS_1K)
+    beats = np.sort(np.append(ref, pvc_n))
+    for det, leads in ((FastRWaveDetector(FS_1K), (y,)),
+                       (TwoLeadRWaveDetector(FS_1K), (y, second_lead(y)))):
+        _, peaks = run_fast(det, *leads)
+        assert np.any(np.abs(peaks - pvc_n) <= MATCH_MS), (coupling_ms, type(det).__name__)
+        tp, fn, fp = match(beats, peaks, FS_1K)
+        assert fn == 0 and fp == 0, (tp, fn, fp)
+
+
+def test_fast_pacer_spikes_are_rejected_and_paced_beats_trigger_once() -> None:
+    x, ref = synthetic_ecg(FS_1K, 20.0, 72.0, seed=4)
+    paced = x.copy()
+    spike_n = ref - 40  # pacer stimulus 40 ms before each R peak, 2 samples at 1 kHz
+    for s in spike_n.tolist():
+        paced[s:s + 2] += 6.0
+    det = FastRWaveDetector(FS_1K)
+    decisions, peaks = run_fast(det, paced)
+    assert det.spikes_rejected >= len(ref) - 1
+    tp, fn, fp = match(ref, peaks, FS_1K)
+    assert fn == 0 and fp == 0, (tp, fn, fp)
+    # Each trigger is on the QRS, not on the spike: no decision within 5 ms of a stimulus.
+    gaps = np.min(np.abs(decisions[:, None] - spike_n[None, :]), axis=1)
+    assert np.all(gaps > 5), gaps.min()
+
+
+def test_fast_spikes_without_capture_never_trigger() -> None:
+    rng = np.random.default_rng(2)
+    x = 0.02 * rng.standard_normal(10_000)
+    for s in range(500, 10_000, 800):
+        x[s:s + 1 + (s // 800) % 3] += 8.0 if (s // 800) % 2 else -8.0
+    det = FastRWaveDetector(FS_1K)
+    assert not any(det.push(v) for v in x.tolist())
+
+
+def test_two_lead_survives_lead_off_flat_and_noise_mid_run() -> None:
+    x, ref = mitdb_1k("100")
+    lead1 = second_lead(x, seed=3)
+    rng = np.random.default_rng(5)
+    lead0 = x.copy()
+    lead0[4000:9000] = np.nan                    # lead off
+    lead0[11000:13000] = lead0[10999]            # flat line
+    k = np.arange(3000)
+    lead0[15000:18000] += 1.5 * np.sin(2 * np.pi * 9.0 * k / FS_1K) * rng.uniform(0.5, 1.0, k.size)
+    det = TwoLeadRWaveDetector(FS_1K)
+    _, peaks = run_fast(det, lead0, lead1)
+    tp, fn, fp = match(ref, peaks, FS_1K)
+    assert fn == 0 and fp <= 1, (tp, fn, fp)
+    # ...and symmetrically when the other lead fails.
+    det = TwoLeadRWaveDetector(FS_1K)
+    _, peaks = run_fast(det, lead1, lead0)
+    tp, fn, fp = match(ref, peaks, FS_1K)
+    assert fn == 0 and fp <= 1, (tp, fn, fp)
+
+
+def test_fast_recovers_within_one_beat_after_noise_burst() -> None:
+    x, ref = mitdb_1k("100")
+    rng = np.random.default_rng(9)
+    from scipy import signal as sg
+
+    sos = sg.butter(2, [3.0, 15.0], btype="bandpass", fs=FS_1K, output="sos")
+    burst = sg.sosfilt(sos, rng.standard_normal(3000))
+    burst *= 1.0 / np.std(burst)
+    y = x.copy()
+    y[6000:9000] += burst
+    for det, leads in ((FastRWaveDetector(FS_1K), (y,)),
+                       (TwoLeadRWaveDetector(FS_1K), (y, y.copy()))):
+        _, peaks = run_fast(det, *leads)
+        after = ref[ref > 9000][1:]  # every beat from the second one after the burst
+        tp, fn, _ = match(after, peaks[peaks > 9000], FS_1K)
+        assert fn == 0, (type(det).__name__, fn)
+
+
+@pytest.mark.parametrize("cls", [FastRWaveDetector, TwoLeadRWaveDetector])
+def test_fast_bounded_memory_and_reset(cls: type) -> None:
+    x, _ = synthetic_ecg(FS_1K, 40.0, 90.0)
+    noise = np.random.default_rng(1).normal(0.0, 2.0, 60_000)
+    sig = np.concatenate([x, noise])
+    det = cls(FS_1K)
+    before = det.buffer_lengths()
+    nargs = 1 if cls is FastRWaveDetector else 2
+    first = [i for i, v in enumerate(sig.tolist()) if det.push(*([v] * nargs))]
+    assert det.sample_count == sig.size
+    assert det.buffer_lengths() == before
+    det.reset()
+    again = [i for i, v in enumerate(sig.tolist()) if det.push(*([v] * nargs))]
+    assert first == again
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    fs=st.sampled_from(RATES_HZ),
+    samples=st.lists(
+        st.tuples(st.one_of(st.floats(allow_nan=True, allow_infinity=True),
+                            st.floats(min_value=-5.0, max_value=5.0)),
+                  st.one_of(st.floats(allow_nan=True, allow_infinity=True),
+                            st.floats(min_value=-5.0, max_value=5.0))),
+        min_size=1, max_size=2000),
+)
+def test_fast_push_never_raises(fs: float, samples: list[tuple[float, float]]) -> None:
+    one = FastRWaveDetector(fs)
+    two = TwoLeadRWaveDetector(fs)
+    for a, b in samples:
+        assert one.push(a) in (True, False)
+        assert two.push(a, b) in (True, False)
+    assert one.sample_count == two.sample_count == len(samples)
+
+
+def test_fast_nan_and_flat_streams_never_detect() -> None:
+    one = FastRWaveDetector(FS_1K)
+    two = TwoLeadRWaveDetector(FS_1K)
+    assert not any(one.push(math.nan) for _ in range(3000))
+    assert not any(two.push(math.nan, 1.0) for _ in range(3000))
+    assert not any(one.push(2.0) for _ in range(3000))
+
+
+@pytest.mark.parametrize("fs", [0.0, -1.0, 50.0, math.nan, math.inf])
+def test_fast_impossible_rate_is_an_iabp_error(fs: float) -> None:
+    for cls in (FastRWaveDetector, TwoLeadRWaveDetector):
+        with pytest.raises(TriggerSetupError) as info:
+            cls(fs)
+        assert isinstance(info.value, IabpError)

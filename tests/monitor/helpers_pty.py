@@ -43,7 +43,7 @@ class MasterPort:
     """The master end of a pty as a minimal port (read with timeout, in_waiting, write).
 
     A pty master cannot be opened by path, so the side of a test that holds it uses this
-    instead of :func:`monitor.port.open_port`. Once every slave fd is closed, reads fail
+    instead of :func:`iabp.monitor.port.open_port`. Once every slave fd is closed, reads fail
     with EIO, as a real port does when the far end vanishes.
     """
 
@@ -204,7 +204,7 @@ def start_heartbeat_child(
 
 def start_watchdog_cli(args: list[str]) -> subprocess.Popen[str]:
     """Run ``iabp watchdog ARGS`` (watchdog_main) as a child process, stdout piped."""
-    code = "import sys; from monitor.watchdog import watchdog_main; sys.exit(watchdog_main(sys.argv[1:]))"
+    code = "import sys; from iabp.sim.relay_box import watchdog_main; sys.exit(watchdog_main(sys.argv[1:]))"
     return subprocess.Popen(
         [sys.executable, "-c", code, *args],
         cwd=REPO_ROOT,
@@ -252,8 +252,8 @@ def stop_process(proc: subprocess.Popen[str]) -> None:
 
 def _heartbeat_child(url: str, period_ms: int, hang_after_ms: int | None) -> int:
     """The stand-in monitor: open by URL, beat from the main loop, maybe hang."""
-    from monitor.interlock import ByteHeartbeatInterlock, monotonic_ms
-    from monitor.port import open_port
+    from iabp.monitor.interlock import ByteHeartbeatInterlock, monotonic_ms
+    from iabp.monitor.port import open_port
 
     port = open_port(url)
     interlock = ByteHeartbeatInterlock(port, period_ms=period_ms)

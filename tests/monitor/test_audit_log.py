@@ -10,10 +10,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from monitor import audit_log as al
-from monitor.audit_log import Anchor, AuditLog, AuditLogError, Problem, VerifyStatus, verify_log
-from monitor.protocol import ConsolePhase, TelemetryFrame
-from spec.modes import Mode
+from iabp.monitor import audit_log as al
+from iabp.monitor.audit_log import (
+    Anchor,
+    AuditLog,
+    AuditLogError,
+    Problem,
+    VerifyStatus,
+    verify_log,
+)
+from iabp.monitor.protocol import ConsolePhase, TelemetryFrame
+from iabp.spec.modes import Mode
 
 
 def tick(i: int) -> TelemetryFrame:

@@ -10,9 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller.compile import compile_expr
-from monitor.audit_log import BLACKBOX_PRE, AuditLog, verify_log
-from monitor.failsafe import (
+from iabp.monitor.audit_log import BLACKBOX_PRE, AuditLog, verify_log
+from iabp.monitor.failsafe import (
     BELL,
     INTEGRITY_RULE_ID,
     Cause,
@@ -24,10 +23,11 @@ from monitor.failsafe import (
     Supervisor,
     Trip,
 )
-from monitor.interlock import ByteHeartbeatInterlock, InterlockState
-from monitor.parser import IntegrityEvent, IntegrityKind, StreamParser
-from monitor.protocol import CommandFrame, MonitorCommand
-from spec import monitor_model as M
+from iabp.monitor.interlock import ByteHeartbeatInterlock, InterlockState
+from iabp.monitor.parser import IntegrityEvent, IntegrityKind, StreamParser
+from iabp.monitor.protocol import CommandFrame, MonitorCommand
+from iabp.spec import monitor_model as M
+from iabp.spec.engines.to_python import compile_expr
 
 
 class Sink:

@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 import serial
 
-from monitor.interlock import (
+from iabp.monitor.interlock import (
     BEAT_BYTE,
     TRIP_BYTE,
     ByteHeartbeatInterlock,
     ControlLineInterlock,
-    HeartbeatThread,
     InterlockError,
     InterlockState,
     TripOutcome,
     monotonic_ms,
 )
-from monitor.port import open_port
-from monitor.watchdog import WatchdogRunner, WatchdogState
-from spec.errors import PortError
+from iabp.monitor.port import open_port
+from iabp.sim.relay_box import WatchdogRunner, WatchdogState
+from iabp.spec.errors import PortError
 from tests.monitor.helpers_pty import FakeClock, MasterPort, TcpRelay, TcpServer, pty_pair
 
 PERIOD_MS = 20
@@ -375,73 +373,3 @@ def test_byte_heartbeat_on_vanished_pty_raises_port_error() -> None:
         finally:
             port.close()
 
-
-# --- HeartbeatThread: beats only while the main loop makes progress -----------------------
-
-
-def test_heartbeat_thread_step_trips_on_stalled_main_loop(
-    clock: FakeClock, sink: RecordingSink
-) -> None:
-    beat = ByteHeartbeatInterlock(sink, PERIOD_MS)
-    thread = HeartbeatThread(beat, stall_ms=50, tick_ms=5, clock=clock)
-    assert thread.step(at(clock, 0)) is False  # no sign of main-loop progress yet: never beats
-    for t in range(0, 100, 5):
-        thread.kick(t)
-        assert thread.step(at(clock, t))
-    for t in range(100, 146, 5):  # main loop hung after its kick at 95 ms
-        assert thread.step(at(clock, t))
-    assert not thread.step(at(clock, 146))
-    assert beat.tripped
-    assert beat.trip_reason == "monitor main loop made no progress for 51 ms"
-    assert sink.times() == [0, 20, 40, 60, 80, 100, 120, 140]
-
-
-def test_heartbeat_thread_hands_port_errors_to_the_main_loop(
-    clock: FakeClock, sink: RecordingSink
-) -> None:
-    beat = ByteHeartbeatInterlock(sink, PERIOD_MS)
-    thread = HeartbeatThread(beat, stall_ms=50, clock=clock)
-    thread.kick(0)
-    sink.fail = OSError(5, "Input/output error")
-    assert not thread.step(0)
-    with pytest.raises(PortError):
-        thread.kick(1)
-
-
-def test_heartbeat_thread_real_time_stops_when_main_loop_hangs() -> None:
-    with pty_pair() as pty:
-        path = pty.path
-        port = open_port(path)
-        try:
-            interlock = ByteHeartbeatInterlock(port, PERIOD_MS, trip_token=None)
-            thread = HeartbeatThread(interlock, stall_ms=60)
-            runner = WatchdogRunner(MasterPort(pty.master), TIMEOUT_MS)
-            thread.start(monotonic_ms())
-            end = monotonic_ms() + 300
-            while monotonic_ms() < end:  # a healthy main loop: kicks, and blocks a little
-                thread.kick(monotonic_ms())
-                assert runner.step() is not WatchdogState.TRIPPED
-                time.sleep(0.01)
-            assert runner.state is WatchdogState.ARMED and thread.alive
-            # the main loop stops kicking from here on
-            wait_for_trip(runner, 60 + TIMEOUT_MS + SLACK_MS)
-            assert silence_ms(runner) > TIMEOUT_MS
-            thread.stop()
-            assert not thread.alive and interlock.tripped
-            assert "no progress" in (interlock.trip_reason or "")
-        finally:
-            port.close()
-
-
-def test_heartbeat_thread_is_not_a_free_running_timer() -> None:
-    """Regression guard: without kicks the thread must never keep the relay energised."""
-    sink = RecordingSink(FakeClock())
-    beat = ByteHeartbeatInterlock(sink, PERIOD_MS)
-    thread = HeartbeatThread(beat, stall_ms=30, tick_ms=2)
-    thread.start(monotonic_ms())
-    deadline = time.monotonic() + 2.0
-    while thread.alive and time.monotonic() < deadline:
-        time.sleep(0.005)
-    assert not thread.alive and beat.tripped
-    assert len(sink.times()) <= 2  # at most the beats inside the 30 ms grace (0, 20 ms)
-    assert len(sink.times(TRIP_BYTE)) == 1

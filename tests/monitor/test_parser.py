@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from monitor import protocol as p
-from monitor.parser import IntegrityEvent, IntegrityKind, ParseEvent, StreamParser
-from monitor.protocol import ConsolePhase, HelloFrame, Role, SettingsFrame, TelemetryFrame
-from spec.modes import Mode
+from iabp.monitor import protocol as p
+from iabp.monitor.parser import IntegrityEvent, IntegrityKind, ParseEvent, StreamParser
+from iabp.monitor.protocol import ConsolePhase, HelloFrame, LinkRole, SettingsFrame, TelemetryFrame
+from iabp.spec.modes import Mode
 
 N_FRAMES = 12
 FRAME_FAULTS = {
@@ -226,7 +226,7 @@ def test_time_may_advance_one_tick_per_lost_frame() -> None:
 
 
 def test_hello_resets_the_baseline_and_says_so() -> None:
-    sent: list[p.Frame] = [_tick(500, 7000), HelloFrame(0, 0, Role.CONSOLE, 1, (1, 0, 0), 42, 1000),
+    sent: list[p.Frame] = [_tick(500, 7000), HelloFrame(0, 0, LinkRole.CONSOLE, 1, (1, 0, 0), 42, 1000),
                            _tick(1, 1)]
     stream = b"".join(p.encode_frame(f) for f in sent)
     frames, errors, _ = run(stream)

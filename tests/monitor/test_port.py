@@ -7,8 +7,8 @@ import os
 import pytest
 import serial
 
-from monitor.port import is_port_vanished, open_port, port_errors, port_lost, port_url
-from spec.errors import IabpError, PortError
+from iabp.monitor.port import is_port_vanished, open_port, port_errors, port_lost, port_url
+from iabp.spec.errors import IabpError, PortError
 from tests.monitor.helpers_pty import TcpServer, free_tcp_port, pty_pair
 
 

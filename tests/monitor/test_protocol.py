@@ -11,20 +11,20 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from monitor import protocol as p
-from monitor.protocol import (
+from iabp.monitor import protocol as p
+from iabp.monitor.protocol import (
     CommandFrame,
     ConsolePhase,
     EventFrame,
     EventKind,
     HelloFrame,
+    LinkRole,
     MonitorCommand,
-    Role,
     SettingsFrame,
     TelemetryFrame,
 )
-from spec.errors import ProtocolError
-from spec.modes import Alarm, Mode, OperatorCommand
+from iabp.spec.errors import ProtocolError
+from iabp.spec.modes import Alarm, Mode, OperatorCommand
 
 DOC = Path(p.__file__).with_name("PROTOCOL.md")
 
@@ -55,7 +55,7 @@ events = st.builds(
     st.sampled_from(list(Alarm)), st.sampled_from(list(Mode)), masks, u32,
 )
 hellos = st.builds(
-    HelloFrame, u32, u32, st.sampled_from(list(Role)), st.integers(1, 255),
+    HelloFrame, u32, u32, st.sampled_from(list(LinkRole)), st.integers(1, 255),
     st.tuples(*[st.integers(0, 255)] * 3), u32, u16,
 )
 commands = st.builds(CommandFrame, u32, u32, st.sampled_from(list(MonitorCommand)), u16)
@@ -226,8 +226,8 @@ def test_decoder_rejects_bad_event_and_hello_fields() -> None:
         TelemetryFrame(0, 0, Mode.STANDBY, 1, 0, 0, 0, False, False, False, ConsolePhase.UNKNOWN, 1 << 12, 0, 0, 0),
         SettingsFrame(0, 0, 1, 0, 0, 0, 0, 2**32, 0, 0),
         EventFrame(0, 0, EventKind.ALARM_RAISED, None, Mode.STANDBY, 0, 0),
-        HelloFrame(0, 0, Role.CONSOLE, 0, (1, 0, 0), 0, 1000),
-        HelloFrame(0, 0, Role.CONSOLE, 1, (256, 0, 0), 0, 1000),
+        HelloFrame(0, 0, LinkRole.CONSOLE, 0, (1, 0, 0), 0, 1000),
+        HelloFrame(0, 0, LinkRole.CONSOLE, 1, (256, 0, 0), 0, 1000),
     ],
 )
 def test_encoder_refuses_values_outside_the_wire_ranges(frame: p.Frame) -> None:
@@ -244,7 +244,7 @@ def test_every_protocol_error_derives_from_the_project_root() -> None:
 
 def test_settings_record_carries_exactly_the_spec_settings() -> None:
     """Regression guard: a setting added to spec.settings must get a wire field too."""
-    from spec.settings import SETTINGS
+    from iabp.spec.settings import SETTINGS
 
     names = {f.name for f in dataclasses.fields(SettingsFrame)} - {"seq", "time_ms"}
     assert names == {s.name for s in SETTINGS}

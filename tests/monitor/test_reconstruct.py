@@ -17,11 +17,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller.closed_loop import LoopConfig
-from controller.compile import compile_step
-from controller.console import SimulatedConsole
-from monitor.parser import IntegrityEvent, StreamParser
-from monitor.protocol import (
+from iabp.monitor.parser import IntegrityEvent, StreamParser
+from iabp.monitor.protocol import (
     NOT_AVAILABLE,
     ConsolePhase,
     Frame,
@@ -30,7 +27,7 @@ from monitor.protocol import (
     encode_frame,
     settings_digest,
 )
-from monitor.reconstruct import (
+from iabp.monitor.reconstruct.reconstruction import (
     STEP_LINES,
     BalloonState,
     PatientProfile,
@@ -39,9 +36,12 @@ from monitor.reconstruct import (
     Severity,
     compile_step_in_place,
 )
-from monitor.rules import RULES
-from spec.modes import Alarm, Mode
-from spec.settings import DEFAULT_SETTINGS, SETTINGS
+from iabp.monitor.rules.ruleset import RULES
+from iabp.sim.closed_loop import LoopConfig
+from iabp.sim.console import SimulatedConsole
+from iabp.spec.engines.to_python import compile_step
+from iabp.spec.modes import Alarm, Mode
+from iabp.spec.settings import DEFAULT_SETTINGS, SETTINGS
 
 # -- shared stream helpers ------------------------------------------------------------------
 
@@ -154,9 +154,9 @@ def test_heart_time_counts_from_the_estimated_peak_not_the_decision() -> None:
 
 
 def test_ejection_window_is_the_widest_band_for_the_measured_rr() -> None:
-    from controller.compile import compile_expr
-    from spec.expr import INT, Var
-    from spec.timing import pep_lo_ms, qs2_hi_ms
+    from iabp.spec.engines.to_python import compile_expr
+    from iabp.spec.expr import INT, Var
+    from iabp.spec.timing import pep_lo_ms, qs2_hi_ms
 
     _, rows = run_reconstruction(console_frames(8.0))
     last = rows[-1]

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from monitor.protocol import Frame, SettingsFrame, TelemetryFrame, settings_digest
-from monitor.reconstruct import (
+from iabp.monitor.protocol import Frame, SettingsFrame, TelemetryFrame, settings_digest
+from iabp.monitor.reconstruct.reconstruction import (
     Contraindication,
     PatientProfile,
     Reconstruction,
     Severity,
 )
-from monitor.rules import (
+from iabp.monitor.rules.ruleset import (
     RULES,
     UNOBSERVABLE,
     AlarmCauseRule,
@@ -41,9 +41,9 @@ from monitor.rules import (
     Verdict,
     traceability,
 )
-from spec.iabp import iabp_spec
-from spec.modes import Alarm, Mode
-from spec.settings import DEFAULT_SETTINGS
+from iabp.spec.iabp import iabp_spec
+from iabp.spec.modes import Alarm, Mode
+from iabp.spec.settings import DEFAULT_SETTINGS
 from tests.monitor.test_reconstruct import (
     console_frames,
     reframe,
@@ -265,8 +265,12 @@ def test_alarm_cause_fires_when_a_recorded_cause_has_no_alarm() -> None:
 def test_trigger_loss_fires_when_the_console_pumps_on_without_own_triggers() -> None:
     found = fired(console_frames(8.0, "trigger-loss", 4000), TriggerLossRule)
     assert found and 6000 < found[0].at_ms < 7000
-    limit = DEFAULT_SETTINGS["trigger_loss_timeout_ms"] + RuleConfig().detection_tolerance_ms
-    assert f"obs_no_trigger_ms'={limit}" in found[0].detail
+    # judged after the widened timeout, and counted once the violation has outlasted the
+    # detection tolerance (the console may clear its alarm that much before the monitor
+    # decides the same returning beat)
+    tol = RuleConfig().detection_tolerance_ms
+    limit = DEFAULT_SETTINGS["trigger_loss_timeout_ms"] + tol
+    assert f"obs_no_trigger_ms'={limit + tol}" in found[0].detail
 
 
 @pytest.mark.property("MON-TRIGGER-LOSS")
@@ -425,7 +429,7 @@ def _not_pumping_after(frames: Sequence[Frame], t_ms: int, mask: int = 0) -> lis
                     reason="spec has no P-ASSIST-SUSPENDED-ALARM")
 @pytest.mark.property("MON-ASSIST-SUSPENDED")
 def test_assist_suspended_fires_when_pumping_stops_silently() -> None:
-    from monitor.rules import AssistSuspendedRule
+    from iabp.monitor.rules.ruleset import AssistSuspendedRule
 
     found = fired(_not_pumping_after(clean(), 4500), AssistSuspendedRule)
     assert found and "obs_unassisted_beats'=" in found[0].detail
@@ -494,7 +498,7 @@ def test_clean_stream_raises_no_violation_at_all() -> None:
 
 
 def test_every_property_is_checked_or_listed_as_unobservable() -> None:
-    from spec import monitor_model
+    from iabp.spec import monitor_model
 
     # the monitor's own properties are enforced by running their step (monitor.failsafe)
     own = {p.id for p in monitor_model.properties()}
@@ -513,7 +517,7 @@ def test_every_property_is_checked_or_listed_as_unobservable() -> None:
 
 
 def test_rules_are_built_from_the_spec_expressions() -> None:
-    from spec.expr import free_vars
+    from iabp.spec.walker import free_vars
 
     for cls in RULES:
         rule = cls()
@@ -536,6 +540,6 @@ def test_rule_state_is_bounded_and_reset_forgets() -> None:
 
 
 def test_the_retro_window_covers_the_own_detectors_decision_delay() -> None:
-    from controller.triggers import RWaveDetector
+    from iabp.controller.triggers import RWaveDetector
 
     assert RuleConfig().detection_delay_ms >= RWaveDetector(1000.0).decision_delay_bound_ms

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from proofs.engine import ProofContext, prove_property
-from proofs.results import Status
-from spec.iabp import iabp_spec
+from iabp.proofs.engine import ProofContext, prove_property
+from iabp.proofs.results import Status
+from iabp.spec.iabp import iabp_spec
 
 SPEC = iabp_spec()
 CONSTRAINED = {c.assumption for c in SPEC.env}

@@ -15,15 +15,15 @@ from pathlib import Path
 
 import pytest
 
-import iabp_cli
-from proofs.audit import AuditReport, first_difference, sha256_file, verify
-from proofs.prover import prove_all
-from proofs.recheck import QueryCheck
-from proofs.report_cli import audit_main
-from proofs.results import PropertyResult
-from spec.iabp import iabp_spec
-from spec.system import Property
-from spec.variants import variant
+from iabp import __main__ as iabp_cli
+from iabp.proofs.audit import AuditReport, first_difference, sha256_file, verify
+from iabp.proofs.prover import prove_all
+from iabp.proofs.recheck import QueryCheck
+from iabp.proofs.report.cli import audit_main
+from iabp.proofs.results import PropertyResult
+from iabp.spec.iabp import iabp_spec
+from iabp.spec.system import Property
+from iabp.spec.variants import variant
 
 SMALL_VARIANT = ("V-KINK-DOES-NOT-HALT", "P-FAULT-HALT")  # 3 queries: a fast full audit
 CEX_VARIANT = ("V-INFLATE-ON-R-WAVE", "P-INFL-DIASTOLE")  # a long counterexample trace
@@ -122,7 +122,7 @@ def test_a_changed_spec_is_named_with_its_first_differing_line(
     state = tuple(dataclasses.replace(s, hi=timer.hi + 1) if s is timer else s
                   for s in spec.state)
     changed = dataclasses.replace(spec, state=state)
-    monkeypatch.setattr("proofs.audit.iabp_spec", lambda: changed)
+    monkeypatch.setattr("iabp.proofs.audit.iabp_spec", lambda: changed)
     report = verify(run.art, cache=run.cache)
     assert not report.ok
     assert report.named("SPEC") == ["spec", "spec.txt"]

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from proofs.ci_formats import (
+from iabp.proofs.ci_formats import (
     SARIF_SCHEMA,
     Row,
     junit_xml,
@@ -19,7 +19,7 @@ from proofs.ci_formats import (
     write_junit,
     write_sarif,
 )
-from proofs.cli import main as prove_main
+from iabp.proofs.cli import main as prove_main
 from tests.proofs.test_audit import SMALL_VARIANT, SharedRun, shared_run
 
 

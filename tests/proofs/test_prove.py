@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import z3
 
-from proofs.artifacts import sha256_file
-from proofs.cli import main as prove_main
-from proofs.prover import prove_all
-from proofs.results import PropertyResult, Status
-from spec.iabp import iabp_spec
-from spec.system import Property
+from iabp.proofs.artifacts import sha256_file
+from iabp.proofs.cli import main as prove_main
+from iabp.proofs.prover import prove_all
+from iabp.proofs.results import PropertyResult, Status
+from iabp.spec.iabp import iabp_spec
+from iabp.spec.system import Property
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from proofs.recheck import (
+from iabp.proofs.recheck import (
     Agreement,
     QueryCheck,
     SolverVerdict,

@@ -16,15 +16,20 @@ from pathlib import Path
 
 import pytest
 
-from proofs.report import build_report, counterexample_png, mode_diagram_svg, spec_constants
-from proofs.report_cli import report_main
-from spec import assumptions as assumptions_module
-from spec.assumptions import ASSUMPTIONS
-from spec.iabp import iabp_spec
-from spec.mode_table import MODE_TABLE
-from spec.requirements import HAZARDS, REQUIREMENTS
-from spec.settings import SETTINGS
-from spec.variants import variant
+from iabp.proofs.report.build import (
+    build_report,
+    counterexample_png,
+    mode_diagram_svg,
+    spec_constants,
+)
+from iabp.proofs.report.cli import report_main
+from iabp.spec import assumptions as assumptions_module
+from iabp.spec.assumptions import ASSUMPTIONS
+from iabp.spec.iabp import iabp_spec
+from iabp.spec.mode_table import MODE_TABLE
+from iabp.spec.requirements import HAZARDS, REQUIREMENTS
+from iabp.spec.settings import SETTINGS
+from iabp.spec.variants import variant
 from tests.proofs.test_audit import CEX_VARIANT, SMALL_VARIANT, SharedRun, shared_run
 
 EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["']?\s*(?:[a-z][a-z0-9+.-]*:)?//""", re.I)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from proofs.traceability import (
+from iabp.proofs.traceability.matrix import (
     GapKind,
     ProofSummary,
     RuleRef,
@@ -20,8 +20,8 @@ from proofs.traceability import (
     scan_tests,
     unseen_vars,
 )
-from spec.iabp import iabp_spec
-from spec.requirements import HAZARDS, REQUIREMENTS
+from iabp.spec.iabp import iabp_spec
+from iabp.spec.requirements import HAZARDS, REQUIREMENTS
 
 SPEC = iabp_spec()
 ALL_PROVED = {p.id: ProofSummary("PROVED", "1-induction", 0.1) for p in SPEC.properties}
@@ -201,7 +201,7 @@ def test_rule_classes_with_classmethods_and_declared_unobservables(
 
 
 def test_an_absent_rules_module_is_a_stated_gap() -> None:
-    rules, note = load_rules("monitor.no_such_rules_module")
+    rules, note = load_rules("iabp.monitor.no_such_rules_module")
     assert rules == [] and "absent" in note
 
 

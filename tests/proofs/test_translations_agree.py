@@ -14,10 +14,10 @@ import z3
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller.compile import compile_expr
-from proofs.to_z3 import EnumSorts, Translator
-from spec.expr import Expr
-from spec.iabp import iabp_spec
+from iabp.proofs.to_z3 import EnumSorts, Translator
+from iabp.spec.engines.to_python import compile_expr
+from iabp.spec.expr import Expr
+from iabp.spec.iabp import iabp_spec
 
 SPEC = iabp_spec()
 ENUMS = EnumSorts()

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import pytest
 
-from controller.compile import compile_expr
-from proofs.engine import ProofContext, prove_property
-from proofs.results import Status
-from proofs.search import CounterexampleFinder
-from spec.system import PropertyKind
-from spec.variants import Variant, variants
+from iabp.proofs.engine import ProofContext, prove_property
+from iabp.proofs.results import Status
+from iabp.proofs.search import CounterexampleFinder
+from iabp.spec.engines.to_python import compile_expr
+from iabp.spec.system import PropertyKind
+from iabp.spec.variants import Variant, variants
 
 
 @pytest.mark.parametrize("v", variants(), ids=lambda v: v.id)

@@ -8,11 +8,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from controller.compile import compile_expr
-from spec.errors import SpecError
-from spec.expr import BOOL, FALSE, INT, And, Ite, Var, enum_sort, step_table, to_sexpr, to_text
-from spec.iabp import iabp_spec
-from spec.modes import Mode
+from iabp.spec.engines.to_python import compile_expr
+from iabp.spec.errors import SpecError
+from iabp.spec.expr import BOOL, FALSE, INT, And, Ite, Var, enum_sort, step_table
+from iabp.spec.iabp import iabp_spec
+from iabp.spec.modes import Mode
+from iabp.spec.walker import to_sexpr, to_text
 
 x, y, b = Var("x", INT), Var("y", INT), Var("b", BOOL)
 

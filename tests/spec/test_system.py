@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from spec.assumptions import ASSUMPTION_BY_ID
-from spec.errors import SpecError
-from spec.expr import BOOL, INT, Var
-from spec.iabp import iabp_spec
-from spec.requirements import HAZARDS, REQUIREMENTS
-from spec.variants import variants
+from iabp.spec.assumptions import ASSUMPTION_BY_ID
+from iabp.spec.errors import SpecError
+from iabp.spec.expr import BOOL, INT, Var
+from iabp.spec.iabp import iabp_spec
+from iabp.spec.requirements import HAZARDS, REQUIREMENTS
+from iabp.spec.variants import variants
 
 
 def test_every_hazard_and_controller_requirement_has_a_property() -> None:

@@ -1,0 +1,1 @@
+"""Independent reconstruction of the spec's variables from raw telemetry (REQ-MON-INDEPENDENT)."""

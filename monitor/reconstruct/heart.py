@@ -1,0 +1,166 @@
+"""The monitor's own beat clock: when the heart ejects, judged independently of the console.
+
+REQ-MON-INDEPENDENT: the balloon must not hold gas while the ventricle ejects, so the
+monitor times each beat with its OWN R-wave detector on the raw ECG (and, in pressure
+trigger mode, its own systolic-upstroke detector on the arterial line) rather than the
+console's ``r_detected``. From each own beat it sets ``heart_t_ms`` (ms since the
+estimated R peak), the widest ejection window the spec's rate bands allow for the
+measured R-R, whether the trigger is fresh, asystole, and when cardiac activity must
+have been noticed.
+
+:class:`OwnBeatClock` is an online operator that owns its state and its detectors (given
+through the one seam, :func:`iabp.monitor.reconstruct.detectors.beat_detectors`);
+:class:`iabp.monitor.reconstruct.reconstruction.Reconstruction` owns one, resets it and
+calls :meth:`OwnBeatClock.update` once per frame.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any, Final
+
+from iabp.monitor.protocol import NOT_AVAILABLE, TelemetryFrame
+from iabp.monitor.reconstruct.config import FS_HZ, NEVER_MS, NOT_DUE_MS, ReconstructionConfig
+from iabp.monitor.reconstruct.detectors import UPSTROKE, BeatDetectors, beat_detectors
+from iabp.monitor.reconstruct.layout import R_SEEN_KEY, UP_SEEN_KEY
+from iabp.spec.engines.to_python import compile_expr
+from iabp.spec.expr import INT, Expr, Var
+from iabp.spec.modes import Mode
+from iabp.spec.timing import RR_MAX_MS, RR_MIN_MS, pep_lo_ms, qs2_hi_ms
+
+_NAN: Final = math.nan
+
+
+def _compile_band(fn: Callable[[Expr], Expr]) -> Callable[[int], int]:
+    """One of the spec's rate bands (ms as a function of R-R), compiled for an int R-R."""
+    compiled = compile_expr(fn(Var("mon_rr_ms", INT)))
+    return lambda rr_ms: int(compiled({"mon_rr_ms": rr_ms}))
+
+
+class OwnBeatClock:
+    """Own R-wave and upstroke detection and the beat clock (an online operator).
+
+    :meth:`update` takes one TELEMETRY frame and writes the heart's keys of the valuation
+    (``heart_*'``, the trigger-seen keys, ``r_wave``, ``upstroke``, ``activity``,
+    ``mon_beat``, ``mon_activity_late``, ``mon_beats_seen``); :meth:`hold` bridges lost
+    ticks; :meth:`reset` forgets everything, detectors included.
+    """
+
+    def __init__(self, config: ReconstructionConfig,
+                 detectors: BeatDetectors | None = None) -> None:
+        self.config = config
+        self.detectors = detectors if detectors is not None else beat_detectors(FS_HZ)
+        self._r = self.detectors.r_wave
+        self._p = self.detectors.upstroke
+        self._push_ecg = self._r.push
+        self._pep_lo = _compile_band(pep_lo_ms)
+        self._qs2_hi = _compile_band(qs2_hi_ms)
+        self._silent_after = config.silent_after_ms
+        self._margin = config.missed_beat_margin_ms
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every beat (as at monitor start), detectors included."""
+        self._r.reset()
+        self._p.reset()
+        self._last_ecg_mv = 0.0
+        self._last_abp = _NAN
+        self._peak = NEVER_MS
+        self._rr = 0
+        self._up_n = NEVER_MS
+        self._up_rr = 0
+        self._activity_due = NOT_DUE_MS
+        self._beats = 0
+        self._in_pressure = False
+
+    def initial_values(self) -> dict[str, Any]:
+        """The heart's this-frame keys before any telemetry: silent, no R-R yet, and the
+        widest ejection window of the whole supported rate range."""
+        return {"heart_t_ms'": RR_MAX_MS, "heart_rr_ms'": 0, "heart_silent'": True,
+                "heart_pep_ms'": self._pep_lo(RR_MIN_MS),
+                "heart_qs2_ms'": self._qs2_hi(RR_MAX_MS), R_SEEN_KEY: False, UP_SEEN_KEY: False}
+
+    @property
+    def rr_ms(self) -> int:
+        """The last R-R between two own R peaks (ms), 0 before two own beats."""
+        return self._rr
+
+    def hold(self, samples: int) -> None:
+        """``samples`` lost ticks: feed the detectors the last samples again so the beat
+        clock stays in step with console time."""
+        for _ in range(samples):
+            self._push_ecg(self._last_ecg_mv)
+            if self._in_pressure:
+                self._p.push(self._last_abp)
+
+    def update(self, f: TelemetryFrame, n: int, mode: Mode, v: dict[str, Any]) -> bool:
+        """Own R-wave (and, in pressure mode, upstroke) detection and the beat clock for
+        the frame of sample index ``n``, written into the valuation ``v``; True if an
+        own-detection event happened in this frame."""
+        ecg = f.ecg_uv
+        if ecg == NOT_AVAILABLE:
+            r = self._push_ecg(_NAN)
+        else:
+            mv = self._last_ecg_mv = ecg * 0.001
+            r = self._push_ecg(mv)
+        if mode is Mode.PRESSURE_TRIGGER:
+            up = self._pressure(f)
+            v[UP_SEEN_KEY] = n - self._up_n < self._up_rr + self._margin
+        else:
+            up = False
+            if self._in_pressure:
+                self._in_pressure, self._up_n = False, NEVER_MS
+                v[UP_SEEN_KEY] = False
+        if r:
+            self._new_beat(n, v)
+        heart_t = n - self._peak
+        v["heart_t_ms'"] = heart_t
+        v["heart_silent'"] = heart_t >= self._silent_after
+        v[R_SEEN_KEY] = heart_t < self._rr + self._margin
+        if mode is Mode.PRESSURE_TRIGGER:
+            # The monitor's own upstroke detector is fooled by the balloon's augmentation
+            # (it looks like an upstroke); its own R-wave detection on the ECG is as
+            # independent and shows the beat is real and fresh, so either counts.
+            v[UP_SEEN_KEY] = bool(v[UP_SEEN_KEY] or v[R_SEEN_KEY])
+        late = self._activity_due <= n
+        if late:
+            self._activity_due = NOT_DUE_MS
+        if r or up or late or v["activity"] or v["mon_activity_late"]:
+            v["r_wave"] = v["mon_beat"] = r
+            v["upstroke"] = up
+            v["activity"] = r or up
+            v["mon_activity_late"] = late
+            return r or up or late
+        return False
+
+    def _new_beat(self, n: int, v: dict[str, Any]) -> None:
+        """An own-detected R wave: measure R-R, set this beat's conservative ejection window."""
+        peak = self._r.last_peak_index
+        prev, self._peak = self._peak, peak
+        self._beats += 1
+        v["mon_beats_seen"] = self._beats
+        if prev > NEVER_MS:
+            self._rr = peak - prev
+        rr = self._rr
+        if self._beats >= 2 and rr > 0:
+            pep, qs2 = self._pep_lo(rr), self._qs2_hi(rr)
+        else:  # first beat: no R-R yet, the widest window of the whole supported range
+            pep, qs2 = self._pep_lo(RR_MIN_MS), self._qs2_hi(RR_MAX_MS)
+        v["heart_rr_ms'"], v["heart_pep_ms'"], v["heart_qs2_ms'"] = rr, pep, qs2
+        self._activity_due = peak + self.config.activity_tolerance_ms
+
+    def _pressure(self, f: TelemetryFrame) -> bool:
+        """Own systolic-upstroke detection (run only in PRESSURE_TRIGGER mode)."""
+        raw = f.arterial_pressure_mmhg_x10
+        if not self._in_pressure:
+            self._in_pressure = True
+            self._p.reset()
+        x = self._last_abp = _NAN if raw == NOT_AVAILABLE else raw * 0.1
+        if self._p.push(x) & UPSTROKE:
+            est = self._p.last_upstroke_index
+            if self._up_n > NEVER_MS:
+                self._up_rr = est - self._up_n
+            self._up_n = est
+            return True
+        return False

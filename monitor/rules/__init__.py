@@ -1,0 +1,1 @@
+"""The runtime rules: the spec's properties compiled and checked on telemetry."""

@@ -1,0 +1,119 @@
+"""Beat-timing rules: the balloon must follow the heart, judged by the monitor's own beats.
+
+No helium in the balloon while the ventricle ejects, inflation only in diastole and only
+on a beat the monitor itself saw, the balloon off and the trigger-loss alarm on when the
+own triggers stop, and inflation no more often than the assist ratio allows (1:N own
+beats). Each is the spec's property on the monitor's OWN R-wave timing
+(REQ-MON-INDEPENDENT), with the detection tolerances of :class:`RuleConfig`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from iabp.monitor.reconstruct.step import substitute
+from iabp.monitor.rules.base import Outcome, RetroRule, Rule, RuleConfig, Schedule, Verdict
+from iabp.monitor.rules.expr import MEASURED_GAS, SPEC, prime, shrink_window
+from iabp.spec import assumptions as A
+from iabp.spec.expr import INT, And, Expr, Not, Var
+
+
+class NoGasInEjectionRule(RetroRule):
+    """P-NO-GAS-IN-EJECTION: no helium in the balloon while the ventricle ejects.
+
+    Judged twice per frame with the spec's formula: on the COMMAND history (the spec's
+    plant: gas from ``GAS_INFLATE_LAG_MIN_MS`` after inflate, up to
+    ``GAS_DEFLATE_MAX_MS`` after deflate) and on the MEASURED balloon state (the same
+    plant run on "the gas line shows gas"). The ejection window is the own-detected beat's
+    widest band for its measured R-R, shrunk by ``peak_tolerance_ms``.
+    """
+
+    rule_id = "MON-NO-GAS-IN-EJECTION"
+    property_id = "P-NO-GAS-IN-EJECTION"
+    adaptation = ("own beat timing; commanded AND measured balloon (spec plant on the gas "
+                  "line); window shrunk by the peak tolerance; past frames re-judged per beat")
+
+    def build(self, cfg: RuleConfig) -> Expr:
+        p = SPEC.property(self.property_id)
+        measured = substitute(p.formula, MEASURED_GAS)
+        return shrink_window(prime(And(p.formula, measured)), cfg.peak_tolerance_ms)
+
+    def risk(self, cfg: RuleConfig) -> Expr:
+        p = SPEC.property(self.property_id)
+        return Not(prime(And(p.conclusion, substitute(p.conclusion, MEASURED_GAS))))
+
+
+class InflationInDiastoleRule(RetroRule):
+    """P-INFL-DIASTOLE: the inflate command turns on only after the end of ejection
+    (the earliest helium arrival at or after the own-detected beat's latest valve closure)."""
+
+    rule_id = "MON-INFL-DIASTOLE"
+    property_id = "P-INFL-DIASTOLE"
+    schedule = Schedule.ON_CHANGE | Schedule.ON_BEAT  # its premise is a rising command
+    adaptation = "own beat timing; window shrunk by the peak tolerance; re-judged per beat"
+
+    def build(self, cfg: RuleConfig) -> Expr:
+        return shrink_window(SPEC.property(self.property_id).formula, cfg.peak_tolerance_ms)
+
+    def risk(self, cfg: RuleConfig) -> Expr:
+        return SPEC.property(self.property_id).premise
+
+
+class TriggerFreshRule(RetroRule):
+    """P-TRIGGER-FRESH: inflation only in a beat the MONITOR saw (its own R wave, or its
+    own upstroke in pressure mode), never after a missed beat or before the decision."""
+
+    rule_id = "MON-TRIGGER-FRESH"
+    property_id = "P-TRIGGER-FRESH"
+    schedule = Schedule.ON_CHANGE | Schedule.ON_BEAT  # its premise is a rising command
+    adaptation = "'detected this beat' = own detection, not later than the last R-R + margin"
+
+    def risk(self, cfg: RuleConfig) -> Expr:
+        return SPEC.property(self.property_id).premise
+
+
+class TriggerLossRule(Rule):
+    """P-TRIGGER-LOSS with the monitor's own triggers: in a trigger mode, no own R wave (or
+    upstroke) for the trigger-loss timeout plus the detection tolerance means the balloon
+    must be off and the trigger-loss alarm on."""
+
+    rule_id = "MON-TRIGGER-LOSS"
+    property_id = "P-TRIGGER-LOSS"
+    adaptation = ("own triggers; timeout widened by the detection tolerance, and the console "
+                  "may clear the alarm on its own decision of the returning beat up to the "
+                  "detection tolerance before the monitor decides the same beat")
+
+    def tolerance_for(self, cfg: RuleConfig) -> int:
+        return cfg.detection_tolerance_ms // A.TICK_MS
+
+    def build(self, cfg: RuleConfig) -> Expr:
+        timeout = Var("set_trigger_loss_timeout_ms", INT)
+        f = substitute(SPEC.property(self.property_id).formula,
+                       {"set_trigger_loss_timeout_ms": timeout + cfg.detection_tolerance_ms})
+        return prime(f)
+
+
+class RatioRule(Rule):
+    """P-RATIO with own-detected beats: each inflation in a trigger mode is preceded, since
+    the previous one, by at least N own beats (judged from the second observed inflation)."""
+
+    rule_id = "MON-RATIO"
+    property_id = "P-RATIO"
+    schedule = Schedule.ON_CHANGE
+    adaptation = "own beats; judged from the second observed inflation"
+
+    def quiet_expr(self) -> Expr | None:
+        return None
+
+    def reset(self) -> None:
+        super().reset()
+        self._seen_rise = False
+
+    def update(self, v: Mapping[str, Any], now_ms: int) -> Verdict:
+        if not self._seen_rise:
+            if v["inflate_cmd'"] and not v["inflate_cmd"]:
+                self._seen_rise = True
+            return Verdict(Outcome.UNKNOWN, self.rule_id, self.property_id, now_ms,
+                           "no inflation observed yet")
+        return super().update(v, now_ms)

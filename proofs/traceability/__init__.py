@@ -1,0 +1,1 @@
+"""The traceability matrix: hazard -> requirement -> property -> proof -> monitor rule -> tests."""

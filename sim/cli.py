@@ -1,0 +1,237 @@
+"""``iabp simulate`` and ``iabp console``: the closed loop on the command line.
+
+    iabp simulate --hr 80 --ratio 1:2 --mode ecg --seconds 30 --plot out.png
+                  [--fault NAME] [--fault-at S] [--record PATH] [--seed N] [--table]
+    iabp console --port URL [--hr 80] [--ratio 1:1] [--mode ecg] [--fault NAME]
+                 [--fault-at S] [--seconds S] [--realtime | --fast] [--seed N]
+
+Exit status: 0 success, 1 the console lost its port, 2 bad usage (unknown option, bad
+value, missing or unreadable record, port that cannot be opened).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+from typing import NoReturn
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from iabp.sim.closed_loop import (
+    START_KEYS,
+    ClosedLoopTrace,
+    LoopConfig,
+    SimulationError,
+    replay_record,
+    run_closed_loop,
+)
+from iabp.sim.console import CONSOLE_FAULTS, DEFAULT_FAULT_AT_MS, SimulatedConsole
+from iabp.sim.faults import (
+    FAULTS,
+    FIGURE_COLUMNS,
+    TIMING_SHIFT_MS,
+    Fault,
+    run_fault,
+    timing_error_table,
+)
+from iabp.sim.plots import plot_trace
+from iabp.spec.errors import IabpError, PortError, RecordError
+from iabp.spec.modes import Alarm
+
+MAX_SECONDS = 3600.0
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so the entry points return 2 themselves."""
+
+    def error(self, message: str) -> NoReturn:
+        raise SimulationError(message)
+
+
+def parse_ratio(text: str) -> int:
+    """``"1:2"`` or ``"2"`` -> 2 (assist one beat in N, N in 1..3)."""
+    n = text.split(":", 1)[1] if ":" in text and text.split(":", 1)[0] == "1" else text
+    try:
+        value = int(n)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"ratio {text!r}: expected 1:1, 1:2 or 1:3") from None
+    if value not in (1, 2, 3):
+        raise argparse.ArgumentTypeError(f"ratio {text!r}: expected 1:1, 1:2 or 1:3")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not (math.isfinite(v) and 0.0 < v <= MAX_SECONDS):
+        raise argparse.ArgumentTypeError(f"seconds must be in (0, {MAX_SECONDS:g}]")
+    return v
+
+
+def _hr(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a heart rate") from None
+    if not 30.0 <= v <= 180.0:
+        raise argparse.ArgumentTypeError("heart rate must be within 30-180 bpm")
+    return v
+
+
+def _common(p: argparse.ArgumentParser, faults: tuple[Fault, ...], ratio: str) -> None:
+    p.add_argument("--hr", type=_hr, default=80.0, help="sinus heart rate (bpm), default 80")
+    p.add_argument("--ratio", type=parse_ratio, default=parse_ratio(ratio),
+                   help=f"assist ratio 1:1, 1:2 or 1:3 (default {ratio})")
+    p.add_argument("--mode", choices=sorted(START_KEYS), default="ecg",
+                   help="trigger mode; internal simulates asystole (default ecg)")
+    p.add_argument("--fault", choices=[f.value for f in faults], default=None,
+                   help="inject this fault")
+    p.add_argument("--fault-at", type=_seconds, default=None, dest="fault_at",
+                   help="fault onset (s of simulated time)")
+    p.add_argument("--seed", type=int, default=0, help="random seed of the patient")
+
+
+def _simulate_parser() -> _Parser:
+    p = _Parser(prog="iabp simulate", description="Closed loop: patient model + trigger "
+                "detectors + the verified controller, at 1 kHz.")
+    _common(p, FAULTS, "1:1")
+    p.add_argument("--seconds", type=_seconds, default=30.0, help="simulated time (s)")
+    p.add_argument("--plot", default=None, help="write the figure to this PNG")
+    p.add_argument("--record", default=None, help="replay a PhysioNet record (e.g. mitdb/100 "
+                   "or a path to its .hea) instead of the patient model")
+    p.add_argument("--table", action="store_true", help="also print the figures of normal "
+                   "pumping and of the four timing errors (1:2, same rate)")
+    return p
+
+
+def _cell(v: float | None) -> str:
+    return "-" if v is None or v != v else f"{v:.1f}"
+
+
+def figures_table(rows: dict[str, dict[str, float]], title: str) -> Table:
+    """A rich table of the timing-card figures (mmHg) and stroke volumes (mL)."""
+    t = Table(title=f"{title}: pressures mmHg, stroke volumes mL")
+    t.add_column("run", no_wrap=True)
+    for c in (*FIGURE_COLUMNS, "SV SYS", "SV ASYS"):
+        t.add_column(c, justify="right")
+    for name, fig in rows.items():
+        t.add_row(name, *(_cell(fig.get(c)) for c in FIGURE_COLUMNS),
+                  _cell(fig.get("SV_SYS_mL")), _cell(fig.get("SV_ASYS_mL")))
+    return t
+
+
+def _summary(out: Console, tr: ClosedLoopTrace) -> None:
+    modes = ", ".join(f"{t / 1000:.1f}s {m.name}" for t, m in tr.mode_changes())
+    mask = tr.alarm_mask.astype(np.int64)
+    raised = np.flatnonzero(np.diff(mask, prepend=0) > 0)
+    alarms = ", ".join(f"{i / 1000:.2f}s " + "+".join(
+        a.name for a in Alarm if (int(mask[i]) & ~int(mask[i - 1] if i else 0)) >> a & 1)
+        for i in raised) or "none"
+    out.print(f"[bold]{tr.label}[/bold]: {tr.duration_ms / 1000:g} s simulated")
+    out.print(f"  modes: {modes}")
+    out.print(f"  alarms raised: {alarms}")
+    ref = (f" of {int(tr.r_true.sum())} {'reference' if tr.replay else 'true'} beats"
+           if tr.r_true.any() else " (no reference beats)")
+    out.print(f"  inflations (drive): {len(tr.inflations())}; R waves detected: "
+              f"{int(tr.r_detected.sum())}{ref}")
+    if not tr.replay:
+        vb = tr.balloon_volume_ml[tr.in_ejection]
+        out.print(f"  balloon volume during true ejection: max {float(vb.max(initial=0.0)):.1f} "
+                  f"mL, {int((vb > 0.0).sum())} ms with gas in the balloon")
+
+
+def _run_simulation(a: argparse.Namespace) -> ClosedLoopTrace:
+    ms = int(round(a.seconds * 1000))
+    if a.record is not None:
+        if a.fault is not None:
+            raise SimulationError("--fault needs the patient model; it cannot act on a --record")
+        return replay_record(a.record, mode=a.mode, ratio=a.ratio, seconds=a.seconds)
+    cfg = LoopConfig(hr_bpm=a.hr, ratio=a.ratio, mode=a.mode, duration_ms=ms, seed=a.seed)
+    if a.fault is None:
+        return run_closed_loop(cfg)
+    at = None if a.fault_at is None else int(round(a.fault_at * 1000))
+    return run_fault(a.fault, cfg, at_ms=at)
+
+
+def simulate_main(argv: list[str]) -> int:
+    """``iabp simulate``: run, print the figures, optionally plot. 0 ok, 2 bad usage."""
+    out, err = Console(highlight=False), Console(stderr=True, highlight=False)
+    try:
+        a = _simulate_parser().parse_args(argv)
+        tr = _run_simulation(a)
+    except (SimulationError, RecordError) as exc:
+        err.print(f"iabp simulate: {exc}")
+        return 2
+    except SystemExit as exc:  # --help
+        return 0 if exc.code in (0, None) else 2
+    _summary(out, tr)
+    if tr.replay:
+        out.print(f"  source: {tr.source}")
+        out.print("  figures: not available - a recording does not show the balloon's effect")
+    else:
+        rows = {tr.label: tr.figures()}
+        if a.fault in TIMING_SHIFT_MS:
+            cfg = LoopConfig(hr_bpm=a.hr, ratio=a.ratio, mode=a.mode, duration_ms=tr.duration_ms,
+                             seed=a.seed)
+            rows = {f"{cfg.mode.upper()} 1:{a.ratio}, normal": run_closed_loop(cfg).figures(),
+                    **rows}
+        out.print(figures_table(rows, "Assistance figures (aortic root)"))
+    if a.table:
+        tab = timing_error_table(hr_bpm=a.hr, mode="pressure" if a.mode == "pressure" else "ecg",
+                                 seed=a.seed)
+        out.print(figures_table(tab, f"Timing errors, 1:2 at {a.hr:g} bpm"))
+    if a.plot:
+        out.print(f"  figure: {plot_trace(tr, a.plot)}")
+    return 0
+
+
+def _console_parser() -> _Parser:
+    p = _Parser(prog="iabp console", description="Simulated console streaming protocol-v1 "
+                "telemetry on a serial URL and obeying monitor commands.")
+    p.add_argument("--port", required=True, help="serial URL: pty path, socket://host:port, loop://")
+    _common(p, CONSOLE_FAULTS, "1:1")
+    p.add_argument("--seconds", type=_seconds, default=60.0, help="console time to run (s)")
+    pace = p.add_mutually_exclusive_group()
+    pace.add_argument("--realtime", dest="realtime", action="store_true", default=True,
+                      help="pace to 1 kHz wall-clock time (default)")
+    pace.add_argument("--fast", dest="realtime", action="store_false",
+                      help="run as fast as possible")
+    return p
+
+
+def console_main(argv: list[str]) -> int:
+    """``iabp console``: 0 ran to the end, 1 lost the port, 2 bad usage or unopenable port."""
+    out, err = Console(highlight=False), Console(stderr=True, highlight=False)
+    try:
+        a = _console_parser().parse_args(argv)
+        cfg = LoopConfig(hr_bpm=a.hr, ratio=a.ratio, mode=a.mode, seed=a.seed,
+                         duration_ms=int(round(a.seconds * 1000)))
+        at = DEFAULT_FAULT_AT_MS if a.fault_at is None else int(round(a.fault_at * 1000))
+        console = SimulatedConsole(a.port, cfg, fault=a.fault, fault_at_ms=at)
+    except (SimulationError, PortError) as exc:
+        err.print(f"iabp console: {exc}")
+        return 2
+    except SystemExit as exc:
+        return 0 if exc.code in (0, None) else 2
+    try:
+        with console:
+            stats = console.run(a.seconds, realtime=a.realtime)
+    except KeyboardInterrupt:
+        stats = console.stats
+    except IabpError as exc:
+        err.print(f"iabp console: {exc}")
+        return 1
+    out.print(f"iabp console on {a.port}: {stats.ticks} ticks, {stats.records_sent} records, "
+              f"{stats.bytes_sent} bytes sent, {stats.bytes_dropped} dropped, "
+              f"{stats.commands_executed} monitor commands executed, final mode "
+              f"{stats.final_mode.name}" + (f", fault {a.fault}" if a.fault else ""))
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(simulate_main(sys.argv[1:]))

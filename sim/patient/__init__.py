@@ -1,0 +1,1 @@
+"""The simulated patient: left ventricle, aortic valve, Windkessel and balloon, stepped once per 1 ms tick."""

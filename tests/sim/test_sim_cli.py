@@ -1,0 +1,61 @@
+"""``iabp simulate`` and ``iabp console`` on the command line: outputs and exit codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from iabp.__main__ import main as iabp_main
+from iabp.sim.cli import console_main, parse_ratio, simulate_main
+from iabp.sim.records import available_records
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def test_simulate_writes_a_png_and_prints_the_figures(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "out.png"
+    rc = simulate_main(["--hr", "80", "--ratio", "1:2", "--mode", "ecg", "--seconds", "6",
+                        "--plot", str(out), "--fault", "late-deflation", "--seed", "3"])
+    assert rc == 0
+    assert out.read_bytes()[:8] == PNG_MAGIC
+    text = capsys.readouterr().out
+    assert "late-deflation" in text and "normal" in text and "ADIA" in text
+
+
+def test_the_iabp_entry_point_dispatches_simulate(tmp_path: Path) -> None:
+    assert iabp_main(["simulate", "--seconds", "2", "--mode", "pressure"]) == 0
+
+
+@pytest.mark.parametrize("argv", [
+    ["--ratio", "1:5"], ["--ratio", "x"], ["--mode", "auto"], ["--seconds", "-1"],
+    ["--seconds", "nan"], ["--hr", "250"], ["--fault", "hiccup"], ["--bogus"],
+    ["--record", "no/such-record"], ["--record", "mitdb/100", "--fault", "kink"],
+])
+def test_bad_usage_exits_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert simulate_main(argv) == 2
+    assert "iabp simulate:" in capsys.readouterr().err
+
+
+@pytest.mark.skipif("mitdb/100" not in available_records(), reason="PhysioNet data not present")
+def test_simulate_replays_a_record(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "replay.png"
+    assert simulate_main(["--record", "mitdb/100", "--seconds", "4", "--plot", str(out)]) == 0
+    assert out.read_bytes()[:8] == PNG_MAGIC
+    text = capsys.readouterr().out
+    assert "recording does not show the balloon" in text
+    assert simulate_main(["--record", "mitdb/100", "--mode", "pressure", "--seconds", "2"]) == 2
+
+
+def test_console_cli(capsys: pytest.CaptureFixture[str]) -> None:
+    assert console_main(["--port", "loop://", "--seconds", "0.3", "--fast",
+                         "--fault", "garbage", "--fault-at", "0.1"]) == 0
+    assert "300 ticks" in capsys.readouterr().out
+    assert console_main(["--port", "/dev/iabp-no-such-port", "--seconds", "1"]) == 2
+    assert console_main(["--seconds", "1"]) == 2  # --port is required
+    assert console_main(["--port", "loop://", "--fault", "early-deflation"]) == 2
+
+
+def test_parse_ratio() -> None:
+    assert [parse_ratio(x) for x in ("1:1", "1:2", "3")] == [1, 2, 3]
