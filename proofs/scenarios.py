@@ -81,6 +81,7 @@ def scenarios() -> list[Scenario]:
     ack = {"op": Op.ACKNOWLEDGE}
     bad_request = {"set_request": True, "req_ecg_deflation_lead_ms": 10}
     good_request = {"set_request": True, "req_inflation_offset_ms": 20}
+    long_timeout_request = {"set_request": True, "req_trigger_loss_timeout_ms": 20_000}
     return [
         Scenario("ecg-80bpm", 6000, steady_heart(750), _press({5: {"op": Op.START_ECG}})),
         Scenario("ecg-100bpm-late-detector-early-ejection", 6000,
@@ -101,6 +102,9 @@ def scenarios() -> list[Scenario]:
                  _press({5: {"op": Op.START_ECG}}), first_rr_ms=700),
         Scenario("ecg-lead-off", 9000, _lost_between(steady_heart(750), 5, 9),
                  _press({5: {"op": Op.START_ECG}})),
+        Scenario("ecg-long-lead-off-after-long-timeout-request", 12_000,
+                 _lost_between(steady_heart(750), 6, 14),
+                 _press({5: {"op": Op.START_ECG}, 2500: long_timeout_request})),
         Scenario("pressure-80bpm", 6000, steady_heart(750),
                  _press({5: {"op": Op.START_PRESSURE}})),
         Scenario("pressure-missed-upstrokes", 8000,

@@ -53,6 +53,13 @@ def _i(name: str) -> Var:
     return Var(name, INT)
 
 
+#: REQ-TRIGGER-LOSS asks for the trigger-loss alarm "within a stated bound": this is the
+#: bound (ms). Whatever the settings, a lost trigger is announced, and the balloon is off,
+#: within 5 s of the last trigger: about three beats at the slowest supported rate (40 bpm).
+#: Stated from the requirement, not read from the validator, so a validator that lets the
+#: timeout grow past it breaks a proof.
+TRIGGER_LOSS_BOUND_MS = 5000
+
 HEART = ("ASM-HEART-RATE", "ASM-RR-STEP", "ASM-EJECTION")
 DETECT = ("ASM-R-DETECT", "ASM-PRESSURE-DETECT", "ASM-MISS-SPACING")
 HIGH_ALARMS = (*HIGH_FAULT_INPUTS.values(), "alm_contra_absolute", "alm_async_activity")
@@ -111,6 +118,17 @@ def properties() -> list[Property]:
             "In a trigger mode, once no trigger has been reported for the trigger-loss "
             "timeout, the inflate command is off and the trigger-loss alarm is active (bound: "
             "the same tick)."),
+        Property(
+            "P-TRIGGER-LOSS-BOUND", "no trigger for the requirement's bound: deflated and "
+            "alarming, whatever the settings",
+            ("REQ-TRIGGER-LOSS",), ("HZ-NO-TRIGGER",), S,
+            And(in_trigger_mode(), obs_no_trigger >= TRIGGER_LOSS_BOUND_MS),
+            And(Not(inflate_cmd), _b("alm_trigger_loss")),
+            (), ("L-SETTINGS", "L-NO-TRIGGER"),
+            f"In a trigger mode, once no trigger has been reported for "
+            f"{TRIGGER_LOSS_BOUND_MS} ms (the bound REQ-TRIGGER-LOSS states, independent of "
+            "the settings in force), the inflate command is off and the trigger-loss alarm is "
+            "active."),
         Property(
             "P-TRIGGER-FRESH", "inflation only in a beat whose own trigger was detected",
             ("REQ-TRIGGER-FRESH",), ("HZ-NO-TRIGGER",), T,
@@ -223,6 +241,17 @@ def properties() -> list[Property]:
             "assist ratio have gone by without an inflation (heart rate above the inflation "
             "window, inconsistent rhythm, missed notch), the assist-suspended alarm is active: "
             "pumping never stops silently."),
+        Property(
+            "P-NO-START-OVER-ALARM", "pumping never starts over an unacknowledged "
+            "high-priority alarm",
+            ("REQ-ALARM-HALT", "REQ-ALARM-LATCH"), ("HZ-SILENT", "HZ-GAS", "HZ-KINK"), T,
+            And(Not(is_pumping()), is_pumping(primed=True)),
+            And(*[Not(_b(a)) for a in HIGH_ALARMS]),
+            (), (),
+            "The console starts pumping (from STANDBY or HALTED into a pumping mode) only on a "
+            "tick on which no high-priority alarm is active: the operator must acknowledge an "
+            "alarm (and its cause must be gone) before pumping can start again, so therapy "
+            "never restarts over an alarm nobody has seen."),
         Property(
             "P-IDLE-ALARM", "a balloon left still too long raises the idle alarm",
             ("REQ-IDLE-ALARM",), ("HZ-IDLE",), S,

@@ -102,6 +102,11 @@ def variants() -> list[Variant]:
         Variant("V-NO-TRIGGER-LOSS-ALARM", "P-TRIGGER-LOSS",
                 "no trigger-loss alarm and pumping continues on the timer",
                 _replace("trigger_lost", FALSE)),
+        Variant("V-ACCEPT-LONG-TRIGGER-LOSS-TIMEOUT", "P-TRIGGER-LOSS-BOUND",
+                "the settings validator lets the trigger-loss timeout grow without limit "
+                "(a permanent lead-off pumps on without an alarm)",
+                lambda s: _weaker_validator(s, "RANGE-trigger_loss_timeout_ms",
+                                            "iabp-broken-loss-range")),
         Variant("V-FLYWHEEL-INFLATION", "P-TRIGGER-FRESH",
                 "when a beat is missed, a predicted beat stands in for the trigger",
                 _replace("trigger", And(Not(_b("mode_entered")), Or(
@@ -148,6 +153,11 @@ def variants() -> list[Variant]:
                 "acknowledge clears the gas-loss alarm while gas is still being lost",
                 _replace("alm_gas_loss", And(Or(_b("gas_loss"), _b("alm_gas_loss")),
                                              Not(ack)))),
+        Variant("V-START-OVER-LATCHED-ALARM", "P-NO-START-OVER-ALARM",
+                "START is accepted while a high-priority alarm is still latched, "
+                "unacknowledged, once its cause has gone",
+                _replace("pumping_permitted", And(Not(_b("high_fault")),
+                                                  Not(_b("contra_blocks"))))),
         Variant("V-IDLE-ALARM-LATE", "P-IDLE-ALARM",
                 "the idle alarm comes a second after the idle limit",
                 _replace("alm_idle", _n("idle_ms") >= _n("set_idle_limit_ms") + 1000)),

@@ -102,6 +102,22 @@ class InternalExitRule(Rule):
                           {"activity": Var("mon_activity_late", BOOL)})
 
 
+class NoStartOverAlarmRule(Rule):
+    """P-NO-START-OVER-ALARM: the console may enter a pumping mode only on a frame whose
+    previous frame showed no high-priority alarm (the alarm mask is on the wire)."""
+
+    rule_id = "MON-NO-START-OVER-ALARM"
+    property_id = "P-NO-START-OVER-ALARM"
+    schedule = Schedule.ON_CHANGE  # its premise is a mode change
+    adaptation = ("alarm bits of the entry frame itself (the verified console cannot raise "
+                  "one on the tick it starts: a fault or contraindication blocks the start)")
+
+    def build(self, cfg: RuleConfig) -> Expr:
+        alarms = (*HIGH_FAULT_INPUTS.values(), "alm_contra_absolute", "alm_async_activity")
+        return substitute(SPEC.property(self.property_id).formula,
+                          {a: Var(a, BOOL, True) for a in alarms})
+
+
 class FaultHaltRule(Rule):
     """P-FAULT-HALT with the fault alarm bits as the evidence of the console's fault
     sensors: a high-priority fault alarm must come with HALTED and the balloon off within

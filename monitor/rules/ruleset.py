@@ -49,6 +49,7 @@ from iabp.monitor.rules.modes import (
     InternalEntryRule,
     InternalExitRule,
     ModeTableRule,
+    NoStartOverAlarmRule,
     SettingsSafeRule,
     StandbyDeflatedRule,
     StopObeyedRule,
@@ -58,6 +59,7 @@ from iabp.monitor.rules.timing import (
     NoGasInEjectionRule,
     RatioRule,
     TriggerFreshRule,
+    TriggerLossBoundRule,
     TriggerLossRule,
 )
 from iabp.spec.engines.to_python import compile_expr
@@ -67,9 +69,10 @@ __all__ = [
     "MEASURED_GAS", "RULES", "SLOW_KEYS", "UNOBSERVABLE", "AlarmCauseRule",
     "AssistSuspendedRule", "ContraAbsoluteRule", "ContraRelativeRule", "FaultHaltRule",
     "IdleAlarmRule", "InflationInDiastoleRule", "InternalEntryRule", "InternalExitRule",
-    "ModeTableRule", "NoGasInEjectionRule", "Outcome", "RatioRule", "Rule", "RuleConfig",
+    "ModeTableRule", "NoGasInEjectionRule", "NoStartOverAlarmRule", "Outcome", "RatioRule",
+    "Rule", "RuleConfig",
     "RuleSet", "Schedule", "SettingsSafeRule", "StandbyDeflatedRule", "StopObeyedRule",
-    "TriggerFreshRule", "TriggerLossRule", "Unobservable", "Verdict", "drop_conjuncts",
+    "TriggerFreshRule", "TriggerLossBoundRule", "TriggerLossRule", "Unobservable", "Verdict", "drop_conjuncts",
     "fast_part", "prime", "shrink_window", "traceability",
 ]
 
@@ -83,7 +86,8 @@ RULES: Final[tuple[type[Rule], ...]] = _in_spec(
     NoGasInEjectionRule, InflationInDiastoleRule, TriggerFreshRule, StandbyDeflatedRule,
     ContraAbsoluteRule, ContraRelativeRule, TriggerLossRule, InternalEntryRule,
     InternalExitRule, FaultHaltRule, RatioRule, SettingsSafeRule, AlarmCauseRule,
-    IdleAlarmRule, AssistSuspendedRule, StopObeyedRule, ModeTableRule,
+    IdleAlarmRule, AssistSuspendedRule, StopObeyedRule, ModeTableRule, NoStartOverAlarmRule,
+    TriggerLossBoundRule,
 )
 """Every runtime rule class (``rule_id``, ``property_id``, ``requirements()``, ``hazards()``)."""
 

@@ -94,6 +94,23 @@ class TriggerLossRule(Rule):
         return prime(f)
 
 
+class TriggerLossBoundRule(Rule):
+    """P-TRIGGER-LOSS-BOUND with the monitor's own triggers: whatever the settings, no own R
+    wave (or upstroke) for the requirement's bound means the balloon must be off and the
+    trigger-loss alarm on (judged after the detection tolerance)."""
+
+    rule_id = "MON-TRIGGER-LOSS-BOUND"
+    property_id = "P-TRIGGER-LOSS-BOUND"
+    adaptation = ("own triggers; a violation counts once it has outlasted the detection "
+                  "tolerance (the monitor may decide the last beat before the console did)")
+
+    def build(self, cfg: RuleConfig) -> Expr:
+        return prime(SPEC.property(self.property_id).formula)
+
+    def tolerance_for(self, cfg: RuleConfig) -> int:
+        return cfg.detection_tolerance_ms // A.TICK_MS
+
+
 class RatioRule(Rule):
     """P-RATIO with own-detected beats: each inflation in a trigger mode is preceded, since
     the previous one, by at least N own beats (judged from the second observed inflation)."""

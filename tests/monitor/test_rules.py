@@ -28,6 +28,7 @@ from iabp.monitor.rules.ruleset import (
     InternalExitRule,
     ModeTableRule,
     NoGasInEjectionRule,
+    NoStartOverAlarmRule,
     Outcome,
     RatioRule,
     Rule,
@@ -37,6 +38,7 @@ from iabp.monitor.rules.ruleset import (
     StandbyDeflatedRule,
     StopObeyedRule,
     TriggerFreshRule,
+    TriggerLossBoundRule,
     TriggerLossRule,
     Verdict,
     traceability,
@@ -276,6 +278,44 @@ def test_trigger_loss_fires_when_the_console_pumps_on_without_own_triggers() -> 
 @pytest.mark.property("MON-TRIGGER-LOSS")
 def test_trigger_loss_quiet_on_clean_pumping() -> None:
     assert fired(clean(), TriggerLossRule) == []
+
+
+@pytest.mark.property("MON-TRIGGER-LOSS-BOUND")
+def test_trigger_loss_bound_fires_when_the_console_pumps_on_past_the_requirements_bound() -> None:
+    # the console keeps pumping on its timer with no trigger: past the 5 s bound of
+    # REQ-TRIGGER-LOSS (plus the detection tolerance) whatever its own timeout setting
+    found = fired(console_frames(10.5, "trigger-loss", 3000), TriggerLossBoundRule)
+    assert found and 7000 < found[0].at_ms < 8000
+
+
+@pytest.mark.property("MON-TRIGGER-LOSS-BOUND")
+def test_trigger_loss_bound_quiet_on_clean_pumping_and_on_a_console_that_alarms() -> None:
+    assert fired(clean(), TriggerLossBoundRule) == []
+    # a console that raises the trigger-loss alarm and stops inflating satisfies it
+    lost = mutate(clean(), 1500, 8000, ecg_uv=0, alarm_mask=1 << int(Alarm.TRIGGER_LOSS),
+                  inflate=False)
+    assert fired(lost, TriggerLossBoundRule) == []
+
+
+# -- P-NO-START-OVER-ALARM --------------------------------------------------------------------
+
+
+@pytest.mark.property("MON-NO-START-OVER-ALARM")
+def test_no_start_over_alarm_fires_when_pumping_starts_over_a_latched_alarm() -> None:
+    gas_alarm = 1 << int(Alarm.GAS_LOSS)
+    frames = mutate(standby_frames(2000), 800, 2000, alarm_mask=gas_alarm)
+    frames = mutate(frames, 1500, 2000, mode=Mode.ECG_TRIGGER)
+    found = fired(frames, NoStartOverAlarmRule)
+    assert [v.at_ms for v in found] == [frames[1500].time_ms]
+
+
+@pytest.mark.property("MON-NO-START-OVER-ALARM")
+def test_no_start_over_alarm_quiet_on_a_clean_start_and_after_acknowledge() -> None:
+    assert fired(clean(), NoStartOverAlarmRule) == []
+    gas_alarm = 1 << int(Alarm.GAS_LOSS)
+    frames = mutate(standby_frames(2000), 800, 1200, alarm_mask=gas_alarm)  # acknowledged
+    frames = mutate(frames, 1500, 2000, mode=Mode.ECG_TRIGGER)
+    assert fired(frames, NoStartOverAlarmRule) == []
 
 
 # -- P-INTERNAL-ENTRY / P-INTERNAL-EXIT -----------------------------------------------------
