@@ -44,6 +44,7 @@ import numpy as np
 from iabp.controller.triggers.filters import (
     MovingSum,
     RingBuffer,
+    RWaveTriggerClock,
     SosFilter,
     TriggerSetupError,
     design_bandpass,
@@ -87,7 +88,7 @@ class EcgTuning:
     min_feature_mv_per_s: float = 1.0
 
 
-class RWaveDetector:
+class RWaveDetector(RWaveTriggerClock):
     """Detect R waves in one ECG lead, one sample at a time, with bounded delay and memory.
 
     ``push(sample_mV)`` returns True exactly once per detected R wave, on the sample at
@@ -120,25 +121,9 @@ class RWaveDetector:
     def _samples(self, ms: float) -> int:
         return max(1, int(round(ms * self._fs_hz / 1000.0)))
 
-    @property
-    def fs(self) -> float:
-        """Sampling rate (Hz) the filters were designed for."""
-        return self._fs_hz
 
-    @property
-    def decision_delay_bound_ms(self) -> float:
-        """Largest time (ms) from the estimated R peak to the decision, by construction."""
-        return self._decision_delay_bound_ms
 
-    @property
-    def last_peak_index(self) -> int:
-        """Sample index of the most recently detected R peak estimate (-1 before the first)."""
-        return self._last_peak_n
 
-    @property
-    def sample_count(self) -> int:
-        """Number of samples pushed since construction or the last :meth:`reset`."""
-        return self._n
 
     @property
     def rr_mean_ms(self) -> float:

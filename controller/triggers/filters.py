@@ -169,3 +169,35 @@ def group_delay_ms(sos: np.ndarray, freqs_hz: list[float], fs_hz: float) -> floa
     b, a = signal.sos2tf(sos)
     _, gd = signal.group_delay((b, a), w=np.asarray(freqs_hz, dtype=float), fs=fs_hz)
     return float(np.max(gd)) * 1000.0 / fs_hz
+
+
+class RWaveTriggerClock:
+    """What every R-wave trigger tells the pump about its own timing: the rate it samples
+    at, its decision-delay bound, the sample index of the last estimated R peak and how
+    many samples it has seen. Subclasses set ``_fs_hz``, ``_decision_delay_bound_ms``,
+    ``_last_peak_n`` and ``_n``."""
+
+    _fs_hz: float
+    _decision_delay_bound_ms: float
+    _last_peak_n: int
+    _n: int
+
+    @property
+    def fs(self) -> float:
+        """Sampling rate (Hz) the filters were designed for."""
+        return self._fs_hz
+
+    @property
+    def decision_delay_bound_ms(self) -> float:
+        """Largest time (ms) from the estimated R peak to the decision, by construction."""
+        return self._decision_delay_bound_ms
+
+    @property
+    def last_peak_index(self) -> int:
+        """Sample index of the most recent estimated R peak (-1 before the first beat)."""
+        return self._last_peak_n
+
+    @property
+    def sample_count(self) -> int:
+        """Number of samples pushed since construction or the last :meth:`reset`."""
+        return self._n

@@ -41,6 +41,7 @@ from dataclasses import dataclass
 from iabp.controller.triggers.filters import (
     MovingSum,
     RingBuffer,
+    RWaveTriggerClock,
     SosFilter,
     TriggerSetupError,
     design_bandpass,
@@ -351,7 +352,7 @@ class _Decider:
         self.cand_state = "idle"
 
 
-class FastRWaveDetector:
+class FastRWaveDetector(RWaveTriggerClock):
     """Detect R waves in one ECG lead, deciding on the QRS up-slope.
 
     Same interface as :class:`iabp.controller.triggers.ecg.RWaveDetector`: ``push``
@@ -372,25 +373,9 @@ class FastRWaveDetector:
         self._decision_delay_bound_ms = 1000.0 * (lookback_n + self._lag_n) / self._fs_hz
         self.reset()
 
-    @property
-    def fs(self) -> float:
-        """Sampling rate (Hz) the filters were designed for."""
-        return self._fs_hz
 
-    @property
-    def decision_delay_bound_ms(self) -> float:
-        """Largest time (ms) from the estimated R peak to the decision, by construction."""
-        return self._decision_delay_bound_ms
 
-    @property
-    def last_peak_index(self) -> int:
-        """Sample index of the most recent estimated R peak (-1 before the first beat)."""
-        return self._last_peak_n
 
-    @property
-    def sample_count(self) -> int:
-        """Number of samples pushed since construction or the last :meth:`reset`."""
-        return self._n
 
     @property
     def rr_mean_ms(self) -> float:
@@ -425,7 +410,7 @@ class FastRWaveDetector:
         return False
 
 
-class TwoLeadRWaveDetector:
+class TwoLeadRWaveDetector(RWaveTriggerClock):
     """Two-lead fast R-wave trigger: per-lead quality-weighted fusion of the QRS feature."""
 
     def __init__(self, fs_hz: float, tuning: FastEcgTuning | None = None) -> None:
@@ -442,21 +427,9 @@ class TwoLeadRWaveDetector:
         self._learn_n = _samples(t.learn_ms, self._fs_hz)
         self.reset()
 
-    @property
-    def fs(self) -> float:
-        return self._fs_hz
 
-    @property
-    def decision_delay_bound_ms(self) -> float:
-        return self._decision_delay_bound_ms
 
-    @property
-    def last_peak_index(self) -> int:
-        return self._last_peak_n
 
-    @property
-    def sample_count(self) -> int:
-        return self._n
 
     @property
     def lead_weights(self) -> tuple[float, float]:
