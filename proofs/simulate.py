@@ -9,7 +9,7 @@ against every environment constraint of the spec: a scenario cannot cheat.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +19,7 @@ from iabp.spec.expr import Const, Op, Operator, Var
 from iabp.spec.iabp import iabp_spec
 from iabp.spec.modes import OperatorCommand
 from iabp.spec.settings import DEFAULT_SETTINGS, SETTINGS
-from iabp.spec.system import Property, PropertyKind, SystemSpec
+from iabp.spec.system import EnvConstraint, Property, PropertyKind, SystemSpec
 from iabp.spec.timing import (
     PEP_HI_BAND_MS,
     PEP_LO_BAND_MS,
@@ -120,20 +120,33 @@ class Run:
     violation_tick: dict[str, int]
 
 
+def _input_derivations(env: Sequence[EnvConstraint], inputs: set[str]
+                       ) -> dict[str, Callable[[Mapping[str, Any]], Any]]:
+    """Inputs the environment defines outright (``input == expr``): how to compute them."""
+    out: dict[str, Callable[[Mapping[str, Any]], Any]] = {}
+    for c in env:
+        e = c.expr
+        if (isinstance(e, Op) and e.op is Operator.EQ and isinstance(e.args[0], Var)
+                and e.args[0].name in inputs):
+            out[e.args[0].name] = compile_expr(e.args[1])
+    return out
+
+
 class SpecSimulator:
     """Runs a SystemSpec concretely (any variant) under scenarios."""
 
     def __init__(self, spec: SystemSpec | None = None) -> None:
         self.spec = spec or iabp_spec()
         self.step = compile_step(list(self.spec.step))
-        self.derived: dict[str, Callable[[Mapping[str, Any]], Any]] = {}
-        checks = []
-        for c in self.spec.env:
-            e = c.expr
-            if (isinstance(e, Op) and e.op is Operator.EQ and isinstance(e.args[0], Var)
-                    and e.args[0].name in {i.name for i in self.spec.inputs}):
-                self.derived[e.args[0].name] = compile_expr(e.args[1])
-            checks.append((c.assumption, c.text, compile_expr(e)))
+        # The detector inputs follow the scenario's heart and detectors (the real spec's
+        # detector model) even when this spec drops the assumption that constrains them:
+        # a spec without ASM-R-DETECT still has a detector, only an unconstrained one.
+        inputs = {i.name for i in self.spec.inputs}
+        self.derived: dict[str, Callable[[Mapping[str, Any]], Any]] = {
+            **_input_derivations(iabp_spec().env, inputs),
+            **_input_derivations(self.spec.env, inputs),
+        }
+        checks = [(c.assumption, c.text, compile_expr(c.expr)) for c in self.spec.env]
         self.env_checks = checks
         self.env_all = compile_many([c.expr for c in self.spec.env])
         self.init_checks = [compile_expr(e) for e in self.spec.init]
