@@ -1,21 +1,28 @@
-"""Append-only, hash-chained audit log of the monitor, with a black-box window of telemetry.
+"""Append-only audit log of the monitor: hash-chained, Ed25519-signed, checkpointed, sealed.
 
 Every record is one line of canonical JSON (sorted keys, no spaces, ASCII)::
 
-    {"hash": H, "payload": {...}, "prev_hash": P, "seq": N, "type": T, "wall_time": W}
+    {"hash": H, "payload": {...}, "prev_hash": P, "seq": N, "sig": S, "type": T, "wall_time": W}
 
-where ``H = sha256(canonical JSON of the record without "hash")`` and ``P`` is the
-previous record's ``H`` (``GENESIS_HASH`` for the first). Each record is flushed and
-``os.fsync``'d before :meth:`AuditLog.append` returns. Wall time is passed in by the
-caller (the clock is injected; nothing here reads it).
+where ``H = sha256(canonical JSON of the record without "hash" and "sig")``, ``P`` is the
+previous record's ``H`` (``GENESIS_HASH`` for the first) and ``S`` is the Ed25519
+signature (hex) of ``SIG_DOMAIN + H`` by the monitor's private key. A log written without
+a key has no ``sig`` field (format ``iabp-audit/1``, as before); a signed log
+(``iabp-audit/2``) has one on every record. Each record is flushed and ``os.fsync``'d
+before :meth:`AuditLog.append` returns. Wall time is passed in by the caller.
 
-What :func:`verify_log` detects: any edited byte, a deleted, inserted or reordered line,
-and a truncated last line, naming the first bad record. What it cannot detect on its
-own: whole records removed from the end of a log that was not sealed (a crash leaves the
-same picture), or a log rewritten by someone who recomputes every hash (there is no
-key). Both need an external anchor: store :meth:`AuditLog.anchor` elsewhere (on the
-console, a second disk, a printout) and pass it to :func:`verify_log`. A cleanly closed
-log ends with a ``seal`` record, so its tail is complete as long as the seal is there.
+Besides the events, the log holds signed ``checkpoint`` records (every
+``checkpoint_every`` records here, and every ``MonitorConfig.checkpoint_ms`` of monitor
+time from the monitor's loop) stating the record count and the chain head, and a final
+``seal`` (same statement) on a clean end. :func:`verify_log` checks the whole chain, the
+signatures when given the public key, the statements of checkpoints and seals, and with
+``require_sealed`` that the log ends in a seal.
+
+What is and is not detectable is written down in ``monitor/PROTOCOL.md`` (section 12,
+"Audit log"). In short: with the key, any edited, inserted, deleted, reordered or
+re-chained record, an empty file and a log signed by another key fail; whole records cut
+from the END of a log are detectable only as "unsealed" (a crash leaves the same
+picture), so ``require_sealed`` fails them; whoever holds the private key can forge a log.
 """
 
 from __future__ import annotations
@@ -24,26 +31,137 @@ import dataclasses
 import hashlib
 import json
 import os
+import stat
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from enum import Enum
 from pathlib import Path
 from typing import Any, Final
 
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
 from iabp.spec.errors import IabpError
 
-FORMAT: Final = "iabp-audit/1"
+FORMAT: Final = "iabp-audit/1"  #: unsigned (chain only)
+SIGNED_FORMAT: Final = "iabp-audit/2"  #: every record signed with Ed25519
 GENESIS_HASH: Final = hashlib.sha256(b"IABP monitor audit log v1 genesis").hexdigest()
+SIG_DOMAIN: Final = b"iabp-audit/2 record hash "
 SEAL: Final = "seal"
 OPEN: Final = "log_open"
+CHECKPOINT: Final = "checkpoint"
 BLACKBOX_PRE: Final = "blackbox_pre"
 BLACKBOX_POST: Final = "blackbox_post"
+CHECKPOINT_EVERY: Final = 100  #: default: a checkpoint after this many other records
 _KEYS: Final = frozenset({"seq", "wall_time", "type", "payload", "prev_hash", "hash"})
+_SIGNED_KEYS: Final = _KEYS | {"sig"}
+_STATEMENTS: Final = frozenset({CHECKPOINT, SEAL})  #: records stating count and head
 
 
 class AuditLogError(IabpError):
     """The audit log cannot be written or continued (not a failed verification: a result)."""
+
+
+class KeyFileError(IabpError):
+    """A key file cannot be read, written or is not an Ed25519 key."""
+
+
+# -- keys -----------------------------------------------------------------------------------
+
+
+def key_id(public_key: Ed25519PublicKey) -> str:
+    """Short fingerprint of a public key: ``ed25519:`` + 16 hex digits of its SHA-256."""
+    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return "ed25519:" + hashlib.sha256(raw).hexdigest()[:16]
+
+
+def public_pem(public_key: Ed25519PublicKey) -> str:
+    """The public key as PEM (SubjectPublicKeyInfo) text."""
+    return public_key.public_bytes(serialization.Encoding.PEM,
+                                   serialization.PublicFormat.SubjectPublicKeyInfo).decode("ascii")
+
+
+def generate_key(path: str | os.PathLike[str], public_path: str | os.PathLike[str] | None = None
+                 ) -> Ed25519PrivateKey:
+    """Make a new Ed25519 key: the private key to ``path`` (PEM, mode 0600, never
+    overwritten) and the public key to ``public_path`` (default ``path + ".pub"``)."""
+    path = Path(path)
+    pub = Path(public_path) if public_path is not None else Path(str(path) + ".pub")
+    key = Ed25519PrivateKey.generate()
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                serialization.NoEncryption())
+    for p in (path, pub):
+        if p.exists():
+            raise KeyFileError(f"{p} exists: refusing to overwrite a key file")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        raise KeyFileError(f"cannot create {path}: {exc.strerror or exc}") from exc
+    try:
+        os.fchmod(fd, 0o600)  # whatever the umask
+        os.write(fd, private)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        pub.write_text(public_pem(key.public_key()), encoding="ascii")
+    except OSError as exc:
+        raise KeyFileError(f"cannot write {pub}: {exc.strerror or exc}") from exc
+    return key
+
+
+def _read_key_file(path: str | os.PathLike[str]) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as exc:
+        raise KeyFileError(f"cannot read key file {str(path)!r}: {exc.strerror or exc}") from exc
+
+
+def load_private_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:
+    """The Ed25519 private key in the PEM file ``path`` (as written by :func:`generate_key`)."""
+    data = _read_key_file(path)
+    try:
+        key = serialization.load_pem_private_key(data, password=None)
+    except (ValueError, TypeError) as exc:
+        raise KeyFileError(f"{path}: not an unencrypted PEM private key ({exc})") from exc
+    if not isinstance(key, Ed25519PrivateKey):
+        raise KeyFileError(f"{path}: not an Ed25519 private key")
+    return key
+
+
+def private_key_mode_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why the private key file's permissions are too open (group or others may read), or None."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        return f"{path} is readable by others (mode {stat.S_IMODE(mode):04o}); use chmod 600"
+    return None
+
+
+def load_public_key(path: str | os.PathLike[str]) -> Ed25519PublicKey:
+    """The Ed25519 public key in ``path``: a PEM public key, or a PEM private key (its
+    public half is taken)."""
+    data = _read_key_file(path)
+    try:
+        if b"PRIVATE KEY" in data:
+            private = serialization.load_pem_private_key(data, password=None)
+            if not isinstance(private, Ed25519PrivateKey):
+                raise KeyFileError(f"{path}: not an Ed25519 key")
+            return private.public_key()
+        key = serialization.load_pem_public_key(data)
+    except (ValueError, TypeError) as exc:
+        raise KeyFileError(f"{path}: not a PEM public key ({exc})") from exc
+    if not isinstance(key, Ed25519PublicKey):
+        raise KeyFileError(f"{path}: not an Ed25519 public key")
+    return key
+
+
+# -- records --------------------------------------------------------------------------------
 
 
 def canonical_json(obj: object) -> bytes:
@@ -56,9 +174,13 @@ def canonical_json(obj: object) -> bytes:
 
 
 def record_hash(record: Mapping[str, Any]) -> str:
-    """SHA-256 (hex) of the canonical JSON of ``record`` without its ``hash`` key."""
-    body = {k: v for k, v in record.items() if k != "hash"}
+    """SHA-256 (hex) of the canonical JSON of ``record`` without its ``hash`` and ``sig``."""
+    body = {k: v for k, v in record.items() if k not in ("hash", "sig")}
     return hashlib.sha256(canonical_json(body)).hexdigest()
+
+
+def _signed_message(hash_hex: str) -> bytes:
+    return SIG_DOMAIN + hash_hex.encode("ascii")
 
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
@@ -91,13 +213,14 @@ class VerifyStatus(Enum):
     """Outcome of :func:`verify_log`."""
 
     SEALED = "sealed"  #: intact chain ending in a seal record: tail complete
-    UNSEALED = "unsealed"  #: intact chain, not sealed: tail records could be missing (anchor?)
+    UNSEALED = "unsealed"  #: intact chain, not sealed: tail records could be missing
     BROKEN = "broken"  #: some record is bad; see ``problem`` and ``first_bad_line``
 
 
 class Problem(Enum):
-    """Why the first bad record is bad."""
+    """Why the first bad record is bad (or why the log as a whole fails)."""
 
+    EMPTY = "empty"  #: no record at all
     TRUNCATED_LINE = "truncated_line"  #: last line without its newline: an interrupted write
     BAD_JSON = "bad_json"
     NOT_CANONICAL = "not_canonical"  #: bytes differ from the canonical form: edited
@@ -106,6 +229,11 @@ class Problem(Enum):
     BAD_SEQ = "bad_seq"  #: deleted, inserted or reordered record
     BAD_PREV_HASH = "bad_prev_hash"  #: chain broken: deleted, inserted or reordered record
     AFTER_SEAL = "after_seal"  #: a record after a seal other than a log_open
+    BAD_SIGNATURE = "bad_signature"  #: edited, re-chained without the key, or another key
+    UNSIGNED = "unsigned"  #: a key was given but the log (or this record) is not signed
+    MIXED_SIGNING = "mixed_signing"  #: signed and unsigned records in one log
+    BAD_CHECKPOINT = "bad_checkpoint"  #: a checkpoint or seal misstates the count or head
+    NOT_SEALED = "not_sealed"  #: ``require_sealed`` and the log does not end in a seal
     ANCHOR_MISSING = "anchor_missing"  #: the log ends before the anchored record: tail removed
     ANCHOR_MISMATCH = "anchor_mismatch"  #: the anchored record differs from the anchor
 
@@ -121,66 +249,172 @@ class VerifyResult:
     first_bad_line: int | None = None
     first_bad_seq: int | None = None  #: the seq the first bad line should have had
     detail: str = ""
+    signed: bool = False  #: the intact records carry signatures
+    authenticated: bool = False  #: every intact record's signature checked with the given key
+    key_id: str | None = None  #: the key the log's first log_open names (signed logs)
+    checkpoints: int = 0  #: intact checkpoint records
+    last_checkpoint_seq: int | None = None
+    last_wall_time: float | None = None  #: wall time of the last intact record
+    last_checkpoint_wall_time: float | None = None
 
     @property
     def ok(self) -> bool:
-        """True when nothing bad was found (sealed or not)."""
+        """True when nothing bad was found (sealed or not, unless sealing was required)."""
         return self.status is not VerifyStatus.BROKEN
 
 
-def _broken(n: int, head: Anchor | None, problem: Problem, detail: str) -> VerifyResult:
-    return VerifyResult(VerifyStatus.BROKEN, n, head, problem, n + 1, n, detail)
-
-
-def _check_line(line: bytes, n: int, prev: str, after_seal: bool) -> tuple[Problem, str] | dict[str, Any]:
-    """The parsed record of line ``n + 1``, or why it is bad."""
+def wall_time_text(t: float | None) -> str:
+    """A wall time as ISO 8601 UTC, for messages."""
+    if t is None:
+        return "?"
     try:
-        rec = json.loads(line)
-    except ValueError as exc:
-        return Problem.BAD_JSON, f"not JSON: {exc}"
-    if not isinstance(rec, dict) or set(rec) != _KEYS:
-        return Problem.BAD_FIELDS, f"a record has exactly the keys {sorted(_KEYS)}"
-    if canonical_json(rec) != line:
-        return Problem.NOT_CANONICAL, "bytes differ from the canonical JSON of the record"
-    if record_hash(rec) != rec["hash"]:
-        return Problem.BAD_HASH, "record content does not match its hash: edited"
-    if rec["seq"] != n:
-        return Problem.BAD_SEQ, f"seq {rec['seq']} where {n} was due: record deleted, inserted or moved"
-    if rec["prev_hash"] != prev:
-        return Problem.BAD_PREV_HASH, "prev_hash does not match the record before: chain broken"
-    if after_seal and rec["type"] != OPEN:
-        return Problem.AFTER_SEAL, f"a {rec['type']!r} record follows a seal without a log_open"
-    return rec
+        return datetime.fromtimestamp(t, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")[:-4] + "Z"
+    except (OverflowError, OSError, ValueError):
+        return repr(t)
 
 
-def verify_log(path: str | os.PathLike[str], anchor: Anchor | None = None) -> VerifyResult:
-    """Check the whole chain of the log at ``path`` (and the external ``anchor`` if given)."""
-    prev, head, sealed, n = GENESIS_HASH, None, False, 0
+@dataclass
+class _Scan:
+    """Running state of :func:`verify_log`."""
+
+    public_key: Ed25519PublicKey | None
+    prev: str = GENESIS_HASH
+    n: int = 0
+    head: Anchor | None = None
+    sealed: bool = False
+    signed: bool | None = None  #: decided by the first record
+    key_id: str | None = None
+    checkpoints: int = 0
+    last_checkpoint_seq: int | None = None
+    last_wall: float | None = None
+    last_checkpoint_wall: float | None = None
+
+    def result(self, status: VerifyStatus, problem: Problem | None = None,
+               detail: str = "") -> VerifyResult:
+        bad = problem is not None
+        return VerifyResult(
+            status, self.n, self.head, problem, self.n + 1 if bad else None,
+            self.n if bad else None, detail, bool(self.signed),
+            bool(self.signed) and self.public_key is not None, self.key_id, self.checkpoints,
+            self.last_checkpoint_seq, self.last_wall, self.last_checkpoint_wall)
+
+    def check(self, line: bytes) -> tuple[Problem, str] | dict[str, Any]:
+        """The parsed record of line ``n + 1``, or why it is bad."""
+        n, prev = self.n, self.prev
+        try:
+            rec = json.loads(line)
+        except ValueError as exc:
+            return Problem.BAD_JSON, f"not JSON: {exc}"
+        if not isinstance(rec, dict) or set(rec) not in (_KEYS, _SIGNED_KEYS):
+            return Problem.BAD_FIELDS, f"a record has exactly the keys {sorted(_KEYS)} (+ 'sig')"
+        if canonical_json(rec) != line:
+            return Problem.NOT_CANONICAL, "bytes differ from the canonical JSON of the record"
+        if not isinstance(rec["hash"], str) or record_hash(rec) != rec["hash"]:
+            return Problem.BAD_HASH, "record content does not match its hash: edited"
+        has_sig = "sig" in rec
+        if self.signed is None:
+            self.signed = has_sig
+        elif has_sig != self.signed:
+            what = "unsigned record in a signed log" if self.signed else \
+                "signed record in an unsigned log"
+            return Problem.MIXED_SIGNING, f"{what}: records added or replaced by another writer"
+        if self.public_key is not None:
+            if not has_sig:
+                return Problem.UNSIGNED, ("the log is not signed (written without --key, or an "
+                                          "old iabp-audit/1 log): it cannot be authenticated")
+            problem = self._signature(rec)
+            if problem is not None:
+                return problem
+        if rec["seq"] != n:
+            return Problem.BAD_SEQ, f"seq {rec['seq']} where {n} was due: record deleted, inserted or moved"
+        if rec["prev_hash"] != prev:
+            return Problem.BAD_PREV_HASH, "prev_hash does not match the record before: chain broken"
+        if self.sealed and rec["type"] != OPEN:
+            return Problem.AFTER_SEAL, f"a {rec['type']!r} record follows a seal without a log_open"
+        if rec["type"] in _STATEMENTS:
+            payload = rec["payload"]
+            if not isinstance(payload, dict) or payload.get("records") != n + 1 or \
+                    payload.get("head", prev) != prev:
+                return Problem.BAD_CHECKPOINT, (f"{rec['type']} does not state this log: "
+                                                f"{n + 1} records with chain head {prev[:16]}...")
+        if rec["type"] == OPEN and self.key_id is None and isinstance(rec["payload"], dict):
+            named = rec["payload"].get("key_id")
+            self.key_id = named if isinstance(named, str) else None
+        return rec
+
+    def _signature(self, rec: Mapping[str, Any]) -> tuple[Problem, str] | None:
+        assert self.public_key is not None
+        try:
+            sig = bytes.fromhex(rec["sig"]) if isinstance(rec["sig"], str) else b""
+            self.public_key.verify(sig, _signed_message(rec["hash"]))
+        except (InvalidSignature, ValueError):
+            given = key_id(self.public_key)
+            named = self.key_id
+            if named is None and rec["type"] == OPEN and isinstance(rec["payload"], dict):
+                found = rec["payload"].get("key_id")
+                named = found if isinstance(found, str) else None
+            if named is not None and named != given:
+                why = f"the log names key {named}, not the given {given}: signed by another key"
+            else:
+                why = ("edited, or forged/re-chained without the private key, or signed by "
+                       "another key")
+            return Problem.BAD_SIGNATURE, f"signature does not verify with key {given}: {why}"
+        return None
+
+    def accept(self, rec: Mapping[str, Any]) -> None:
+        self.prev, self.sealed = rec["hash"], rec["type"] == SEAL
+        self.head, self.n = Anchor(self.n, self.prev), self.n + 1
+        wall = rec["wall_time"]
+        self.last_wall = float(wall) if isinstance(wall, (int, float)) else None
+        if rec["type"] == CHECKPOINT:
+            self.checkpoints += 1
+            self.last_checkpoint_seq = self.n - 1
+            self.last_checkpoint_wall = self.last_wall
+
+
+def verify_log(path: str | os.PathLike[str], anchor: Anchor | None = None, *,
+               public_key: Ed25519PublicKey | None = None,
+               require_sealed: bool = False) -> VerifyResult:
+    """Check the whole log at ``path``: the chain; every signature with ``public_key``
+    (if given); the statements of checkpoints and seals; the external ``anchor`` (if
+    given); and with ``require_sealed`` that the log ends in a seal."""
+    scan = _Scan(public_key)
     with open(path, "rb") as f:
         for raw in f:
             if not raw.endswith(b"\n"):
                 detail = f"last line has {len(raw)} bytes and no newline: interrupted write"
-                return _broken(n, head, Problem.TRUNCATED_LINE, detail)
-            checked = _check_line(raw[:-1], n, prev, sealed)
+                return scan.result(VerifyStatus.BROKEN, Problem.TRUNCATED_LINE, detail)
+            checked = scan.check(raw[:-1])
             if isinstance(checked, tuple):
-                return _broken(n, head, *checked)
-            if anchor is not None and n == anchor.seq and checked["hash"] != anchor.hash:
-                return _broken(n, head, Problem.ANCHOR_MISMATCH, "record differs from the anchor")
-            prev, sealed = checked["hash"], checked["type"] == SEAL
-            head, n = Anchor(n, prev), n + 1
-    if anchor is not None and n <= anchor.seq:
-        detail = f"log ends at seq {n - 1}, before the anchored seq {anchor.seq}: tail removed"
-        return _broken(n, head, Problem.ANCHOR_MISSING, detail)
-    return VerifyResult(VerifyStatus.SEALED if sealed else VerifyStatus.UNSEALED, n, head)
+                return scan.result(VerifyStatus.BROKEN, *checked)
+            if anchor is not None and scan.n == anchor.seq and checked["hash"] != anchor.hash:
+                return scan.result(VerifyStatus.BROKEN, Problem.ANCHOR_MISMATCH,
+                                   "record differs from the anchor")
+            scan.accept(checked)
+    if scan.n == 0:
+        return scan.result(VerifyStatus.BROKEN, Problem.EMPTY, "empty log: no records at all")
+    if anchor is not None and scan.n <= anchor.seq:
+        detail = f"log ends at seq {scan.n - 1}, before the anchored seq {anchor.seq}: tail removed"
+        return scan.result(VerifyStatus.BROKEN, Problem.ANCHOR_MISSING, detail)
+    if require_sealed and not scan.sealed:
+        detail = (f"the log ends at record {scan.n - 1} (wall time "
+                  f"{wall_time_text(scan.last_wall)}) without a seal: the tail may have been "
+                  "cut, or the monitor crashed, was killed or is still running")
+        return scan.result(VerifyStatus.BROKEN, Problem.NOT_SEALED, detail)
+    return scan.result(VerifyStatus.SEALED if scan.sealed else VerifyStatus.UNSEALED)
 
 
 class AuditLog:
     """The monitor's audit trail: append events, keep a black box of the last frames.
 
-    ``blackbox_frames`` bounds the ring of recent frames (2000 = 2 s of 1 kHz telemetry)
-    written with each event; ``post_frames`` bounds how many frames after an event are
-    collected for :meth:`write_post_event`. Opening an existing log verifies it and
-    continues its chain; a damaged log is refused (keep it as evidence, start a new file).
+    ``key`` signs every record (None: an unsigned, chain-only log). ``checkpoint_every``
+    other records are followed by a signed checkpoint (0: none by count; the monitor adds
+    timed ones with :meth:`checkpoint`). ``blackbox_frames`` bounds the ring of recent
+    frames (2000 = 2 s of 1 kHz telemetry) written with each event; ``post_frames``
+    bounds how many frames after an event are collected for :meth:`write_post_event`.
+    Opening an existing log verifies it (with the key's public half, if signing) and
+    continues its chain; a damaged log, a signed log without its key, an unsigned log
+    with a key, or a log signed by another key is refused (keep it, start a new file).
     """
 
     def __init__(
@@ -190,6 +424,8 @@ class AuditLog:
         blackbox_frames: int = 2000,
         post_frames: int = 200,
         to_json: Callable[[object], Any] = frame_to_json,
+        key: Ed25519PrivateKey | None = None,
+        checkpoint_every: int = CHECKPOINT_EVERY,
     ) -> None:
         self.path = Path(path)
         self._ring: deque[object] = deque(maxlen=blackbox_frames)
@@ -197,19 +433,40 @@ class AuditLog:
         self._post_limit = post_frames
         self._post_event: int | None = None
         self._to_json = to_json
+        self._key = key
+        self.key_id = key_id(key.public_key()) if key is not None else None
+        self.checkpoint_every = checkpoint_every
+        self._since_checkpoint = 0
         self._next_seq, self._head, self._sealed = 0, GENESIS_HASH, False
-        if self.path.exists() and self.path.stat().st_size:
-            found = verify_log(self.path)
-            if found.status is VerifyStatus.BROKEN or found.head is None:
-                raise AuditLogError(
-                    f"{self.path}: cannot continue a damaged log ({found.problem}, line "
-                    f"{found.first_bad_line}: {found.detail}); keep it and start a new file"
-                )
-            self._next_seq, self._head = found.head.seq + 1, found.head.hash
-            self._sealed = found.status is VerifyStatus.SEALED
-        self._file = open(self.path, "ab")  # noqa: SIM115 - held open for the whole session
+        if self.path.is_dir():
+            raise AuditLogError(f"{self.path} is a directory, not a log file")
+        try:
+            if self.path.exists() and self.path.stat().st_size:
+                self._continue()
+            self._file = open(self.path, "ab")  # noqa: SIM115 - held open for the whole session
+        except OSError as exc:
+            raise AuditLogError(f"cannot open audit log {str(self.path)!r}: "
+                                f"{exc.strerror or exc}") from exc
         if self._next_seq == 0:
             _fsync_dir(self.path)
+
+    def _continue(self) -> None:
+        public = self._key.public_key() if self._key is not None else None
+        found = verify_log(self.path, public_key=public)
+        if found.status is VerifyStatus.BROKEN or found.head is None:
+            raise AuditLogError(
+                f"{self.path}: cannot continue this log ({found.problem.value if found.problem else '?'}, "
+                f"line {found.first_bad_line}: {found.detail}); keep it and start a new file")
+        if found.signed and self._key is None:
+            raise AuditLogError(f"{self.path}: the log is signed (key {found.key_id}); continue "
+                                "it only with its key, or start a new file")
+        self._next_seq, self._head = found.head.seq + 1, found.head.hash
+        self._sealed = found.status is VerifyStatus.SEALED
+
+    @property
+    def signed(self) -> bool:
+        """Every record of this session is signed."""
+        return self._key is not None
 
     def anchor(self) -> Anchor:
         """The current head (seq and hash of the last record), to be stored outside the log."""
@@ -223,7 +480,20 @@ class AuditLog:
         return self._post_event is not None and len(self._post) >= self._post_limit
 
     def append(self, event_type: str, payload: Mapping[str, Any], wall_time: float) -> Anchor:
-        """Write one record, flush and fsync it; return the new head."""
+        """Write one record (signed if there is a key), flush and fsync it; return the new
+        head. Every ``checkpoint_every`` records a checkpoint follows on its own."""
+        head = self._write(event_type, payload, wall_time)
+        if event_type in _STATEMENTS:
+            self._since_checkpoint = 0
+        elif event_type == OPEN:
+            self._since_checkpoint = 1
+        else:
+            self._since_checkpoint += 1
+            if self.checkpoint_every and self._since_checkpoint >= self.checkpoint_every:
+                self.checkpoint(wall_time, reason="records")
+        return head
+
+    def _write(self, event_type: str, payload: Mapping[str, Any], wall_time: float) -> Anchor:
         if self._sealed and event_type != OPEN:
             raise AuditLogError(f"{self.path}: log is sealed; reopen it to append")
         record: dict[str, Any] = {
@@ -231,12 +501,14 @@ class AuditLog:
             "payload": dict(payload), "prev_hash": self._head,
         }
         record["hash"] = record_hash(record)
+        if self._key is not None:
+            record["sig"] = self._key.sign(_signed_message(record["hash"])).hex()
         line = canonical_json(record) + b"\n"
         try:
             self._file.write(line)
             self._file.flush()
             os.fsync(self._file.fileno())
-        except OSError as exc:
+        except (OSError, ValueError) as exc:
             raise AuditLogError(f"{self.path}: audit write failed: {exc}") from exc
         self._next_seq, self._head = self._next_seq + 1, record["hash"]
         self._sealed = event_type == SEAL
@@ -244,7 +516,23 @@ class AuditLog:
 
     def open_session(self, wall_time: float, **info: Any) -> Anchor:
         """Write the ``log_open`` record that starts (or resumes after a seal) a session."""
-        return self.append(OPEN, {"format": FORMAT, "resumed": self._next_seq > 0, **info}, wall_time)
+        fmt = SIGNED_FORMAT if self._key is not None else FORMAT
+        keyed = {"key_id": self.key_id} if self.key_id is not None else {}
+        return self.append(OPEN, {"format": fmt, "resumed": self._next_seq > 0,
+                                  "checkpoint_every": self.checkpoint_every, **keyed, **info},
+                           wall_time)
+
+    def checkpoint(self, wall_time: float, reason: str = "interval",
+                   state: Mapping[str, Any] | None = None) -> Anchor | None:
+        """Write a checkpoint stating the record count and chain head (and the caller's
+        ``state``, e.g. frames seen and trips so far). None if the log is sealed."""
+        if self._sealed:
+            return None
+        payload: dict[str, Any] = {"records": self._next_seq + 1, "head": self._head,
+                                   "reason": reason}
+        if state:
+            payload["state"] = dict(state)
+        return self.append(CHECKPOINT, payload, wall_time)
 
     def record_event(self, event_type: str, payload: Mapping[str, Any], wall_time: float) -> Anchor:
         """Write an event and the black box of the frames before it; start the post window."""
@@ -265,9 +553,10 @@ class AuditLog:
         return self.append(BLACKBOX_POST, payload, wall_time)
 
     def seal(self, wall_time: float) -> Anchor:
-        """Close the session: pending post-event frames, then a seal naming the record count."""
+        """Close the session: pending post-event frames, then a seal stating the record
+        count and the chain head (signed like every record)."""
         self.write_post_event(wall_time)
-        return self.append(SEAL, {"records": self._next_seq + 1}, wall_time)
+        return self.append(SEAL, {"records": self._next_seq + 1, "head": self._head}, wall_time)
 
     def close(self) -> None:
         """Close the file (does not seal: call :meth:`seal` first for a clean end)."""

@@ -8,6 +8,11 @@ the next ``0x7E`` flag after garbage, and reports every frame it could not deliv
 the monitor's fail-safe (REQ-MON-FAILSAFE: "corrupt or out-of-order telemetry beyond a
 threshold") can count faults instead of silently losing telemetry.
 
+A frame discarded between two flags (CRC error, bad escape, ...) leaves a gap in the
+sequence numbers; the SEQ_GAP that follows is still reported, but says how many of its
+lost frames were already reported as discarded (``already_reported``), so the fail-safe
+counts each bad frame once (:attr:`IntegrityEvent.counted_frames`).
+
 Framing (flags, byte stuffing) is done here; the frame contents are decoded by a
 pluggable :class:`iabp.monitor.protocol.FrameCodec` (protocol v1 by default).
 """
@@ -97,6 +102,22 @@ class IntegrityEvent:
     frames_lost: int = 0  #: for SEQ_GAP: how many sequence numbers were skipped
     seq: int | None = None  #: sequence number of the frame concerned, when one was decoded
     frame: SequencedFrame | None = None  #: the undelivered frame of a duplicate / reorder
+    #: for SEQ_GAP: how many of the ``frames_lost`` were frames this parser already reported
+    #: as discarded (CRC error, bad escape, ...) since the last delivered frame: the gap a
+    #: discarded frame leaves is the same frame, not a second fault
+    already_reported: int = 0
+
+    @property
+    def counted_frames(self) -> int:
+        """Bad frames this event adds to an integrity count: each missing frame counts once.
+
+        A SEQ_GAP counts only the lost frames not already reported as discarded (0 when
+        every missing sequence number belongs to a frame discarded just before); every
+        other event counts 1.
+        """
+        if self.kind is IntegrityKind.SEQ_GAP:
+            return max(0, self.frames_lost - self.already_reported)
+        return 1
 
 
 ParseEvent = SequencedFrame | IntegrityEvent
@@ -162,6 +183,7 @@ class StreamParser:
         self._last_seq: int | None = None
         self._last_time = 0
         self._seen = 0  # bit i set: sequence number (last_seq - i) was received
+        self._discarded_frames = 0  # frames (between two flags) discarded since the last delivery
         self._bytes_in = 0
         self._bytes_ok = 0
         self._discarded = 0
@@ -257,6 +279,7 @@ class StreamParser:
         """Decode the escaped bytes between two flags and check their place in the sequence."""
         n = len(part)
         if n > self._max_frame:
+            self._discarded_frames += 1
             self._report(events, IntegrityEvent(
                 IntegrityKind.OVERSIZE, f"{n} bytes between flags (max {self._max_frame})", pos, n
             ))
@@ -264,9 +287,11 @@ class StreamParser:
         try:
             frame = self._decode(unescape(part) if _ESC in part else part)
         except ProtocolError as exc:
+            self._discarded_frames += 1
             self._report(events, IntegrityEvent(_kind_of(exc), str(exc), pos, n))
             return
         if self._in_order(frame, pos, n, events):
+            self._discarded_frames = 0
             self._frames_ok += 1
             self._bytes_ok += n
             events.append(frame)
@@ -288,9 +313,11 @@ class StreamParser:
         elif step == 0 or step >= _HALF:
             return self._late(frame, (last - seq) % UINT32_MOD, pos, n, events)
         else:
+            lost, known = step - 1, min(step - 1, self._discarded_frames)
+            seen = f" ({known} of them discarded above)" if known else ""
             self._report(events, IntegrityEvent(
-                IntegrityKind.SEQ_GAP, f"{step - 1} frames lost between seq {last} and {seq}",
-                pos, frames_lost=step - 1, seq=seq,
+                IntegrityKind.SEQ_GAP, f"{lost} frames lost between seq {last} and {seq}{seen}",
+                pos, frames_lost=lost, seq=seq, already_reported=known,
             ))
             self._seen = (self._seen << step | 1) & self._window_mask
         self._check_time(seq, t, step, pos, events)

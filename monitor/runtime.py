@@ -10,7 +10,13 @@ One :class:`Monitor` watches one console. Each pass of :meth:`Monitor.step`:
    latch), repeats STOP while latched and the console still runs, and keeps the
    interlock's energise-to-run heartbeat going while the supervisor says so (the
    heartbeat is driven from this loop only, so a stalled loop stops it);
-4. refreshes a one-line status (rate, mode, balloon, last violation, frames/s, faults).
+4. refreshes a one-line status (rate, mode, balloon, last violation, frames/s, faults);
+5. writes a signed audit checkpoint every ``checkpoint_ms`` (record count, chain head,
+   frames, trips so far), so the log shows up to when the monitor was alive.
+
+The session ends on ``--seconds``, ``should_stop()`` or :meth:`Monitor.request_stop`
+(the CLI's SIGTERM/SIGINT/SIGHUP): :meth:`Monitor.close` de-energises the interlock,
+writes a ``session_end`` record saying why and seals the log.
 
 Any exception inside a pass enters the safe state (PORT_LOST for a vanished port,
 INTERNAL_ERROR for anything else): the monitor never goes silent. Time comes from the
@@ -31,6 +37,7 @@ from pathlib import Path
 from typing import Any, Protocol, TextIO
 
 import serial
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from iabp.monitor.audit_log import AuditLog, AuditLogError
 from iabp.monitor.failsafe import (
@@ -121,6 +128,8 @@ class MonitorConfig:
     interlock_line: str = "bytes"  #: "bytes", "DTR" or "RTS"
     stop_repeat_ms: int = 10  #: STOP repeated this often until the console stops
     status_period_ms: int = 250  #: status line refresh
+    checkpoint_ms: int = 1000  #: a signed audit checkpoint at least this often (monitor clock)
+    checkpoint_records: int = 100  #: and after this many other audit records
     baudrate: int = BAUD_RATE
     integrity: IntegrityThresholds = field(default_factory=IntegrityThresholds)
     rules: RuleConfig = field(default_factory=RuleConfig)
@@ -154,15 +163,17 @@ class Monitor:
     """Watches one console over ``url`` and fails safe (REQ-MON-FAILSAFE).
 
     ``patient_profile`` gives the recorded contraindications; ``log_path`` the audit log
-    (None: no log); ``interlock_url`` the port of the relay box (None: no interlock).
-    ``port`` / ``interlock_port`` may be given already open (tests, the demo).
+    (None: no log) and ``key`` the Ed25519 private key that signs it (None: unsigned,
+    chain only); ``interlock_url`` the port of the relay box (None: no interlock).
+    ``port`` / ``interlock_port`` may be given already open (tests, the demo, the CLI).
     """
 
     def __init__(self, url: str, patient_profile: PatientProfile | None = None,
                  log_path: str | Path | None = None, interlock_url: str | None = None,
                  clock: Callable[[], int] = monotonic_ms, *, config: MonitorConfig | None = None,
                  wall_clock: Callable[[], float] = time.time, out: TextIO | None = None,
-                 port: Port | None = None, interlock_port: Any = None) -> None:
+                 port: Port | None = None, interlock_port: Any = None,
+                 key: Ed25519PrivateKey | None = None) -> None:
         self.url = url
         self.profile = patient_profile or PatientProfile()
         self.log_path = Path(log_path) if log_path is not None else None
@@ -173,6 +184,7 @@ class Monitor:
         self.out = out if out is not None else sys.stderr
         self.port: Port | None = port
         self._interlock_port = interlock_port
+        self.key = key
         self.parser = StreamParser()
         self.reconstruction = Reconstruction(self.profile, cfg.reconstruction)
         self.rules = RuleSet(config=cfg.rules)
@@ -193,6 +205,8 @@ class Monitor:
         self._fps = 0.0
         self._next_status = 0
         self._status_len = 0
+        self._next_checkpoint = 0
+        self.stop_reason: str | None = None  #: why the session is ending (see request_stop)
 
     # -- session --------------------------------------------------------------------------
     def open(self) -> None:
@@ -206,10 +220,13 @@ class Monitor:
         self._opened = True
         now = self.clock()
         if self.log_path is not None:
-            self.audit = AuditLog(self.log_path)
+            self.audit = AuditLog(self.log_path, key=self.key,
+                                  checkpoint_every=self.config.checkpoint_records)
             self.audit.open_session(self.wall_clock(), monitor="iabp monitor", url=self.url,
-                                    interlock=self.interlock_url, profile=self.profile.to_json())
+                                    interlock=self.interlock_url, profile=self.profile.to_json(),
+                                    checkpoint_ms=self.config.checkpoint_ms)
             self.failsafe.audit = self.audit
+            self._next_checkpoint = now + self.config.checkpoint_ms
         self.failsafe.open(now)
         self._rate_t0 = now
         gc.freeze()  # set-up objects leave the collector: no long full-GC pauses in the loop
@@ -256,15 +273,27 @@ class Monitor:
             self._port_ok = False
             raise port_lost(self.url, "command write", exc) from exc
 
-    def close(self) -> None:
+    def request_stop(self, reason: str) -> None:
+        """Ask :meth:`run` to end the session after the current pass (safe to call from a
+        signal handler: it only sets a flag). ``reason`` goes into the final record."""
+        if self.stop_reason is None:
+            self.stop_reason = reason
+
+    def close(self, reason: str | None = None) -> None:
         """End the session: stop the heartbeat (the relay box opens: no monitor, no
-        permit), write the summary, seal the log, close the ports."""
+        permit), write the final ``session_end`` record (the summary and why the session
+        ended), seal the log, close the ports."""
         now = self.clock()
+        why = reason or self.stop_reason or "session closed"
         if self.interlock is not None and not self.interlock.tripped:
-            self.interlock.trip("monitor session ended", now)
+            self.interlock.trip(f"monitor session ended: {why}", now)
         if self.audit is not None:
             try:
-                self.audit.append("session_end", self.summary(), self.wall_clock())
+                self.audit.write_post_event(self.wall_clock())
+                self.audit.append("session_end", {
+                    **self.summary(), "reason": why,
+                    "interlock": "de-energised" if self.interlock is not None else "none",
+                }, self.wall_clock())
                 self.audit.seal(self.wall_clock())
             except AuditLogError as exc:  # the session ends anyway; say so
                 self._announce(f"\a*** IABP MONITOR: audit log not sealed: {exc} ***")
@@ -278,37 +307,54 @@ class Monitor:
         self._opened = False
 
     def summary(self) -> dict[str, Any]:
-        """What happened in this session (for the audit log and the CLI)."""
+        """What happened in this session (for the audit log and the CLI): every trip of
+        every kind (rule, integrity, silence, port, internal error), the first one kept."""
         stats = self.parser.stats()
+        first = self.failsafe.first_trip
         return {
             "frames": self.reconstruction.frames, "violations": self.violations,
             "integrity_events": {k.value: n for k, n in stats.errors.items()},
             "safe_state_entered": self.failsafe.entered_ever,
+            "first_trip": first.to_json() if first is not None else None,
             "trips": [t.to_json() for t in self.failsafe.trips],
             "stops_sent": self.channel.stops_sent if self.channel else 0,
         }
+
+    def _checkpoint(self, now: int) -> None:
+        """A signed checkpoint (record count, chain head, what the monitor has seen)."""
+        self._next_checkpoint = now + self.config.checkpoint_ms
+        if self.audit is not None:
+            self.audit.checkpoint(self.wall_clock(), state={
+                "frames": self.reconstruction.frames, "violations": self.violations,
+                "trips": len(self.failsafe.trips), "latched": self.failsafe.latched,
+                "integrity_errors": self.integrity.total})
 
     # -- the loop -------------------------------------------------------------------------
     def run(self, seconds: float | None = None,
             should_stop: Callable[[], bool] = lambda: False,
             operator_input: Callable[[], str | None] | None = None) -> int:
-        """Watch until ``seconds`` elapse, ``should_stop()`` or Ctrl-C; return the exit
-        status (1 if the safe state was entered, else 0). ``operator_input`` is polled
-        for an acknowledge line (``ack NAME``)."""
+        """Watch until ``seconds`` elapse, ``should_stop()``, :meth:`request_stop` (the
+        CLI's SIGTERM / SIGINT / SIGHUP handler) or Ctrl-C; then :meth:`close` (interlock
+        de-energised, final record, log sealed). Return the exit status (1 if the safe
+        state was entered, else 0). ``operator_input`` is polled for ``ack NAME``."""
         self.open()
         deadline = None if seconds is None else self.clock() + int(seconds * 1000)
+        reason = "stopped by the caller"
         try:
-            while not should_stop():
+            while self.stop_reason is None:
+                if should_stop():
+                    break
                 self.step()
                 if operator_input is not None:
                     self._operator(operator_input())
                 if deadline is not None and self.clock() >= deadline:
+                    reason = f"--seconds {seconds:g} elapsed"
                     break
         except KeyboardInterrupt:
-            pass
+            reason = "interrupted (KeyboardInterrupt)"
         finally:
             self._status(self.clock(), force=True)
-            self.close()
+            self.close(self.stop_reason or reason)
         return self.failsafe.exit_status
 
     def step(self) -> None:
@@ -324,6 +370,8 @@ class Monitor:
                 self.interlock.service(now)
             if now >= self._next_status:
                 self._status(now)
+            if self.audit is not None and now >= self._next_checkpoint:
+                self._checkpoint(now)
         except PortError as exc:
             self._port_ok = False
             self._trip(Trip(Cause.PORT_LOST, str(exc), now))
@@ -370,7 +418,8 @@ class Monitor:
                 if found:
                     self._violations(found, now_ms)
             elif type(ev) is IntegrityEvent:
-                self.failsafe.integrity_error()
+                if ev.counted_frames:  # the gap a discarded frame leaves is not a new error
+                    self.failsafe.integrity_error()
                 trip = self.integrity.update(ev, now_ms)
                 if trip is not None:
                     self._trip(trip)
@@ -386,8 +435,7 @@ class Monitor:
         for verdict in found:
             self.violations += 1
             self.last_violation = verdict
-            self._trip(Trip(Cause.RULE_VIOLATION, f"at {verdict.at_ms} ms of telemetry: "
-                            f"{verdict.detail}", now_ms, verdict.rule_id, verdict.property_id))
+            self._trip(Trip.from_verdict(verdict, now_ms, self.config.rules))
 
     def _trip(self, trip: Trip) -> None:
         if self.failsafe.latched:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -74,7 +77,7 @@ def test_record_types_wall_time_and_black_box(log_path: Path) -> None:
     assert [f["seq"] for f in pre["frames"]] == [3, 4, 5, 6, 7]  # ring of the last 5 frames
     assert [f["seq"] for f in post["frames"]] == [8, 9, 10]  # post window of 3
     assert pre["frames"][0]["kind"] == "TelemetryFrame" and pre["frames"][0]["mode"] == 1
-    assert records[-1]["payload"] == {"records": 6}
+    assert records[-1]["payload"] == {"records": 6, "head": records[-2]["hash"]}
 
 
 def test_push_frame_says_when_the_post_window_is_full(tmp_path: Path) -> None:
@@ -226,3 +229,233 @@ def test_non_json_payload_is_refused_and_nothing_written(tmp_path: Path, payload
     with AuditLog(path) as log, pytest.raises(AuditLogError):
         log.append("note", payload, 1.0)
     assert path.read_bytes() == b""
+
+
+# -- signed logs (issue 9): nobody without the key can forge or cut it unnoticed ------------
+
+
+@pytest.fixture(scope="module")
+def key() -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.generate()
+
+
+@pytest.fixture(scope="module")
+def other_key() -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.generate()
+
+
+def write_signed(path: Path, key: Ed25519PrivateKey, *, sealed: bool = True,
+                 checkpoint_every: int = 4) -> None:
+    """A signed session: open, 10 notes (checkpoints every 4 records), a trip, seal."""
+    with AuditLog(path, key=key, checkpoint_every=checkpoint_every, blackbox_frames=3) as log:
+        log.open_session(100.0, monitor="test")
+        for i in range(10):
+            log.append("note", {"i": i}, 100.0 + i)
+        for i in range(3):
+            log.push_frame(tick(i))
+        log.record_event("safe_state", {"trip": {"cause": "RULE_VIOLATION"}}, 111.0)
+        log.checkpoint(112.0, state={"trips": 1})
+        if sealed:
+            log.append("session_end", {"reason": "test"}, 113.0)
+            log.seal(113.0)
+
+
+@pytest.fixture
+def signed_path(tmp_path: Path, key: Ed25519PrivateKey) -> Path:
+    path = tmp_path / "signed.jsonl"
+    write_signed(path, key)
+    return path
+
+
+def records_of(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in lines_of(path)]
+
+
+def write_records(path: Path, records: list[dict[str, Any]]) -> None:
+    path.write_bytes(b"".join(al.canonical_json(r) + b"\n" for r in records))
+
+
+def test_signed_log_verifies_with_its_key_and_says_so(signed_path: Path,
+                                                      key: Ed25519PrivateKey) -> None:
+    result = verify_log(signed_path, public_key=key.public_key(), require_sealed=True)
+    assert result.ok and result.status is VerifyStatus.SEALED
+    assert result.signed and result.authenticated
+    assert result.key_id == al.key_id(key.public_key())
+    assert result.checkpoints >= 3
+    records = records_of(signed_path)
+    assert all(len(bytes.fromhex(r["sig"])) == 64 for r in records)
+    assert records[0]["payload"]["format"] == al.SIGNED_FORMAT
+    for r in records:
+        if r["type"] in (al.CHECKPOINT, al.SEAL):  # each states the count and the head
+            assert r["payload"]["records"] == r["seq"] + 1
+            assert r["payload"]["head"] == r["prev_hash"]
+
+
+def test_checkpoints_come_every_n_records(signed_path: Path) -> None:
+    kinds = [r["type"] for r in records_of(signed_path)]
+    run = 0
+    for k in kinds:
+        run = 0 if k in (al.CHECKPOINT, al.SEAL) else run + 1
+        assert run <= 4, kinds
+
+
+def test_without_the_key_only_the_chain_is_checked(signed_path: Path) -> None:
+    result = verify_log(signed_path)
+    assert result.ok and result.signed and not result.authenticated
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.data())
+def test_any_edited_byte_of_a_signed_log_fails(signed_path: Path, key: Ed25519PrivateKey,
+                                               data: st.DataObject) -> None:
+    original = signed_path.read_bytes()
+    pos = data.draw(st.integers(0, len(original) - 1))
+    new = data.draw(st.integers(0, 255).filter(lambda b: b != original[pos]))
+    edited = signed_path.with_suffix(".edited")
+    edited.write_bytes(original[:pos] + bytes([new]) + original[pos + 1:])
+    result = verify_log(edited, public_key=key.public_key())
+    assert result.status is VerifyStatus.BROKEN
+    assert result.first_bad_line == _line_of(original, pos)
+
+
+def test_an_edited_signature_alone_fails(signed_path: Path, key: Ed25519PrivateKey) -> None:
+    records = records_of(signed_path)
+    sig = bytearray(bytes.fromhex(records[3]["sig"]))
+    sig[10] ^= 1
+    records[3]["sig"] = sig.hex()
+    write_records(signed_path, records)
+    assert verify_log(signed_path).ok  # the chain does not cover the signature...
+    result = verify_log(signed_path, public_key=key.public_key())  # ...the key does
+    assert result.problem is Problem.BAD_SIGNATURE and result.first_bad_line == 4
+
+
+@pytest.mark.parametrize("index", [1, 5, 11])
+def test_a_deleted_record_of_a_signed_log_fails(signed_path: Path, key: Ed25519PrivateKey,
+                                                index: int) -> None:
+    lines = lines_of(signed_path)
+    del lines[index]
+    signed_path.write_bytes(b"".join(lines))
+    result = verify_log(signed_path, public_key=key.public_key())
+    assert result.status is VerifyStatus.BROKEN and result.first_bad_line == index + 1
+    assert result.problem in (Problem.BAD_SEQ, Problem.BAD_PREV_HASH)
+
+
+def test_deleting_the_trip_and_rechaining_without_the_key_fails(
+        signed_path: Path, key: Ed25519PrivateKey) -> None:
+    """The forger of issue 9: drop the safe_state and its black box, recompute every
+    hash (and even keep the old signatures): the chain holds, the signatures do not."""
+    kept = [r for r in records_of(signed_path) if r["type"] not in ("safe_state", "blackbox_pre")]
+    prev = al.GENESIS_HASH
+    for seq, r in enumerate(kept):
+        r["seq"], r["prev_hash"] = seq, prev
+        if r["type"] in (al.CHECKPOINT, al.SEAL):
+            r["payload"].update(records=seq + 1, head=prev)
+        r["hash"] = prev = al.record_hash(r)
+    write_records(signed_path, kept)
+    assert verify_log(signed_path).ok  # chain only: a forger can always rebuild a chain
+    result = verify_log(signed_path, public_key=key.public_key())
+    assert result.problem is Problem.BAD_SIGNATURE
+    # ...and stripping the signatures makes it an unsigned log, which a key refuses
+    for r in kept:
+        del r["sig"]
+    write_records(signed_path, kept)
+    result = verify_log(signed_path, public_key=key.public_key())
+    assert result.problem is Problem.UNSIGNED and result.first_bad_line == 1
+
+
+def test_a_log_signed_by_another_key_fails_and_names_both_keys(
+        tmp_path: Path, key: Ed25519PrivateKey, other_key: Ed25519PrivateKey) -> None:
+    path = tmp_path / "other.jsonl"
+    write_signed(path, other_key)
+    result = verify_log(path, public_key=key.public_key())
+    assert result.problem is Problem.BAD_SIGNATURE and result.first_bad_line == 1
+    assert al.key_id(other_key.public_key()) in result.detail
+    assert al.key_id(key.public_key()) in result.detail and "another key" in result.detail
+
+
+@pytest.mark.parametrize("keep", [0, 1, 5, -1])
+def test_a_cut_tail_is_unsealed_and_fails_when_a_seal_is_required(
+        signed_path: Path, key: Ed25519PrivateKey, keep: int) -> None:
+    lines = lines_of(signed_path)
+    signed_path.write_bytes(b"".join(lines[:keep] if keep >= 0 else lines[:keep]))
+    pub = key.public_key()
+    if keep == 0:  # an empty file is never OK
+        for require in (False, True):
+            result = verify_log(signed_path, public_key=pub, require_sealed=require)
+            assert result.problem is Problem.EMPTY and not result.ok
+        assert verify_log(signed_path).problem is Problem.EMPTY
+        return
+    loose = verify_log(signed_path, public_key=pub)
+    assert loose.ok and loose.status is VerifyStatus.UNSEALED  # a cut looks like a crash...
+    strict = verify_log(signed_path, public_key=pub, require_sealed=True)
+    assert strict.problem is Problem.NOT_SEALED and not strict.ok  # ...unless sealing is required
+
+
+def test_a_checkpoint_that_misstates_the_log_fails(signed_path: Path) -> None:
+    records = records_of(signed_path)
+    i = next(i for i, r in enumerate(records) if r["type"] == al.CHECKPOINT)
+    records[i]["payload"]["records"] += 1
+    records[i]["hash"] = al.record_hash(records[i])  # (the signature fails with a key too)
+    write_records(signed_path, records[:i + 1])
+    result = verify_log(signed_path)
+    assert result.problem is Problem.BAD_CHECKPOINT and result.first_bad_line == i + 1
+
+
+def test_a_signed_log_is_continued_only_with_its_key(
+        signed_path: Path, key: Ed25519PrivateKey, other_key: Ed25519PrivateKey,
+        log_path: Path) -> None:
+    with pytest.raises(AuditLogError, match="signed"):
+        AuditLog(signed_path)
+    with pytest.raises(AuditLogError, match="another key"):
+        AuditLog(signed_path, key=other_key)
+    with pytest.raises(AuditLogError, match="unsigned"):
+        AuditLog(log_path, key=key)  # an unsigned log cannot become signed half-way
+    with AuditLog(signed_path, key=key) as log:
+        log.open_session(200.0)
+        log.append("note", {"after": "restart"}, 201.0)
+        log.seal(202.0)
+    result = verify_log(signed_path, public_key=key.public_key(), require_sealed=True)
+    assert result.ok and result.status is VerifyStatus.SEALED
+
+
+def test_an_unsigned_record_appended_to_a_signed_log_fails(signed_path: Path) -> None:
+    records = records_of(signed_path)
+    rec: dict[str, Any] = {"seq": len(records), "wall_time": 1.0, "type": al.OPEN,
+                           "payload": {}, "prev_hash": records[-1]["hash"]}
+    rec["hash"] = al.record_hash(rec)
+    write_records(signed_path, [*records, rec])
+    result = verify_log(signed_path)
+    assert result.problem is Problem.MIXED_SIGNING and result.first_bad_line == len(records) + 1
+
+
+def test_old_unsigned_logs_stay_readable(log_path: Path, key: Ed25519PrivateKey) -> None:
+    result = verify_log(log_path)
+    assert result.ok and not result.signed and not result.authenticated
+    assert verify_log(log_path, public_key=key.public_key()).problem is Problem.UNSIGNED
+
+
+def test_keygen_writes_a_private_key_only_its_owner_can_read(tmp_path: Path) -> None:
+    path = tmp_path / "monitor.key"
+    made = al.generate_key(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert al.private_key_mode_problem(path) is None
+    public = al.load_public_key(tmp_path / "monitor.key.pub")
+    assert al.key_id(public) == al.key_id(made.public_key())
+    assert al.key_id(al.load_public_key(path)) == al.key_id(public)  # the private file works too
+    assert al.key_id(al.load_private_key(path).public_key()) == al.key_id(public)
+    with pytest.raises(al.KeyFileError, match="exists"):
+        al.generate_key(path)
+    path.chmod(0o644)
+    assert al.private_key_mode_problem(path) is not None
+    (tmp_path / "junk").write_text("not a key")
+    with pytest.raises(al.KeyFileError):
+        al.load_private_key(tmp_path / "junk")
+    with pytest.raises(al.KeyFileError):
+        al.load_public_key(tmp_path / "missing")
+
+
+def test_a_directory_or_missing_directory_is_an_audit_log_error(tmp_path: Path) -> None:
+    with pytest.raises(AuditLogError, match="directory"):
+        AuditLog(tmp_path)
+    with pytest.raises(AuditLogError, match="cannot open"):
+        AuditLog(tmp_path / "missing" / "a.jsonl")

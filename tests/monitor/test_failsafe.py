@@ -240,3 +240,52 @@ def test_status_line_output_is_plain_text() -> None:
     fs.open(0)
     fs.enter(Trip(Cause.PORT_LOST, "cable pulled", 0))
     assert "port lost: cable pulled" in out.getvalue()
+
+
+# -- one bad frame counts once (issue 9) ----------------------------------------------------
+
+
+def _bad_frame(guard: IntegrityGuard, now_ms: int) -> Trip | None:
+    """A corrupted frame as the parser reports it: a CRC error, then the gap it leaves."""
+    first = guard.update(IntegrityEvent(IntegrityKind.CRC_ERROR, "test", 0, 30), now_ms)
+    gap = guard.update(IntegrityEvent(IntegrityKind.SEQ_GAP, "test", 0, 0, 1,
+                                      already_reported=1), now_ms + 1)
+    return first or gap
+
+
+def test_three_corrupted_frames_in_a_second_do_not_trip_six_do() -> None:
+    g = IntegrityGuard()
+    assert g.thresholds.max_bad_frames == 5 and g.thresholds.window_ms == 1000
+    assert all(_bad_frame(g, t) is None for t in (0, 300, 600))
+    assert all(_bad_frame(g, t) is None for t in (700, 800))
+    trip = _bad_frame(g, 900)  # the sixth bad frame within 1000 ms
+    assert trip is not None and trip.cause is Cause.INTEGRITY
+    assert trip.message().startswith("MON-INTEGRITY: telemetry integrity lost: 6 corrupt or "
+                                     "missing telemetry frames within 1000 ms (limit 5)")
+
+
+def test_a_gap_beyond_the_discarded_frames_still_counts() -> None:
+    g = IntegrityGuard()
+    g.update(IntegrityEvent(IntegrityKind.CRC_ERROR, "test", 0, 30), 0)
+    # 1 discarded frame + 4 more never received = 5 bad frames: the limit, not beyond it
+    assert g.update(IntegrityEvent(IntegrityKind.SEQ_GAP, "test", 0, 0, 5,
+                                   already_reported=1), 1) is None
+    assert g.update(IntegrityEvent(IntegrityKind.CRC_ERROR, "test", 0, 30), 2) is not None
+
+
+# -- every trip kind is kept for the summary (issue 9) --------------------------------------
+
+
+def test_the_supervisors_own_trips_are_kept_with_the_others() -> None:
+    fs, _, _, _ = make()
+    healthy(fs, 0, 100)
+    for t in range(100, 100 + M.MON_WATCHDOG_MS + 1):
+        fs.tick(t, False)
+    assert fs.latched and [t.cause for t in fs.trips] == [Cause.SILENCE]
+    fs2, _, _, _ = make()
+    for t in range(0, 20):
+        fs2.frame(t)
+        if t % 3 == 0:
+            fs2.integrity_error()
+        fs2.tick(t, False)
+    assert [t.cause for t in fs2.trips] == [Cause.INTEGRITY]

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from iabp.monitor.audit_log import verify_log
 from iabp.monitor.cli import log_main, monitor_main
-from iabp.monitor.failsafe import Cause
+from iabp.monitor.failsafe import Cause, Trip
 from iabp.monitor.parser import StreamParser
 from iabp.monitor.protocol import (
     NOT_AVAILABLE,
@@ -161,9 +161,10 @@ def test_over_a_pty_a_violation_sends_stop_and_drops_the_interlock(tmp_path: Pat
     result = verify_log(log)
     assert result.ok and result.status.value == "sealed"
     records = [json.loads(line) for line in log.read_text().splitlines()]
-    kinds = [r["type"] for r in records]
+    kinds = [r["type"] for r in records if r["type"] != "checkpoint"]
     assert kinds[:3] == ["log_open", "safe_state", "blackbox_pre"]
-    assert len(records[2]["payload"]["frames"]) >= 1000  # the black box before the trip
+    pre = next(r for r in records if r["type"] == "blackbox_pre")
+    assert len(pre["payload"]["frames"]) >= 1000  # the black box before the trip
 
 
 def test_losing_the_port_trips() -> None:
@@ -283,10 +284,11 @@ def test_log_verify_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     path = tmp_path / "a.jsonl"
     assert log_main(["verify", str(path)]) == 0
     lines = path.read_text().splitlines()
-    lines[1] = lines[1].replace("MON-INFL-DIASTOLE", "MON-NOTHING-HAPPENED")
+    trip = next(i for i, line in enumerate(lines) if '"safe_state"' in line)
+    lines[trip] = lines[trip].replace("MON-INFL-DIASTOLE", "MON-NOTHING-HAPPENED")
     path.write_text("\n".join(lines) + "\n")
     assert log_main(["verify", str(path)]) == 1
-    assert "BROKEN at line 2" in capsys.readouterr().out
+    assert f"BROKEN at line {trip + 1}" in capsys.readouterr().out
     assert log_main(["verify"]) == 2 and log_main(["check", str(path)]) == 2
     assert log_main(["verify", str(tmp_path / "none")]) == 2
 
@@ -380,3 +382,75 @@ def test_clean_simulated_pumping_at_every_ratio_raises_no_false_alarm(
     assert not mon.failsafe.entered_ever, mon.failsafe.first_trip
     assert mon.violations == 0
     assert mon.reconstruction.frames > 7900
+
+
+# -- issue 9: one corrupted frame is one integrity fault; every trip is in the summary ------
+
+
+def _corrupt_frames(data: bytes, frames: list[int]) -> bytes:
+    """``data`` with one content byte changed in each of the given frames (by index among
+    the frames of the stream), never into a flag or an escape."""
+    raw = bytearray(data)
+    starts = [i for i in range(len(raw) - 1) if raw[i] == 0x7E and raw[i + 1] != 0x7E]
+    for k in frames:
+        pos = (starts[k] + starts[k + 1]) // 2
+        new = raw[pos] ^ 0x01
+        raw[pos] = new ^ 0x03 if new in (0x7E, 0x7D) else new
+    return bytes(raw)
+
+
+@pytest.mark.property("REQ-MON-FAILSAFE")
+@pytest.mark.parametrize("chunk", [BYTES_PER_MS, 10 * BYTES_PER_MS])  # gap in a later read too
+def test_three_corrupted_frames_in_a_second_do_not_trip_six_do(chunk: int) -> None:
+    three = run_on_bytes(_corrupt_frames(CLEAN_2S, [300, 500, 700]), chunk=chunk)
+    stats = three.parser.stats().errors
+    assert stats.get(next(k for k in stats if k.value == "seq_gap"), 0) == 3  # all reported
+    assert not three.failsafe.entered_ever, [t.message() for t in three.failsafe.trips]
+    six = run_on_bytes(_corrupt_frames(CLEAN_2S, [300, 400, 500, 600, 700, 800]), chunk=chunk)
+    first = six.failsafe.first_trip
+    assert first is not None and first.cause is Cause.INTEGRITY
+    assert "6 corrupt or missing telemetry frames within 1000 ms (limit 5)" in first.message()
+
+
+def test_a_silence_trip_is_in_the_summary_and_the_final_record(tmp_path: Path) -> None:
+    log = tmp_path / "audit.jsonl"
+    with pty_pair() as console:
+        clock = FakeClock()
+        mon = Monitor(console.path, None, log, clock=clock, out=io.StringIO())
+        mon.open()
+        _pump(console.master, console_bytes(8.0)[:64_000], mon, clock)
+        for _ in range(60):
+            mon.step()
+            clock.advance(1)
+        assert mon.failsafe.first_trip is not None
+        assert mon.failsafe.first_trip.cause is Cause.SILENCE
+        summary = mon.summary()
+        assert [t["cause"] for t in summary["trips"]] == ["SILENCE"]
+        assert summary["first_trip"]["cause"] == "SILENCE"
+        mon.close()
+    records = [json.loads(line) for line in log.read_text().splitlines()]
+    end = next(r for r in records if r["type"] == "session_end")
+    assert [t["cause"] for t in end["payload"]["trips"]] == ["SILENCE"]
+    assert end["payload"]["reason"] == "session closed"
+    assert records[-1]["type"] == "seal" and verify_log(log).status.value == "sealed"
+
+
+def test_every_trip_kind_appears_in_the_summary() -> None:
+    mon = run_on_bytes(console_bytes(6.0, "early-inflation", 3000))
+    now = mon.clock()
+    mon._trip(Trip(Cause.PORT_LOST, "cable pulled", now))
+    mon._trip(Trip(Cause.INTERNAL_ERROR, "ValueError: x", now))
+    mon._trip(Trip(Cause.INTEGRITY, "6 bad frames", now, "MON-INTEGRITY"))
+    mon._trip(Trip(Cause.SILENCE, "no telemetry", now))
+    causes = {t["cause"] for t in mon.summary()["trips"]}
+    assert causes == {c.name for c in Cause}
+
+
+def test_a_violation_reads_as_a_sentence() -> None:
+    mon = run_on_bytes(console_bytes(6.0, "late-deflation", 3000))
+    first = mon.failsafe.first_trip
+    assert first is not None and first.rule_id == "MON-NO-GAS-IN-EJECTION"
+    message = first.message()
+    assert message.startswith("MON-NO-GAS-IN-EJECTION: balloon still holding helium ")
+    assert "ms after ejection began (limit 0)" in message and "'" not in message.split(":")[1]
+    assert "heart_t_ms'" in first.detail  # the machine detail stays for the audit record

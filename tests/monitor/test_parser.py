@@ -294,3 +294,43 @@ def test_custom_codec_plugs_in() -> None:
     parser = StreamParser(Shifted())
     events = parser.feed(p.encode_frame(_tick(1, 1)))
     assert events == [_tick(11, 1)]
+
+
+# -- one bad frame is one fault (issue 9) ---------------------------------------------------
+
+
+def _corrupt(stream: bytes, index: int) -> bytes:
+    """``stream`` with one content byte of frame ``index`` changed (CRC error or worse)."""
+    out = bytearray(stream)
+    pos = STARTS[index] + 4
+    new = out[pos] ^ 0x01
+    out[pos] = new ^ 0x03 if new in (0x7E, 0x7D) else new
+    return bytes(out)
+
+
+def test_a_discarded_frame_and_the_gap_it_leaves_are_one_fault() -> None:
+    frames, errors, _ = run(_corrupt(STREAM, 3))
+    assert frames == FRAMES[:3] + FRAMES[4:]
+    assert [e.kind for e in errors] == [IntegrityKind.CRC_ERROR, IntegrityKind.SEQ_GAP]
+    gap = errors[1]
+    assert gap.frames_lost == 1 and gap.already_reported == 1  # still reported, never silent
+    assert [e.counted_frames for e in errors] == [1, 0]
+
+
+def test_a_gap_wider_than_the_discarded_frames_counts_the_rest() -> None:
+    stream = _corrupt(STREAM, 3)
+    stream = stream[:STARTS[4]] + stream[STARTS[7]:]  # frame 3 corrupt, frames 4..6 never sent
+    frames, errors, _ = run(stream)
+    assert frames == FRAMES[:3] + FRAMES[7:]
+    gap = errors[-1]
+    assert gap.kind is IntegrityKind.SEQ_GAP and gap.frames_lost == 4
+    assert gap.already_reported == 1 and gap.counted_frames == 3
+    assert sum(e.counted_frames for e in errors) == 4  # each missing frame once
+
+
+def test_discards_are_forgotten_once_a_frame_is_delivered() -> None:
+    stream = _corrupt(_corrupt(STREAM, 2), 8)
+    stream = stream[:STARTS[9]] + stream[STARTS[10]:]  # frame 8 corrupt, frame 9 dropped
+    _, errors, _ = run(stream)
+    gaps = [e for e in errors if e.kind is IntegrityKind.SEQ_GAP]
+    assert [(g.frames_lost, g.already_reported) for g in gaps] == [(1, 1), (2, 1)]
