@@ -15,9 +15,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from iabp.monitor.failsafe import RULE_MESSAGES, Cause, Trip, parse_rule_detail
+from iabp.monitor.failsafe import Cause, Trip
 from iabp.monitor.rules.base import Outcome, Rule, RuleConfig, Verdict
 from iabp.monitor.rules.ruleset import RULES
+from iabp.monitor.trip_messages import RULE_MESSAGES, parse_rule_detail
 from iabp.spec.modes import Mode
 
 PRIMED = re.compile(r"[A-Za-z_]\w*'(?![A-Za-z])")  # not the possessive 's
