@@ -12,14 +12,25 @@ Layout of an artifact directory::
 
 ``z3 <file>.smt2`` must print the expected answer (``unsat`` for every proof
 obligation, ``sat`` for the non-vacuity checks).
+
+A run never writes into an existing directory: :func:`fresh_artifact_dir` gives the
+prover an empty scratch directory next to the target and renames it into place only
+when the run finished, so the target holds one whole run (never files of an earlier run,
+nor a half-written one after an error or Ctrl-C). :func:`check_artifact_target` decides,
+before any work, whether the target may be replaced.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
+import secrets
+import shutil
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +43,7 @@ from iabp.spec.errors import ArtifactError
 from iabp.spec.system import Property, SystemSpec
 
 MANIFEST = "manifest.json"
+FORMAT = "iabp-proof-artifacts/1"
 
 
 def sha256_file(path: Path) -> str:
@@ -107,7 +119,7 @@ def write_manifest(out: Path, spec: SystemSpec) -> Path:
         if path.is_file() and path.name != MANIFEST:
             files[str(path.relative_to(out))] = sha256_file(path)
     manifest = {
-        "format": "iabp-proof-artifacts/1",
+        "format": FORMAT,
         "spec_sha256": spec.sha256(),
         "spec_file_sha256": files.get("spec.txt"),
         "z3_version": z3.get_version_string(),
@@ -116,3 +128,92 @@ def write_manifest(out: Path, spec: SystemSpec) -> Path:
     path = out / MANIFEST
     path.write_text(json.dumps(manifest, indent=1, sort_keys=True))
     return path
+
+
+# -- where a run's artifacts go ----------------------------------------------------------
+
+def unlisted_files(path: Path) -> list[str] | None:
+    """The files of ``path`` its ``manifest.json`` does not list; None if it has no manifest.
+
+    A directory whose manifest (of this format) lists every file in it is a previous
+    artifact directory, which a new run may replace whole.
+    """
+    try:
+        manifest = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT \
+            or not isinstance(manifest.get("files"), dict):
+        return None
+    listed = set(manifest["files"])
+    return sorted(rel for rel in (p.relative_to(path).as_posix() for p in path.rglob("*")
+                                  if p.is_file() or p.is_symlink())
+                  if rel != MANIFEST and rel not in listed)
+
+
+def check_artifact_target(target: Path, *, force: bool = False) -> str | None:
+    """Refuse (:class:`ArtifactError`) a target a run must not replace; else say what happens.
+
+    Returns None for a new or empty directory, or a sentence for stderr when the run will
+    replace a previous artifact directory (or, with ``force``, any directory) whole.
+    """
+    full = Path(os.path.abspath(target))
+    if full == Path(os.path.abspath(os.curdir)) or full in Path.cwd().parents:
+        raise ArtifactError(f"{target} is the current directory or contains it; "
+                            "choose an artifact directory of its own")
+    if full.is_symlink() or (full.exists() and not full.is_dir()):
+        raise ArtifactError(f"{target} exists and is not a directory")
+    if not full.exists() or not any(full.iterdir()):
+        return None
+    extra = unlisted_files(full)
+    if extra is None and not force:
+        raise ArtifactError(f"{target} is not empty and is not a proof artifact directory "
+                            "(no manifest.json of ours); choose another --out, or --force "
+                            "to replace it whole")
+    if extra and not force:
+        shown = ", ".join(extra[:3]) + (", ..." if len(extra) > 3 else "")
+        raise ArtifactError(f"{target} holds {len(extra)} file(s) its manifest does not list "
+                            f"({shown}); move them away, or --force to replace the whole "
+                            "directory")
+    what = "the previous artifacts" if extra == [] else "the existing directory"
+    return f"replacing {what} in {target}"
+
+
+@contextmanager
+def fresh_artifact_dir(target: Path, *, force: bool = False,
+                       note: Callable[[str], None] | None = None) -> Iterator[Path]:
+    """An empty scratch directory beside ``target``, renamed to ``target`` on success.
+
+    On any exception (Ctrl-C included) the scratch directory is removed and ``target`` is
+    untouched. On success a previous ``target`` is replaced whole (``note`` is told so).
+    """
+    message = check_artifact_target(target, force=force)
+    full = Path(os.path.abspath(target))
+    try:
+        full.parent.mkdir(parents=True, exist_ok=True)
+        scratch = full.parent / f".{full.name}.partial-{secrets.token_hex(4)}"
+        scratch.mkdir()
+    except OSError as exc:
+        raise ArtifactError(f"cannot create artifact directory {target}: {exc}") from exc
+    try:
+        yield scratch
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    old: Path | None = None
+    try:
+        if full.exists():
+            old = full.parent / f".{full.name}.old-{secrets.token_hex(4)}"
+            full.rename(old)
+        scratch.rename(full)
+    except BaseException as exc:
+        if old is not None and not full.exists():
+            old.rename(full)  # put the previous run back
+        shutil.rmtree(scratch, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise ArtifactError(f"cannot move the artifacts into {target}: {exc}") from exc
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+    if message and note is not None:
+        note(message)

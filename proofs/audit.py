@@ -53,7 +53,7 @@ class AuditLine:
     subject: str
     ok: bool
     detail: str
-    kind: str = ""  #: EDITED, MISSING, EXTRA, SPEC, RESULTS, SOLVER or "" for a pass
+    kind: str = ""  #: EDITED, MISSING, EXTRA, SPEC, RESULTS, STALE, SOLVER or "" for a pass
 
     def text(self) -> str:
         """The printed line: PASS/FAIL (with the kind), subject, what was checked."""
@@ -89,7 +89,9 @@ class AuditReport:
         for line in bad:
             kinds.setdefault(line.kind, []).append(line.subject)
         parts = [f"{len(v)} {k.lower()} ({', '.join(v[:4])}{', ...' if len(v) > 4 else ''})"
-                 for k, v in kinds.items()]
+                 for k, v in kinds.items() if k != "STALE"]
+        # the cause first, when the directory mixes runs (it explains the other lines)
+        parts[:0] = [line.detail for line in bad if line.kind == "STALE"]
         return f"audit verify {self.art_dir}: FAIL: {'; '.join(parts)}"
 
 
@@ -146,6 +148,9 @@ def verify(art_dir: Path, spec: SystemSpec | None = None, *, solve: bool = True,
         add(AuditLine(extra, False, "not listed in manifest.json", "EXTRA"))
     for line in _result_lines(results, files):
         add(line)
+    stale = _stale_line(results, files)
+    if stale is not None:
+        add(stale)
     if regenerate:
         for line in regenerate_lines(art_dir, current, files, results, timeout_s):
             add(line)
@@ -273,6 +278,24 @@ def _with_solvers(line: AuditLine, check: QueryCheck, recorded: tuple[str, str] 
         return AuditLine(line.subject, line.ok, detail, line.kind)
     return AuditLine(line.subject, False, detail + "; " + "; ".join(problems),
                      line.kind or "SOLVER")
+
+
+def _stale_line(results: Any, files: dict[str, str]) -> AuditLine | None:
+    """Name the likely cause when the directory holds properties results.json does not list
+    (files left by an earlier run into the same directory), instead of only one FAIL per
+    query."""
+    if not isinstance(results, dict):
+        return None
+    listed = {str(r.get("property_id")) for r in results.get("results", [])}
+    others = sorted({f.split("/", 1)[0] for f in files if "/" in f} - listed)
+    if not others:
+        return None
+    n = sum(1 for f in files if f.split("/", 1)[0] in others)
+    shown = ", ".join(others[:4]) + (", ..." if len(others) > 4 else "")
+    return AuditLine("results.json", False, f"{n} files of {len(others)} "
+                     f"propert{'y' if len(others) == 1 else 'ies'} results.json does not list ({shown}): left over from an earlier run "
+                     "into the same directory? 'iabp prove --out DIR' now replaces DIR "
+                     "whole: prove again into it", "STALE")
 
 
 def _result_lines(results: Any, files: dict[str, str]) -> list[AuditLine]:

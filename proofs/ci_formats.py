@@ -15,7 +15,9 @@ Both are made from the same rows, taken either from a proof run (a list of
 from __future__ import annotations
 
 import json
+import os
 import re
+import secrets
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from iabp.proofs.results import PropertyResult
+from iabp.spec.errors import UsageError
 from iabp.spec.system import Property
 
 SARIF_VERSION = "2.1.0"
@@ -112,8 +115,7 @@ def _details(r: Row) -> str:
 
 def write_junit(rows: Sequence[Row], path: Path, meta: Mapping[str, str] | None = None) -> Path:
     """Write :func:`junit_xml` to ``path`` (parents created)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(junit_xml(rows, meta=meta), encoding="utf-8")
+    write_text_atomic(path, junit_xml(rows, meta=meta))
     return path
 
 
@@ -169,8 +171,7 @@ def sarif(rows: Sequence[Row], meta: Mapping[str, str] | None = None,
 
 def write_sarif(rows: Sequence[Row], path: Path, meta: Mapping[str, str] | None = None) -> Path:
     """Write :func:`sarif` to ``path`` as JSON (parents created)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(sarif(rows, meta), indent=1), encoding="utf-8")
+    write_text_atomic(path, json.dumps(sarif(rows, meta), indent=1))
     return path
 
 
@@ -185,3 +186,40 @@ def write_ci_files(results: Sequence[tuple[Property, PropertyResult]], *,
     if sarif_path is not None:
         out.append(write_sarif(rows, sarif_path, meta))
     return out
+
+
+# -- output files ------------------------------------------------------------------------
+
+def check_output_file(path: Path, option: str) -> None:
+    """Refuse (:class:`UsageError`) an output file that cannot be written, before any work.
+
+    ``path`` must not be a directory, and the directory it goes in (or its nearest existing
+    ancestor, when it is to be created) must take a new file: that is tried, with a probe
+    file removed at once.
+    """
+    if path.is_dir():
+        raise UsageError(f"{option} {path} is a directory; give a file name")
+    parent = Path(os.path.abspath(path)).parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise UsageError(f"{option} {path}: {parent} is not a directory")
+    probe = parent / f".iabp-probe-{secrets.token_hex(4)}"
+    try:
+        probe.touch(exist_ok=False)
+        probe.unlink()
+    except OSError as exc:
+        raise UsageError(f"{option} {path}: cannot write in {parent} "
+                         f"({exc.strerror or exc})") from None
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` whole or not at all (a scratch file renamed over it)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.parent / f".{path.name}.partial-{secrets.token_hex(4)}"
+    try:
+        scratch.write_text(text, encoding="utf-8")
+        os.replace(scratch, path)
+    except BaseException:
+        scratch.unlink(missing_ok=True)
+        raise

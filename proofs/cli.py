@@ -1,19 +1,31 @@
 """``iabp prove``: prove every requirement for every setting in range, or show why not.
 
 Exit status: 0 when every selected property is PROVED, 1 when any is not, 2 on bad
-usage or bad input.
+usage or bad input, 130 when interrupted (Ctrl-C).
+
+The artifacts are written to a scratch directory beside ``--out`` and renamed into
+place when the run ends, so ``--out`` holds exactly one run: a previous artifact
+directory is replaced whole, any other non-empty directory is refused without
+``--force``, and an error or Ctrl-C leaves ``--out`` as it was. Every output path is
+checked before the proof starts.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
+import os
 import sys
 import time
 from pathlib import Path
+from typing import NoReturn
 
 from rich.console import Console
 from rich.table import Table
 
+from iabp.proofs.artifacts import fresh_artifact_dir
+from iabp.proofs.ci_formats import check_output_file, write_ci_files
 from iabp.proofs.counterexample import table_text
 from iabp.proofs.engine import DEFAULT_SEED
 from iabp.proofs.prover import prove_all
@@ -25,21 +37,46 @@ from iabp.spec.variants import variant, variants
 
 STYLE = {Status.PROVED: "green", Status.VIOLATED: "bold red", Status.UNKNOWN: "yellow",
          Status.VACUOUS: "magenta"}
+#: the longest solver time limit per query (z3 takes milliseconds as a 32-bit number)
+MAX_TIMEOUT_S = 86400.0
+EXIT_INTERRUPTED = 130
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line on stderr (then exit status 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message} (see '{self.prog} --help')\n")
+
+
+def timeout_arg(text: str) -> float:
+    """``--timeout S``: a finite number of seconds in (0, 86400]."""
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not (math.isfinite(v) and 0.0 < v <= MAX_TIMEOUT_S):
+        raise argparse.ArgumentTypeError(f"{text!r}: the time limit must be a number of "
+                                         f"seconds above 0 and at most {MAX_TIMEOUT_S:g}")
+    return v
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="iabp prove", description=__doc__.splitlines()[0])
+    p = OneLineParser(prog="iabp prove", description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=Path("proof-artifacts"),
                    help="artifact directory (SMT-LIB2 queries, results, manifest)")
     p.add_argument("--property", action="append", default=[], metavar="ID",
                    help="prove only this property (repeatable)")
-    p.add_argument("--timeout", type=float, default=60.0, metavar="S",
-                   help="solver timeout per query, seconds")
+    p.add_argument("--timeout", type=timeout_arg, default=60.0, metavar="S",
+                   help="solver timeout per query, seconds (default 60)")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="solver random seed")
     p.add_argument("--variant", metavar="VID",
                    help="prove a deliberately broken variant instead (see --list-variants)")
     p.add_argument("--list-variants", action="store_true", help="list the broken variants")
     p.add_argument("--no-artifacts", action="store_true", help="do not write artifacts")
+    p.add_argument("--force", action="store_true",
+                   help="replace --out even if it is a non-empty directory that is not a "
+                        "previous artifact directory (its whole content is deleted)")
     # -- CI outputs (proofs.ci_formats) --
     p.add_argument("--junit", type=Path, metavar="FILE", help="also write JUnit XML results")
     p.add_argument("--sarif", type=Path, metavar="FILE", help="also write SARIF 2.1.0 results")
@@ -63,47 +100,80 @@ def main(argv: list[str]) -> int:
     except SystemExit as exc:
         return 0 if exc.code == 0 else 2
     console = Console(stderr=False, highlight=False, width=max(140, Console().width))
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
     if args.list_variants:
         for v in variants():
             console.print(f"{v.id:36s} breaks {v.breaks:22s} {v.mistake}")
         return 0
     try:
-        if args.timeout <= 0:
-            raise UsageError("--timeout must be positive")
         spec = variant(args.variant).spec() if args.variant else iabp_spec()
         props = _select(spec, args.property)
+        _check_outputs(args)
     except KeyError:
-        console.print(f"[red]unknown variant {args.variant!r}[/red] (see --list-variants)")
+        err.print(f"iabp prove: unknown variant {args.variant!r} (see --list-variants)",
+                  markup=False)
         return 2
     except IabpError as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        err.print(f"iabp prove: error: {exc}", markup=False)
         return 2
-    return _run(console, spec, props, args)
+    try:
+        return _run(console, err, spec, props, args)
+    except KeyboardInterrupt:
+        err.print("iabp prove: interrupted", markup=False)
+        return EXIT_INTERRUPTED
 
 
-def _run(console: Console, spec: SystemSpec, props: list[Property],
+def _inside(path: Path, directory: Path) -> bool:
+    a, d = os.path.abspath(path), os.path.abspath(directory)
+    return a == d or a.startswith(d.rstrip(os.sep) + os.sep)
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Every output path is usable: checked before the proof starts, not after it."""
+    for option, path in (("--junit", args.junit), ("--sarif", args.sarif)):
+        if path is None:
+            continue
+        if not args.no_artifacts and _inside(path, args.out):
+            raise UsageError(f"{option} {path} is inside the artifact directory {args.out}, "
+                             "which a run replaces whole (and audit verify would call it an "
+                             "extra file); write it elsewhere")
+        check_output_file(path, option)
+    if args.junit is not None and args.sarif is not None \
+            and os.path.abspath(args.junit) == os.path.abspath(args.sarif):
+        raise UsageError("--junit and --sarif name the same file")
+
+
+def _run(console: Console, err: Console, spec: SystemSpec, props: list[Property],
          args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
-    console.print(f"Proving {len(props)} properties of spec '{spec.name}' "
-                  f"(sha256 {spec.sha256()[:16]}...) for every setting the validator accepts")
 
     def done(prop: Property, r: PropertyResult) -> None:
         console.print(f"  [{STYLE[r.status]}]{r.status.value:9s}[/] {prop.id:22s} "
                       f"{r.seconds:6.2f}s  {r.method}")
 
-    try:
-        results = prove_all(spec, props, timeout_s=args.timeout, seed=args.seed,
-                            out_dir=None if args.no_artifacts else args.out, on_done=done)
-    except IabpError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        return 2
-    # -- CI outputs (proofs.ci_formats) --
-    if args.junit is not None or args.sarif is not None:
-        from iabp.proofs.ci_formats import write_ci_files
+    def note(text: str) -> None:
+        err.print(f"iabp prove: {text}", markup=False)
 
-        for path in write_ci_files(results, junit=args.junit, sarif_path=args.sarif,
-                                   meta={"spec": spec.name, "spec_sha256": spec.sha256()}):
-            console.print(f"wrote {path}")
+    try:
+        with contextlib.ExitStack() as stack:
+            out_dir = None if args.no_artifacts else stack.enter_context(
+                fresh_artifact_dir(args.out, force=args.force, note=note))
+            console.print(f"Proving {len(props)} properties of spec '{spec.name}' "
+                          f"(sha256 {spec.sha256()[:16]}...) for every setting the validator "
+                          "accepts")
+            results = prove_all(spec, props, timeout_s=args.timeout, seed=args.seed,
+                                out_dir=out_dir, on_done=done)
+        # -- CI outputs (proofs.ci_formats) --
+        if args.junit is not None or args.sarif is not None:
+            for path in write_ci_files(results, junit=args.junit, sarif_path=args.sarif,
+                                       meta={"spec": spec.name,
+                                             "spec_sha256": spec.sha256()}):
+                console.print(f"wrote {path}")
+    except BrokenPipeError:  # stdout closed (``iabp prove | head``): iabp.__main__'s job
+        raise
+    except (IabpError, OSError) as exc:
+        err.print(f"iabp prove: error: {exc}", markup=False)
+        return 2
     console.print(_table(results))
     for prop, r in results:
         if r.status is not Status.PROVED:

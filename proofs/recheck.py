@@ -285,6 +285,9 @@ def recheck(root: Path, files: Sequence[Path] | None = None, *,
     """
     t0 = time.perf_counter()
     exe = z3_program() if use_z3_program else None
+    root = root.absolute()
+    # ``files`` are relative to ``root`` (or absolute); query_files(root) gives paths under
+    # root, which must not be joined to it a second time (a relative root did: issue 10)
     rel = [p.relative_to(root).as_posix() if p.is_absolute() else p.as_posix()
            for p in (query_files(root) if files is None else files)]
     report = RecheckReport(z3_version=z3_version(exe), cvc5_version=cvc5_version(),

@@ -6,14 +6,19 @@
                  [--fault-at S] [--seconds S] [--realtime | --fast] [--seed N]
 
 Exit status: 0 success, 1 the console lost its port, 2 bad usage (unknown option, bad
-value, missing or unreadable record, port that cannot be opened).
+value, missing or unreadable record, port that cannot be opened, a --plot file that
+cannot be written), 130 ``iabp simulate`` interrupted (Ctrl-C). The --plot path is
+checked before simulating, and the figure is written whole or not at all.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
+import secrets
 import sys
+from pathlib import Path
 from typing import NoReturn
 
 import numpy as np
@@ -37,11 +42,13 @@ from iabp.sim.faults import (
     run_fault,
     timing_error_table,
 )
-from iabp.sim.plots import plot_trace
 from iabp.spec.errors import IabpError, PortError, RecordError
 from iabp.spec.modes import Alarm
 
 MAX_SECONDS = 3600.0
+#: figure formats matplotlib's Agg canvas writes by itself, by file extension
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")
+EXIT_INTERRUPTED = 130
 
 
 class _Parser(argparse.ArgumentParser):
@@ -101,7 +108,8 @@ def _simulate_parser() -> _Parser:
                 "detectors + the verified controller, at 1 kHz.")
     _common(p, FAULTS, "1:1")
     p.add_argument("--seconds", type=_seconds, default=30.0, help="simulated time (s)")
-    p.add_argument("--plot", default=None, help="write the figure to this PNG")
+    p.add_argument("--plot", default=None, metavar="FILE",
+                   help="write the figure to this file (.png, .svg or .pdf)")
     p.add_argument("--record", default=None, help="replay a PhysioNet record (e.g. mitdb/100 "
                    "or a path to its .hea) instead of the patient model")
     p.add_argument("--table", action="store_true", help="also print the figures of normal "
@@ -158,14 +166,63 @@ def _run_simulation(a: argparse.Namespace) -> ClosedLoopTrace:
     return run_fault(a.fault, cfg, at_ms=at)
 
 
+def check_plot_path(text: str) -> Path:
+    """Refuse (:class:`SimulationError`) a ``--plot`` file that cannot be written, before the
+    simulation runs: a known figure extension, not a directory, and a directory that takes
+    a new file (tried with a probe file, removed at once)."""
+    path = Path(text)
+    if path.suffix.lower() not in PLOT_SUFFIXES:
+        raise SimulationError(f"--plot {text}: the file name must end in .png, .svg or .pdf "
+                              "(the figure's format)")
+    if path.is_dir():
+        raise SimulationError(f"--plot {text} is a directory; give a file name")
+    parent = Path(os.path.abspath(path)).parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    probe = parent / f".iabp-probe-{secrets.token_hex(4)}"
+    try:
+        probe.touch(exist_ok=False)
+        probe.unlink()
+    except OSError as exc:
+        raise SimulationError(f"--plot {text}: cannot write in {parent} "
+                              f"({exc.strerror or exc})") from None
+    return path
+
+
+def write_plot(tr: ClosedLoopTrace, path: Path) -> Path:
+    """Render ``tr`` to ``path`` whole or not at all (a scratch file renamed over it)."""
+    from iabp.sim.plots import plot_trace  # matplotlib only when a figure is asked for
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    scratch = path.parent / f".{path.stem}.partial-{secrets.token_hex(4)}{path.suffix}"
+    try:
+        plot_trace(tr, scratch)
+        os.replace(scratch, path)
+    except BaseException:
+        scratch.unlink(missing_ok=True)
+        raise
+    return path
+
+
 def simulate_main(argv: list[str]) -> int:
-    """``iabp simulate``: run, print the figures, optionally plot. 0 ok, 2 bad usage."""
-    out, err = Console(highlight=False), Console(stderr=True, highlight=False)
+    """``iabp simulate``: run, print the figures, optionally plot. 0 ok, 2 bad usage,
+    130 interrupted."""
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    try:
+        return _simulate(argv)
+    except KeyboardInterrupt:
+        err.print("iabp simulate: interrupted", markup=False)
+        return EXIT_INTERRUPTED
+
+
+def _simulate(argv: list[str]) -> int:
+    out, err = Console(highlight=False), Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         a = _simulate_parser().parse_args(argv)
+        plot = None if a.plot is None else check_plot_path(a.plot)
         tr = _run_simulation(a)
     except (SimulationError, RecordError) as exc:
-        err.print(f"iabp simulate: {exc}")
+        err.print(f"iabp simulate: {exc}", markup=False)
         return 2
     except SystemExit as exc:  # --help
         return 0 if exc.code in (0, None) else 2
@@ -185,8 +242,12 @@ def simulate_main(argv: list[str]) -> int:
         tab = timing_error_table(hr_bpm=a.hr, mode="pressure" if a.mode == "pressure" else "ecg",
                                  seed=a.seed)
         out.print(figures_table(tab, f"Timing errors, 1:2 at {a.hr:g} bpm"))
-    if a.plot:
-        out.print(f"  figure: {plot_trace(tr, a.plot)}")
+    if plot is not None:
+        try:
+            out.print(f"  figure: {write_plot(tr, plot)}", markup=False)
+        except OSError as exc:
+            err.print(f"iabp simulate: cannot write the figure {plot}: {exc}", markup=False)
+            return 2
     return 0
 
 
@@ -206,7 +267,7 @@ def _console_parser() -> _Parser:
 
 def console_main(argv: list[str]) -> int:
     """``iabp console``: 0 ran to the end, 1 lost the port, 2 bad usage or unopenable port."""
-    out, err = Console(highlight=False), Console(stderr=True, highlight=False)
+    out, err = Console(highlight=False), Console(stderr=True, highlight=False, soft_wrap=True)
     try:
         a = _console_parser().parse_args(argv)
         cfg = LoopConfig(hr_bpm=a.hr, ratio=a.ratio, mode=a.mode, seed=a.seed,

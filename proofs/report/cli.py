@@ -11,19 +11,28 @@ DIR/report.html (self-contained) and DIR/report.md. ``iabp audit verify`` prints
 PASS/FAIL line per artifact (see :mod:`iabp.proofs.audit`).
 
 Exit status: 0 everything holds, 1 a property is not proved or a check failed, 2 bad
-usage.
+usage, 130 interrupted (Ctrl-C). Relative and absolute paths work alike. The report's
+files are written beside their final names and renamed into place, and the artifacts
+``iabp report`` proves go through :func:`iabp.proofs.artifacts.fresh_artifact_dir`, so
+an error or Ctrl-C leaves nothing half-written.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import secrets
+import shutil
 import sys
 from pathlib import Path
 
+from iabp.proofs.artifacts import fresh_artifact_dir
 from iabp.proofs.audit import AuditLine, verify
+from iabp.proofs.ci_formats import check_output_file
+from iabp.proofs.cli import EXIT_INTERRUPTED, OneLineParser, timeout_arg
 from iabp.proofs.prover import prove_all
 from iabp.proofs.recheck import DEFAULT_TIMEOUT_S, RecheckReport, recheck
-from iabp.proofs.report.build import build_report, load_results
+from iabp.proofs.report.build import Report, build_report, load_results
 from iabp.proofs.traceability.matrix import build_matrix, summaries_from_json
 from iabp.spec.errors import IabpError, UsageError
 from iabp.spec.iabp import iabp_spec
@@ -47,17 +56,27 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespa
         return 0 if exc.code == 0 else 2
 
 
+def _jobs(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: the number of workers must be at least 1")
+    return v
+
+
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--variant", metavar="VID", help="the spec is this broken variant")
-    p.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, metavar="S",
+    p.add_argument("--timeout", type=timeout_arg, default=DEFAULT_TIMEOUT_S, metavar="S",
                    help="time limit per query and solver, seconds")
-    p.add_argument("--jobs", type=int, default=1, metavar="N",
+    p.add_argument("--jobs", type=_jobs, default=1, metavar="N",
                    help="re-check with N worker processes")
 
 
 def report_parser() -> argparse.ArgumentParser:
     """The argument parser of ``iabp report``."""
-    p = argparse.ArgumentParser(prog="iabp report", description="Write the evidence report "
+    p = OneLineParser(prog="iabp report", description="Write the evidence report "
                                 "(HTML + Markdown) with the traceability matrix.")
     p.add_argument("--out", type=Path, required=True, help="output directory")
     p.add_argument("--artifacts", type=Path, metavar="ART",
@@ -88,14 +107,29 @@ def report_main(argv: list[str]) -> int:
     if isinstance(args, int):
         return args
     try:
-        if args.timeout <= 0 or args.jobs < 1:
-            raise UsageError("--timeout and --jobs must be positive")
+        return _report(args)
+    except KeyboardInterrupt:
+        print("iabp report: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def _report(args: argparse.Namespace) -> int:
+    try:
         spec = _spec_for(args.variant)
+        props = _props(spec, args.property)
+        if args.out.exists() and not args.out.is_dir():
+            raise UsageError(f"--out {args.out} exists and is not a directory")
+        check_output_file(args.out / "report.html", "--out")
         art = args.artifacts
         if art is None:
             art = args.out / "artifacts"
             print(f"proving {spec.name} into {art} ...", flush=True)
-            prove_all(spec, _props(spec, args.property), timeout_s=args.timeout, out_dir=art)
+            with fresh_artifact_dir(art, note=lambda text: print(
+                    f"iabp report: {text}", file=sys.stderr)) as scratch:
+                prove_all(spec, props, timeout_s=args.timeout, out_dir=scratch)
+        elif args.property:
+            raise UsageError("--property selects what to prove; it cannot be used with "
+                             "--artifacts")
         elif not (art / "results.json").is_file():
             raise UsageError(f"{art} has no results.json: not an artifact directory")
         rc: RecheckReport | None = None
@@ -107,7 +141,9 @@ def report_main(argv: list[str]) -> int:
                               collect=not args.no_test_collect)
         report = build_report(art, spec, args.out, recheck=rc, matrix=matrix,
                               diagram=args.diagram, variant=args.variant)
-        html_path, md_path = report.write(args.out)
+        html_path, md_path = _write_whole(report, args.out)
+    except BrokenPipeError:  # stdout closed (``iabp report | head``): iabp.__main__'s job
+        raise
     except (IabpError, OSError, ValueError) as exc:
         print(f"iabp report: {exc}", file=sys.stderr)
         return 2
@@ -117,9 +153,29 @@ def report_main(argv: list[str]) -> int:
     return 0 if proved and same_spec and (rc is None or rc.ok) else 1
 
 
+def _write_whole(report: Report, out: Path) -> tuple[Path, Path]:
+    """Write the report in a scratch directory inside ``out``, then rename each part into
+    place (``img/`` replaced whole), so an error or Ctrl-C leaves no half-written file."""
+    out.mkdir(parents=True, exist_ok=True)
+    scratch = out / f".report.partial-{secrets.token_hex(4)}"
+    try:
+        html, md = report.write(scratch)
+        if (scratch / "img").is_dir():
+            old = out / f".img.old-{secrets.token_hex(4)}"
+            if (out / "img").exists():
+                (out / "img").rename(old)
+            (scratch / "img").rename(out / "img")
+            shutil.rmtree(old, ignore_errors=True)
+        for part in (html, md):
+            os.replace(part, out / part.name)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return out / html.name, out / md.name
+
+
 def audit_parser() -> argparse.ArgumentParser:
     """The argument parser of ``iabp audit``."""
-    p = argparse.ArgumentParser(prog="iabp audit", description="Re-check proof artifacts "
+    p = OneLineParser(prog="iabp audit", description="Re-check proof artifacts "
                                 "without trusting the prover.")
     sub = p.add_subparsers(dest="action", required=True)
     v = sub.add_parser("verify", help="check hashes, the spec, and re-solve every query")
@@ -136,8 +192,6 @@ def audit_main(argv: list[str]) -> int:
     if isinstance(args, int):
         return args
     try:
-        if args.timeout <= 0 or args.jobs < 1:
-            raise UsageError("--timeout and --jobs must be positive")
         if not args.dir.is_dir():
             raise UsageError(f"{args.dir} is not a directory")
         spec = _spec_for(args.variant)
@@ -148,8 +202,12 @@ def audit_main(argv: list[str]) -> int:
     def show(line: AuditLine) -> None:
         print(line.text(), flush=True)
 
-    report = verify(args.dir, spec, timeout_s=args.timeout, jobs=args.jobs,
-                    regenerate=args.regenerate, on_line=show)
+    try:
+        report = verify(args.dir, spec, timeout_s=args.timeout, jobs=args.jobs,
+                        regenerate=args.regenerate, on_line=show)
+    except KeyboardInterrupt:
+        print("iabp audit: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
     print(report.summary())
     return 0 if report.ok else 1
 

@@ -91,8 +91,7 @@ def test_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert prove_main(["--timeout", "0", "--no-artifacts"]) == 2
     assert prove_main(["--bogus-flag"]) == 2
     assert prove_main(["--variant", "V-NOPE"]) == 2
-    out = capsys.readouterr().out
-    assert "unknown property" in out
+    assert "unknown property" in capsys.readouterr().err
     assert prove_main(["--variant", "V-KINK-DOES-NOT-HALT", "--property", "P-FAULT-HALT",
                        "--no-artifacts"]) == 1
     assert "VIOLATED" in capsys.readouterr().out

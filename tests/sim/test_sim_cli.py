@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from iabp.__main__ import main as iabp_main
+from iabp.sim import cli as sim_cli
 from iabp.sim.cli import console_main, parse_ratio, simulate_main
 from iabp.sim.records import available_records
 
@@ -59,3 +60,40 @@ def test_console_cli(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_parse_ratio() -> None:
     assert [parse_ratio(x) for x in ("1:1", "1:2", "3")] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("plot", ["/proc/iabp-x.png", "out.txt", "figure"])
+def test_an_unusable_plot_path_is_refused_before_simulating(
+        plot: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    def never(_: object) -> None:
+        raise AssertionError("simulated before checking --plot")
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sim_cli, "_run_simulation", never)
+    assert simulate_main(["--seconds", "1", "--plot", plot]) == 2
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
+    assert err.startswith("iabp simulate: --plot")
+    (tmp_path / "d.png").mkdir()
+    assert simulate_main(["--seconds", "1", "--plot", "d.png"]) == 2
+    assert list(tmp_path.iterdir()) == [tmp_path / "d.png"]  # no probe or scratch left
+
+
+def test_ctrl_c_in_simulate_is_exit_130(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    def interrupted(_: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sim_cli, "_run_simulation", interrupted)
+    out = tmp_path / "x.png"
+    assert simulate_main(["--seconds", "1", "--plot", str(out)]) == 130
+    assert capsys.readouterr().err.strip() == "iabp simulate: interrupted"
+    assert not out.exists() and not list(tmp_path.iterdir())
+
+
+def test_an_svg_figure_is_written_whole(tmp_path: Path) -> None:
+    out = tmp_path / "new" / "fig.svg"
+    assert simulate_main(["--seconds", "2", "--plot", str(out)]) == 0
+    assert out.read_text().lstrip().startswith("<?xml")
+    assert [p.name for p in out.parent.iterdir()] == ["fig.svg"]

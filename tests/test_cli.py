@@ -1,0 +1,82 @@
+"""The ``iabp`` command's conventions: --version, help on the right stream, exit codes,
+a closed pipe, Ctrl-C, and a start-up that imports nothing heavy."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from importlib.metadata import version
+
+import pytest
+
+from iabp import __main__ as iabp_cli
+
+HEAVY = ("numpy", "scipy", "matplotlib", "z3", "wfdb")
+
+
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+def test_version(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
+    assert iabp_cli.main([flag]) == 0
+    assert capsys.readouterr().out == f"iabp {version('iabp-safety')}\n"
+
+
+def test_help_goes_to_stdout_and_bare_iabp_to_stderr(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    for flag in ("--help", "-h"):
+        assert iabp_cli.main([flag]) == 0
+        captured = capsys.readouterr()
+        assert "iabp prove" in captured.out and captured.err == ""
+    assert iabp_cli.main([]) == 2
+    captured = capsys.readouterr()
+    assert "iabp prove" in captured.err and captured.out == ""
+
+
+def test_unknown_command_goes_to_stderr(capsys: pytest.CaptureFixture[str]) -> None:
+    assert iabp_cli.main(["frobnicate"]) == 2
+    captured = capsys.readouterr()
+    assert "unknown command 'frobnicate'" in captured.err and captured.out == ""
+
+
+def _interrupted(argv: list[str]) -> int:
+    raise KeyboardInterrupt
+
+
+def test_ctrl_c_in_any_command_is_exit_130(monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setitem(iabp_cli.COMMANDS, "watchdog", ("tests.test_cli", "_interrupted"))
+    assert iabp_cli.main(["watchdog"]) == 130
+    assert capsys.readouterr().err == "iabp: interrupted\n"
+
+
+def _run(*args: str, stdout: int | None = subprocess.PIPE,
+         env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, *args], stdout=stdout, stderr=subprocess.PIPE,
+                          text=True, timeout=60, env=env)
+
+
+@pytest.mark.parametrize("argv", [["--help"],
+                                  ["prove", "--property", "P-STANDBY-DEFLATED", "--no-artifacts"]])
+def test_a_closed_pipe_is_no_traceback(argv: list[str]) -> None:
+    """``iabp --help | head -1`` when head has already gone: no BrokenPipeError shown."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        proc = _run("-m", "iabp", *argv, stdout=write_end)
+    finally:
+        os.close(write_end)
+    # 141 (128 + SIGPIPE) from iabp.__main__; rich's consoles (prove) stop with 1 instead
+    assert proc.returncode == (141 if argv == ["--help"] else 1)
+    assert proc.stderr == ""
+
+
+@pytest.mark.parametrize("flag", ["--help", "--version"])
+def test_help_and_version_import_nothing_heavy(flag: str) -> None:
+    env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
+    proc = _run("-m", "iabp", flag, env=env)
+    assert proc.returncode == 0 and proc.stdout.startswith(("The ``iabp`` command", "iabp "))
+    imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "iabp" in imported and "encodings" in imported  # the profile did record them
+    heavy = sorted(m for m in imported if m.split(".")[0] in HEAVY)
+    assert not heavy, heavy
