@@ -42,7 +42,7 @@ from iabp.monitor.parser import IntegrityEvent, IntegrityKind
 from iabp.monitor.protocol import UINT32_MOD, MonitorCommand, encode_command
 from iabp.monitor.reconstruct.reconstruction import compile_step_in_place, initial_value
 from iabp.monitor.rules.base import RuleConfig, Verdict
-from iabp.monitor.trip_messages import rule_message
+from iabp.monitor.trip_messages import coherence_message, rule_message, stall_message
 from iabp.spec import monitor_model as M
 from iabp.spec.engines.to_python import compile_expr
 from iabp.spec.errors import IabpError
@@ -67,6 +67,11 @@ class Cause(Enum):
     SILENCE = ("telemetry silence", 3)
     PORT_LOST = ("port lost", 4)
     INTERNAL_ERROR = ("monitor internal error", 5)
+    #: console time against the monitor's clock (monitor/coherence.py): MON-TIME-LAG,
+    #: MON-CLOCK-FROZEN, MON-FRAME-RATE, the monitor's own rules
+    TIME_COHERENCE = ("telemetry time coherence", 6)
+    #: the monitor's own loop did not run for longer than the silence watchdog
+    MONITOR_STALL = ("monitor stalled", 7)
 
     @property
     def text(self) -> str:
@@ -84,6 +89,8 @@ CAUSE_INPUT: Final[Mapping[Cause, str]] = {
     Cause.SILENCE: "mon_port_lost",  # no telemetry at all since the start: a dead port
     Cause.PORT_LOST: "mon_port_lost",
     Cause.INTERNAL_ERROR: "mon_internal_error",
+    Cause.TIME_COHERENCE: "mon_rule_violation",  # the monitor's own rules, as MON-INTEGRITY
+    Cause.MONITOR_STALL: "mon_internal_error",  # the monitor itself failed to keep watch
 }
 
 
@@ -130,6 +137,10 @@ def trip_message(trip: Trip) -> str:
     if trip.cause is Cause.RULE_VIOLATION and trip.rule_id is not None:
         return rule_message(trip.rule_id, trip.property_id, trip.detail,
                             trip.limits or RuleConfig())
+    if trip.cause is Cause.TIME_COHERENCE and trip.rule_id is not None:
+        return coherence_message(trip.rule_id, trip.detail)
+    if trip.cause is Cause.MONITOR_STALL:
+        return stall_message(trip.detail)
     if trip.rule_id is not None:
         return f"{trip.rule_id}: {trip.detail}"
     if trip.cause is Cause.PORT_LOST and trip.detail.startswith("cannot open"):

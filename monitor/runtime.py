@@ -6,6 +6,9 @@ One :class:`Monitor` watches one console. Each pass of :meth:`Monitor.step`:
    ``read_timeout_s`` for the first byte), feeds it to the stream parser;
 2. each TELEMETRY frame goes through the independent reconstruction and every rule; a
    violation enters the safe state; each integrity fault goes to the integrity guard;
+   then the frames' console time is compared with the monitor's own clock
+   (:mod:`iabp.monitor.coherence`: MON-TIME-LAG, MON-CLOCK-FROZEN, MON-FRAME-RATE), so the
+   monitor never judges stale, replayed or frozen telemetry without saying so;
 3. ticks the fail-safe supervisor (the spec's, compiled: silence watchdog, error window,
    latch), repeats STOP while latched and the console still runs, and keeps the
    interlock's energise-to-run heartbeat going while the supervisor says so (the
@@ -19,8 +22,11 @@ The session ends on ``--seconds``, ``should_stop()`` or :meth:`Monitor.request_s
 writes a ``session_end`` record saying why and seals the log.
 
 Any exception inside a pass enters the safe state (PORT_LOST for a vanished port,
-INTERNAL_ERROR for anything else): the monitor never goes silent. Time comes from the
-injected ``clock`` (monotonic ms).
+INTERNAL_ERROR for anything else): the monitor never goes silent. Each pass also measures
+the gap since the previous one: a gap longer than the silence watchdog means the monitor
+itself was not running (host overloaded, a long fsync, SIGSTOP), so it cannot vouch for
+that time; it trips with cause MONITOR_STALL ("monitor stalled 180 ms: host overloaded"),
+not as console silence. Time comes from the injected ``clock`` (monotonic ms).
 """
 
 from __future__ import annotations
@@ -40,6 +46,12 @@ import serial
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from iabp.monitor.audit_log import AuditLog, AuditLogError
+from iabp.monitor.coherence import (
+    COHERENCE_PROPERTY_ID,
+    CoherenceBounds,
+    CoherenceFinding,
+    TimeCoherence,
+)
 from iabp.monitor.failsafe import (
     Cause,
     CommandChannel,
@@ -54,7 +66,7 @@ from iabp.monitor.interlock import (
     Interlock,
     monotonic_ms,
 )
-from iabp.monitor.parser import IntegrityEvent, StreamParser
+from iabp.monitor.parser import IntegrityEvent, IntegrityKind, StreamParser
 from iabp.monitor.port import open_port, port_lost
 from iabp.monitor.protocol import (
     BAUD_RATE,
@@ -134,6 +146,7 @@ class MonitorConfig:
     integrity: IntegrityThresholds = field(default_factory=IntegrityThresholds)
     rules: RuleConfig = field(default_factory=RuleConfig)
     reconstruction: ReconstructionConfig = field(default_factory=ReconstructionConfig)
+    coherence: CoherenceBounds = field(default_factory=CoherenceBounds)  #: time coherence
 
 
 @dataclass(frozen=True)
@@ -148,15 +161,17 @@ class MonitorStatus:
     frames: int
     integrity_errors: int
     safe_state: bool
+    lag_ms: float | None = None  #: how far the newest frame is behind the freshest (MON-TIME-LAG)
 
     def line(self) -> str:
         rate = f"{self.rate_bpm:5.1f} bpm" if self.rate_bpm is not None else "  --- bpm"
         mode = self.mode.name if self.mode is not None else "NO TELEMETRY"
         state = "SAFE STATE (latched)" if self.safe_state else "watching"
         last = self.last_violation or "none"
+        lag = f"{self.lag_ms:4.0f} ms" if self.lag_ms is not None else "  -- ms"
         return (f"[{state}] HR {rate} | {mode:<16} | balloon {self.balloon.value:<9} | "
-                f"{self.frames_per_s:6.0f} frames/s | integrity faults {self.integrity_errors}"
-                f" | last violation: {last}")
+                f"{self.frames_per_s:6.0f} frames/s | lag {lag} | integrity faults "
+                f"{self.integrity_errors} | last violation: {last}")
 
 
 class Monitor:
@@ -189,6 +204,7 @@ class Monitor:
         self.reconstruction = Reconstruction(self.profile, cfg.reconstruction)
         self.rules = RuleSet(config=cfg.rules)
         self.integrity = IntegrityGuard(cfg.integrity)
+        self.coherence = TimeCoherence(cfg.coherence)
         self.audit: AuditLog | None = None
         self.interlock: Interlock | None = None
         self.channel: CommandChannel | None = None
@@ -206,6 +222,8 @@ class Monitor:
         self._next_status = 0
         self._status_len = 0
         self._next_checkpoint = 0
+        self._last_pass_ms: int | None = None  #: monitor clock at the start of the last pass
+        self.longest_pass_gap_ms = 0  #: the longest gap between two passes while supervising
         self.stop_reason: str | None = None  #: why the session is ending (see request_stop)
 
     # -- session --------------------------------------------------------------------------
@@ -318,6 +336,7 @@ class Monitor:
             "first_trip": first.to_json() if first is not None else None,
             "trips": [t.to_json() for t in self.failsafe.trips],
             "stops_sent": self.channel.stops_sent if self.channel else 0,
+            "longest_loop_gap_ms": self.longest_pass_gap_ms,
         }
 
     def _checkpoint(self, now: int) -> None:
@@ -361,9 +380,13 @@ class Monitor:
         """One pass of the loop (see the module docstring). Never raises."""
         now = self.clock()
         try:
+            self._loop_gap(now)
             data = self._read() if self._port_ok else b""
             if data:
                 self.feed(data, now)
+            finding = self.coherence.check(now)
+            if finding is not None:
+                self._trip(self._coherence_trip(finding, now))
             v = self.reconstruction.valuation
             self.failsafe.tick(now, v["mode'"] in STOPPED_MODES and not v["inflate_cmd'"])
             if self.interlock is not None and self.failsafe.interlock_energised:
@@ -377,6 +400,25 @@ class Monitor:
             self._trip(Trip(Cause.PORT_LOST, str(exc), now))
         except Exception as exc:  # never silence: anything unexpected is a trip
             self._trip(Trip(Cause.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}", now))
+
+    def _loop_gap(self, now: int) -> None:
+        """The gap since the previous pass; longer than the silence watchdog while
+        supervising is a MONITOR_STALL trip (the monitor itself was not running)."""
+        last, self._last_pass_ms = self._last_pass_ms, now
+        if last is None or not self.failsafe.started or self.failsafe.latched:
+            return
+        gap = now - last
+        if gap > self.longest_pass_gap_ms:
+            self.longest_pass_gap_ms = gap
+        bound = self.config.coherence.stall_ms
+        if gap > bound:
+            self.coherence.stalled(gap)
+            self._trip(Trip(Cause.MONITOR_STALL, f"stalled_ms={gap} limit_ms={bound} "
+                            f"last_pass_ms={last} now_ms={now}", now))
+
+    def _coherence_trip(self, finding: CoherenceFinding, now: int) -> Trip:
+        return Trip(Cause.TIME_COHERENCE, finding.detail, now, finding.rule_id,
+                    COHERENCE_PROPERTY_ID)
 
     def _read(self) -> bytes:
         """At most ``read_max_bytes``, waiting at most ``read_timeout_s`` for the first.
@@ -408,10 +450,12 @@ class Monitor:
         rec, rules, audit = self.reconstruction, self.rules, self.audit
         on_t, update = rec.on_telemetry, rules.update
         push = audit.push_frame if audit is not None else None
+        clock_frame = self.coherence.frame  # judged per pass in step(), against the clock
         telemetry = False
         for ev in self.parser.feed(data):
             if type(ev) is TelemetryFrame:
                 telemetry = True
+                clock_frame(ev.time_ms)
                 if push is not None and push(ev):
                     self._write_post_event()
                 found = update(on_t(ev), rec.now_ms)
@@ -420,6 +464,8 @@ class Monitor:
             elif type(ev) is IntegrityEvent:
                 if ev.counted_frames:  # the gap a discarded frame leaves is not a new error
                     self.failsafe.integrity_error()
+                if ev.kind is IntegrityKind.SEQ_RESET:  # the console restarted: new time base
+                    self.coherence.reset()
                 trip = self.integrity.update(ev, now_ms)
                 if trip is not None:
                     self._trip(trip)
@@ -460,6 +506,7 @@ class Monitor:
         if left:
             self.reconstruction.clear_stop()
             self.integrity.reset()
+            self.coherence.reset()  # re-anchor console time on the next frames
             self._announce(f"safe state acknowledged by {operator_id}; watching again")
         else:
             self._announce(f"acknowledge by {operator_id} refused: the cause persists")
@@ -484,7 +531,7 @@ class Monitor:
             balloon=rec.balloon_state,
             last_violation=f"{last.rule_id} at {last.at_ms} ms" if last else None,
             frames_per_s=self._fps, frames=rec.frames, integrity_errors=self.integrity.total,
-            safe_state=self.failsafe.latched)
+            safe_state=self.failsafe.latched, lag_ms=self.coherence.lag_ms)
 
     def _status(self, now: int, force: bool = False) -> None:
         elapsed = now - self._rate_t0

@@ -327,3 +327,65 @@ def rule_message(rule_id: str, property_id: str | None, detail: str, limits: Rul
     when = f" at {m.group(1)} ms of telemetry" if m else ""
     return (f"{rule_id}: the console broke this rule ({property_id}){when}; "
             "the values it read are in the audit record")
+
+
+# -- time coherence (monitor/coherence.py) and the monitor's own stalls ---------------------
+
+def _time_lag(r: _Reading) -> str:
+    lag, limit = r.int("lag_ms"), r.int("limit_ms")
+    at = r.int("console_time_ms")
+    if r["direction"] == "behind":
+        return (f"the monitor is {lag} ms behind the console (limit {limit}): telemetry "
+                f"arrives slower than real time, so the newest frame (console time {at} ms) "
+                f"describes the console at least {lag} ms ago")
+    allowance = (f"limit {limit} during start-up" if r.flag("start_up") else
+                 f"limit {limit} plus {r.int('drift_ppm')} ppm clock drift")
+    return (f"console time ran {lag} ms ahead of the monitor's clock ({allowance}): frames "
+            f"arrive faster than real time (a replay, or a console clock running fast; "
+            f"console time {at} ms)")
+
+
+def _clock_frozen(r: _Reading) -> str:
+    return (f"console time stuck at {r.int('console_time_ms')} ms for "
+            f"{r.int('repeated_frames') + 1} frames over {r.int('stuck_ms')} ms of monitor "
+            f"time (limit {r.int('limit_frames')} repeats or {r.int('limit_ms')} ms): the "
+            "console's clock is not advancing")
+
+
+def _frame_rate(r: _Reading) -> str:
+    return (f"{r.int('frames')} telemetry frames in the last {r.int('window_ms')} ms of "
+            f"monitor time (at least {r.int('limit_frames')} needed: the console sends one "
+            "per 1 ms tick)")
+
+
+#: Per time-coherence rule ID: the sentence for its finding.
+COHERENCE_MESSAGES: Final[Mapping[str, Callable[[_Reading], str]]] = {
+    "MON-TIME-LAG": _time_lag,
+    "MON-CLOCK-FROZEN": _clock_frozen,
+    "MON-FRAME-RATE": _frame_rate,
+}
+
+
+def coherence_message(rule_id: str, detail: str) -> str:
+    """The operator's sentence for a time-coherence finding (``name=value`` readings in
+    ``detail``); the rule ID and the raw readings when no template fits. Never raises."""
+    template = COHERENCE_MESSAGES.get(rule_id)
+    if template is not None:
+        values, notes = parse_rule_detail(detail)
+        try:
+            return f"{rule_id}: {template(_Reading(values, notes, RuleConfig()))}"
+        except (KeyError, ValueError, TypeError, IndexError):
+            pass
+    return f"{rule_id}: {detail}"
+
+
+def stall_message(detail: str) -> str:
+    """The operator's sentence for a MONITOR_STALL trip: the monitor's own loop did not run
+    (``stalled_ms``) for longer than the silence watchdog (``limit_ms``). Never raises."""
+    values, _ = parse_rule_detail(detail)
+    gap, limit = values.get("stalled_ms"), values.get("limit_ms")
+    if not isinstance(gap, int) or not isinstance(limit, int):
+        return f"monitor stalled: {detail}"
+    return (f"monitor stalled {gap} ms: host overloaded (the monitor's own loop did not run "
+            f"for {gap} ms, longer than the {limit} ms telemetry watchdog, so it was not "
+            "watching; this is not console silence)")

@@ -41,6 +41,7 @@ from tests.monitor.test_reconstruct import chunks, console_bytes, settings_frame
 from tests.records import PUMPED_KNOWN_FAILURES, records_under_test, with_known_failures
 
 BYTES_PER_MS = 32  #: one TELEMETRY record per ms
+LINE_BYTES_PER_MS = 92  #: 921 600 baud, 8N1: what the line carries per ms
 
 
 class BytesPort:
@@ -77,15 +78,17 @@ class BytesPort:
 def run_on_bytes(data: bytes, profile: PatientProfile | None = None, tail_ms: int = 0,
                  log: Path | None = None, chunk: int = 10 * BYTES_PER_MS) -> Monitor:
     """Feed ``data`` through a Monitor as a port at 1 kHz would (``chunk`` bytes per read),
-    the monitor clock following the telemetry's time."""
+    the monitor clock following the telemetry's time: 1 ms per TELEMETRY frame read (a
+    console ticking in real time), bytes that carry no frame at the line's byte rate."""
     clock = FakeClock()
     port = BytesPort(data, chunk)
     mon = Monitor("bytes://test", profile, log, clock=clock, port=port, out=io.StringIO())
     mon.open()
     while not port.done:
-        before = port.pos
+        before, frames = port.pos, mon.reconstruction.frames
         mon.step()
-        clock.advance(max(1, (port.pos - before) // BYTES_PER_MS))
+        clock.advance(max(mon.reconstruction.frames - frames,
+                          (port.pos - before) // LINE_BYTES_PER_MS))
     for _ in range(tail_ms):
         mon.step()
         clock.advance(1)
@@ -442,6 +445,9 @@ def test_every_trip_kind_appears_in_the_summary() -> None:
     mon._trip(Trip(Cause.INTERNAL_ERROR, "ValueError: x", now))
     mon._trip(Trip(Cause.INTEGRITY, "6 bad frames", now, "MON-INTEGRITY"))
     mon._trip(Trip(Cause.SILENCE, "no telemetry", now))
+    mon._trip(Trip(Cause.TIME_COHERENCE, "frames=500 window_ms=1000 limit_frames=900", now,
+                   "MON-FRAME-RATE"))
+    mon._trip(Trip(Cause.MONITOR_STALL, "stalled_ms=180 limit_ms=50", now))
     causes = {t["cause"] for t in mon.summary()["trips"]}
     assert causes == {c.name for c in Cause}
 
