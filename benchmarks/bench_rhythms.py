@@ -14,17 +14,18 @@ at 1:1 and 1:2. The controller's inflate command is then judged beat by beat aga
 
 * helium is in the balloon from inflate command on + ``GAS_INFLATE_LAG_MIN_MS`` (20 ms) until
   deflate command + ``GAS_DEFLATE_MAX_MS`` (40 ms) (ASM-GAS, the worst case both ways);
-* ejection of reference beat k spans ``[Q_k + PEP_k, R_k + QS2_k)`` with ``Q_k`` the QRS
+* ejection of reference beat k spans ``[Q_k + PEP_k, Q_k + QS2_k)`` with ``Q_k`` the QRS
   onset = ``R_k`` - the Q-to-R time measured on THAT beat's waveform by
   :mod:`benchmarks.qrs_onset` (30 ms when it is unmeasurable), PEP = Weissler
-  131 - 0.4 HR - ``PEP_TOL_MS`` (10 ms) and QS2 = 546 - 2.1 HR, HR from the reference R-R
+  131 - 0.4 HR - ``PEP_TOL_MS`` (10 ms) and QS2 = 546 - 2.1 HR + ``QS2_TOL_MS`` (15 ms;
+  Weissler measured both from Q onset), HR from the reference R-R
   that ENDED at beat k, that R-R clamped to the spec's supported range
   [``RR_MIN_MS``, ``RR_MAX_MS``] (334-1500 ms) so the regression is never extrapolated
   (the first beat of a run uses the R-R after it);
-* the *lenient* judge (the old one) starts ejection at ``R_k + PEP_k`` instead, as the spec's
-  model does;
-* beat k is *assisted* when helium lies in its diastole ``[R_k + QS2_k, start of ejection of
-  beat k+1)``; its augmentation time is the helium time inside that diastole.
+* the *previous strict* judge ends ejection at ``R_k + QS2_k`` (as before the spec moved to
+  QRS onset); the *lenient* judge (the old one) also starts it at ``R_k + PEP_k``;
+* beat k is *assisted* when helium lies in its diastole ``[end of its ejection, start of
+  ejection of beat k+1)``; its augmentation time is the helium time inside that diastole.
 
 MIT-BIH records are judged by the cardiologist annotations (``.atr``). The two
 arterial-pressure records carry no reference beat annotations: their beats come from
@@ -54,7 +55,7 @@ import numpy as np
 import numpy.typing as npt
 
 from iabp.spec.assumptions import GAS_DEFLATE_MAX_MS, GAS_INFLATE_LAG_MIN_MS
-from iabp.spec.timing import PEP_TOL_MS, RR_MAX_MS, RR_MIN_MS
+from iabp.spec.timing import PEP_TOL_MS, QS2_TOL_MS, RR_MAX_MS, RR_MIN_MS
 
 IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
@@ -93,6 +94,14 @@ def record_class(name: str) -> str:
 
 # -- the judge (pure arithmetic on arrays; unit-tested in tests/sim/test_rhythm_judge.py) -----
 
+#: The judges (name, start from R, end from R): "qrs" the strict one, Weissler's intervals
+#: from the QRS onset with the spec's tolerances ([Q + PEP - 10, Q + QS2 + 15)); "qrs-end-r"
+#: the strict judge as it was before the spec moved to QRS onset ([Q + PEP - 10, R + QS2),
+#: stricter on inflation by the Q-to-R time minus 15 ms); "r" the lenient old one
+#: ([R + PEP - 10, R + QS2)).
+JUDGES: tuple[tuple[str, bool, bool], ...] = (
+    ("qrs", False, False), ("qrs-end-r", False, True), ("r", True, True))
+
 
 def helium_intervals(inflations: Sequence[tuple[int, int]], *,
                      lag_in_ms: int = GAS_INFLATE_LAG_MIN_MS,
@@ -123,12 +132,16 @@ def rr_before(r_ms: IntArray) -> FloatArray:
 
 
 def ejection_windows(r_ms: IntArray, qr_ms: FloatArray, *, from_r: bool = False,
-                     pep_tol_ms: float = PEP_TOL_MS) -> tuple[FloatArray, FloatArray]:
+                     end_from_r: bool | None = None, pep_tol_ms: float = PEP_TOL_MS,
+                     qs2_tol_ms: float = QS2_TOL_MS) -> tuple[FloatArray, FloatArray]:
     """(start, end) of each reference beat's ejection (ms, float).
 
-    start = R - Q-to-R + PEP - tolerance (``from_r``: R + PEP - tolerance, the lenient judge);
-    end = R + QS2. PEP and QS2 are Weissler's, at the rate of the R-R that ended at the beat,
-    clamped to the spec's supported R-R range.
+    start = Q + PEP - ``pep_tol_ms`` with Q = R - Q-to-R, the QRS onset (``from_r``: R + PEP -
+    tolerance, the lenient judge); end = Q + QS2 + ``qs2_tol_ms`` (``end_from_r``, the
+    default when ``from_r``: R + QS2, as the judge placed it before the spec moved to QRS
+    onset). PEP and QS2 are Weissler's, measured by him from Q onset, at the rate of the R-R
+    that ended at the beat, clamped to the spec's supported R-R range; the tolerances are the
+    spec's (earliest start, latest end: the strict judge).
     """
     r = np.asarray(r_ms, dtype=np.float64)
     rr = np.clip(rr_before(r_ms), RR_MIN_MS, RR_MAX_MS)
@@ -136,7 +149,10 @@ def ejection_windows(r_ms: IntArray, qr_ms: FloatArray, *, from_r: bool = False,
     pep = 131.0 - 0.4 * hr - pep_tol_ms
     qs2 = 546.0 - 2.1 * hr
     onset = r if from_r else r - np.asarray(qr_ms, dtype=np.float64)
-    return onset + pep, r + qs2
+    if end_from_r is None:
+        end_from_r = from_r
+    end = r + qs2 if end_from_r else onset + qs2 + qs2_tol_ms
+    return onset + pep, end
 
 
 def overlap_ms(helium: IntArray, a: FloatArray, b: FloatArray) -> FloatArray:
@@ -172,14 +188,15 @@ class BeatJudgement:
 
 
 def judge_beats(r_ms: IntArray, qr_ms: FloatArray, inflations: Sequence[tuple[int, int]], *,
-                from_r: bool = False, end_ms: int | None = None) -> BeatJudgement:
+                from_r: bool = False, end_from_r: bool | None = None,
+                end_ms: int | None = None) -> BeatJudgement:
     """Judge every reference beat against the inflate command's (on, off) intervals.
 
     ``end_ms``: the run's length; the last beat's diastole ends there (no next beat known).
     """
     r = np.asarray(r_ms, dtype=np.int64)
     he = helium_intervals(inflations)
-    a, b = ejection_windows(r, qr_ms, from_r=from_r)
+    a, b = ejection_windows(r, qr_ms, from_r=from_r, end_from_r=end_from_r)
     ov = overlap_ms(he, a, b)
     last = float(end_ms) if end_ms is not None else (float(r[-1]) + 1000.0 if r.size else 0.0)
     d_end = np.concatenate((a[1:], [last])) if r.size else a
@@ -423,8 +440,9 @@ def judge_run(job: Job, rb: RefBeats, cache: Path) -> dict[str, Any]:
     out: dict[str, Any] = {"job": asdict(job), "duration_ms": dur, "git_head": str(d["git_head"]),
                            "wall_s": float(d["wall_s"]), "cpu_s": float(d["cpu_s"]),
                            "replayed_ms": int(d["duration_ms"])}
-    for judge, from_r in (("qrs", False), ("r", True)):
-        j = judge_beats(rb.r_ms, rb.qr_used, inf, from_r=from_r, end_ms=dur)
+    for judge, from_r, end_from_r in JUDGES:
+        j = judge_beats(rb.r_ms, rb.qr_used, inf, from_r=from_r, end_from_r=end_from_r,
+                        end_ms=dur)
         out[judge] = {"summary": summarize(_sub(j, keep)), "overlap": j.overlap[keep],
                       "dia": j.diastole_helium[keep], "start": j.eject_start[keep],
                       "end": j.eject_end[keep]}
@@ -555,7 +573,8 @@ def report(jobs: Sequence[Job], a: argparse.Namespace, replay_wall_s: float) -> 
         "replayed_s_total": round(sum(r["replayed_ms"] for r in runs.values()) / 1000, 1),
         "gas_model": {"helium_on_after_inflate_ms": GAS_INFLATE_LAG_MIN_MS,
                       "helium_off_after_deflate_ms": GAS_DEFLATE_MAX_MS},
-        "ejection_model": ("[R - QR + PEP, R + QS2); PEP = 131 - 0.4 HR - 10; QS2 = 546 - 2.1 HR; "
+        "ejection_model": ("[R - QR + PEP, R - QR + QS2 + 15); PEP = 131 - 0.4 HR - 10; "
+                           "QS2 = 546 - 2.1 HR; "
                            f"HR from the R-R ending at the beat, clamped to [{RR_MIN_MS}, {RR_MAX_MS}] ms; "
                            f"QR per beat, {DEFAULT_QR_MS:g} ms when unmeasurable"),
         "pooled": {}, "per_class": {}, "per_rhythm_label": {}, "per_record": {}, "worst": [],
@@ -567,7 +586,8 @@ def report(jobs: Sequence[Job], a: argparse.Namespace, replay_wall_s: float) -> 
         res["per_record"][key] = {
             "record": j.record, "mode": j.mode, "ratio": j.ratio, "class": record_class(j.record),
             "reference": rb.reference, "judged_ms": run["duration_ms"],
-            "qrs": run["qrs"]["summary"], "r": run["r"]["summary"],
+            "qrs": run["qrs"]["summary"], "qrs-end-r": run["qrs-end-r"]["summary"],
+            "r": run["r"]["summary"],
             "missed_reference_beats": run["missed"], "detections": run["detections"],
             "qr_unmeasurable": int((~np.isfinite(rb.qr_measured[run["keep"]])).sum()),
             "mode_time_pct": _mode_time(run, run["duration_ms"]), "alarm_onsets": _alarm_onsets(run),
@@ -576,7 +596,7 @@ def report(jobs: Sequence[Job], a: argparse.Namespace, replay_wall_s: float) -> 
     for mode, ratio in combos:
         sel = [(k, r) for k, r in runs.items()
                if r["job"]["mode"] == mode and r["job"]["ratio"] == ratio]
-        for judge in ("qrs", "r"):
+        for judge, _, _ in JUDGES:
             ref = [(k, r) for k, r in sel if refs[r["job"]["record"]].reference == "atr"]
             tag = f"{mode} 1:{ratio} {judge}"
             if ref:
@@ -700,9 +720,12 @@ def render_md(res: dict[str, Any], minutes: str, table_md: Any) -> str:
              f"CPU, {res['replay_wall_s_total']:.0f} s wall summed over runs (2 processes, shared "
              f"machine).\n")
     lines.append("Judge: helium from inflate command + 20 ms to deflate command + 40 ms (ASM-GAS); "
-             f"ejection {res['ejection_model']}. **Strict** = ejection from QRS onset (R - measured "
-             "Q-to-R of that beat) + PEP; **lenient (old)** = from R + PEP. Assisted beat: helium "
-             "in its diastole [R + QS2, next beat's ejection start); augmentation = helium ms in "
+             f"ejection {res['ejection_model']}. **Strict** = Weissler's intervals from the QRS "
+             "onset Q (R - measured Q-to-R of that beat), where he measured them, with the spec's "
+             "tolerances: [Q + PEP - 10, Q + QS2 + 15); **previous strict** = [Q + PEP - 10, R + "
+             "QS2) (the judge before the spec moved to QRS onset: stricter on inflation by Q-to-R "
+             "- 15 ms); **lenient (old)** = [R + PEP - 10, R + QS2). Assisted beat: helium "
+             "in its diastole [end of ejection, next beat's ejection start); augmentation = helium ms in "
              "that diastole. MIT-BIH beats: cardiologist `.atr` annotations. The `abp/` records "
              "have no reference annotations: judged by `wfdb` XQRS offline beats (NOT a reference), "
              "listed apart and never pooled.\n")
@@ -711,8 +734,9 @@ def render_md(res: dict[str, Any], minutes: str, table_md: Any) -> str:
                  f"{', '.join(PVC_RECORDS)}; BBB (L/R majority) {', '.join(BBB_RECORDS)}; noisy 105 "
                  "(the only noisy development record); sinus: the rest. The row `AF/flutter "
                  "segments` pools the beats under an `(AFIB`/`(AFL` rhythm label in any record.\n")
-    for judge, jname in (("qrs", "strict: ejection from QRS onset + PEP"),
-                         ("r", "lenient (old): ejection from R + PEP")):
+    for judge, jname in (("qrs", "strict: ejection [Q + PEP - 10, Q + QS2 + 15)"),
+                         ("qrs-end-r", "previous strict: ejection [Q + PEP - 10, R + QS2)"),
+                         ("r", "lenient (old): ejection [R + PEP - 10, R + QS2)")):
         lines.append(f"## Pooled, MIT-BIH ({jname})\n")
         lines.append(HDR.format(what="run", extra="", extra2=""))
         for tag, s in res["pooled"].items():

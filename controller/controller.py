@@ -22,7 +22,7 @@ from transitions import Machine
 from iabp.spec.controller_step import ALARM_VARS
 from iabp.spec.engines.to_python import CompiledStep, compile_step
 from iabp.spec.engines.validator import SettingsValidator
-from iabp.spec.errors import IabpError, SettingsRejectedError
+from iabp.spec.errors import IabpError, SettingsRejectedError, SpecError
 from iabp.spec.iabp import iabp_spec
 from iabp.spec.modes import Alarm, Mode, OperatorCommand
 from iabp.spec.settings import DEFAULT_SETTINGS, SETTINGS
@@ -130,12 +130,11 @@ class Controller:
                 continue
             if s.name.startswith("set_"):
                 state[s.name] = int(settings[s.name[4:]])
-            elif s.sort.kind == "bool":
-                state[s.name] = False
-            elif s.sort.kind == "enum":
-                state[s.name] = Mode.STANDBY
-            else:
-                state[s.name] = 0
+                continue
+            value = s.power_on_value()
+            if value is None:
+                raise SpecError(f"the spec gives no power-on value for {s.name}")
+            state[s.name] = Mode(value) if s.sort.kind == "enum" else value
         return state
 
     @property

@@ -63,7 +63,7 @@ def envelope_table() -> str:
     until = compile_expr(ecg_inflate_until_ms(rr))
     defl = compile_expr(ecg_deflate_at_ms(rr, lead))
     rows = ["| HR (bpm) | R-R (ms) | inflation may start from | must start before | "
-            "deflation at | Weissler QS2 after R | inflation possible |",
+            "deflation at | Weissler QS2 after QRS onset | inflation possible |",
             "|---|---|---|---|---|---|---|"]
     for hr in (40, 60, 80, 90, 100, 110, 115, 120, 130, 150, 180):
         r = round(60000 / hr)

@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from iabp.proofs.simulate import BeatChoice, HeartScript, OperatorScript, Scenario, steady_heart
+from iabp.spec import assumptions as A
 from iabp.spec.modes import OperatorCommand as Op
 from iabp.spec.settings import DEFAULT_SETTINGS
 
@@ -85,10 +86,10 @@ def scenarios() -> list[Scenario]:
     return [
         Scenario("ecg-80bpm", 6000, steady_heart(750), _press({5: {"op": Op.START_ECG}})),
         Scenario("ecg-100bpm-late-detector-early-ejection", 6000,
-                 steady_heart(600, pep_pos=0.0, qs2_pos=1.0, r_delay_ms=60),
+                 steady_heart(600, pep_pos=0.0, qs2_pos=1.0, r_delay_ms=A.R_DETECT_DELAY_MAX_MS),
                  _press({5: {"op": Op.START_ECG}}), first_rr_ms=600),
         Scenario("ecg-80bpm-fast-detector-late-closure", 6000,
-                 steady_heart(750, qs2_pos=1.0, r_delay_ms=20),
+                 steady_heart(750, qs2_pos=1.0, r_delay_ms=A.R_DETECT_DELAY_MIN_MS),
                  _press({5: {"op": Op.START_ECG}})),
         Scenario("ecg-150bpm-no-window", 5000, steady_heart(400),
                  _press({5: {"op": Op.START_ECG}}), first_rr_ms=400),
@@ -135,7 +136,7 @@ def scenarios() -> list[Scenario]:
 def assumption_breaking() -> list[Scenario]:
     """Hearts and detectors OUTSIDE the assumptions: used only to show that a proof that
     drops an assumption really fails (counterexample search), never as witnesses."""
-    premature = _varying([800, 800, 800, 800, 600], pep_pos=0.0, r_delay_ms=60)
+    premature = _varying([800, 800, 800, 800, 600], pep_pos=0.0, r_delay_ms=A.R_DETECT_DELAY_MAX_MS)
     return [
         Scenario("premature-beats (breaks ASM-RR-STEP)", 8000, premature,
                  _press({5: {"op": Op.START_ECG}}), first_rr_ms=800, legal=False),

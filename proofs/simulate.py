@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from iabp.spec import assumptions as A
 from iabp.spec.engines.to_python import compile_expr, compile_many, compile_step
 from iabp.spec.errors import SpecError
 from iabp.spec.expr import Const, Op, Operator, Var
@@ -37,7 +38,7 @@ class BeatChoice:
     pep_ms: int
     qs2_ms: int
     silent: bool = False
-    r_delay_ms: int = 40
+    r_delay_ms: int = (A.R_DETECT_DELAY_MIN_MS + A.R_DETECT_DELAY_MAX_MS) // 2
     r_missed: bool = False
     upstroke_delay_ms: int = 80
     upstroke_missed: bool = False

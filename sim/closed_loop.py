@@ -6,7 +6,8 @@ One :meth:`ClosedLoop.tick` is one 1 ms control tick:
    command of the previous tick and shows its ECG, arterial pressure (as measured
    through the balloon catheter lumen, ``ABP_LUMEN_DELAY_MS`` behind the aortic root)
    and helium line pressure;
-2. the causal detectors decide on that sample: :class:`RWaveDetector` on the ECG,
+2. the causal detectors decide on that sample: :class:`FastRWaveDetector` on the ECG (it decides on the
+   QRS up-slope),
    :class:`PressureTriggerDetector` on the arterial pressure (systolic upstroke, dicrotic
    notch). Cardiac activity is an R wave or a systolic upstroke (pulsatile pressure);
 3. the console's balloon sensors (:class:`BalloonSensors`) judge the helium line;
@@ -44,8 +45,8 @@ from iabp.controller.triggers import (
     PressureEvent,
     PressureTriggerDetector,
     PressureTuning,
-    RWaveDetector,
 )
+from iabp.controller.triggers.upslope import FastRWaveDetector
 from iabp.sim.ecg_synth import BeatSchedule
 from iabp.sim.patient.figures import assistance_figures
 from iabp.sim.patient.model import BoolArray, FloatArray, Patient, PatientSample, PatientTrace
@@ -239,7 +240,7 @@ class ClosedLoop:
         beats = self.hooks.beats(self.params, config.seed, config.duration_ms)
         self.patient = Patient(self.params, seed=config.seed, beats=beats)
         self.controller = Controller(config.controller_settings())
-        self.r_detector = RWaveDetector(TICK_HZ)
+        self.r_detector = FastRWaveDetector(TICK_HZ)
         tuning = PressureTuning(notch_window_rr_fraction=NOTCH_WINDOW_RR_FRACTION)
         self.p_detector = PressureTriggerDetector(TICK_HZ, tuning)
         self.sensors = BalloonSensors()
@@ -502,7 +503,7 @@ def replay_record(path: str, *, mode: str = "ecg", ratio: int = 1, seconds: floa
 def _replay(rec: Recording, cfg: LoopConfig) -> ClosedLoopTrace:
     n = rec.duration_ms
     ctrl = Controller(cfg.controller_settings())
-    rdet = RWaveDetector(TICK_HZ)
+    rdet = FastRWaveDetector(TICK_HZ)
     pdet = PressureTriggerDetector(TICK_HZ)
     abp = rec.abp_mmhg if rec.abp_mmhg is not None else np.full(n, np.nan)
     events = script_by_tick(cfg.default_script())

@@ -74,8 +74,8 @@ class Fault(str, Enum):
 TIMING_SHIFT_MS: dict[Fault, int] = {
     Fault.EARLY_INFLATION: 110,  # into the last third of ejection
     Fault.LATE_INFLATION: 120,  # the notch shows before the augmentation
-    Fault.EARLY_DEFLATION: 150,  # balloon empties mid-diastole
-    Fault.LATE_DEFLATION: 200,  # balloon still full when the aortic valve opens
+    Fault.EARLY_DEFLATION: 170,  # balloon empties mid-diastole
+    Fault.LATE_DEFLATION: 300,  # balloon still full when the aortic valve opens
 }
 PATIENT_FAULTS: tuple[Fault, ...] = (Fault.TRIGGER_LOSS, Fault.GAS_LEAK, Fault.KINK, Fault.BLOOD,
                                      Fault.CONTRAINDICATION, Fault.ASYSTOLE)

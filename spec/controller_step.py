@@ -13,7 +13,10 @@ Timing rules (ECG trigger):
 - inflation starts at the latest end of ejection the bands allow for the measured
   rate, plus the operator's offset;
 - deflation starts ``ecg_deflation_lead_ms`` before the earliest next ejection the
-  measured rate allows (predictive deflation).
+  R-R floor allows (predictive deflation); the floor is the shortest recent interval
+  (``RR_FLOOR_RISE_MS``), so after an early beat inflation ends in time for another
+  one as early; when no window is left the beat is not assisted (ASSIST_SUSPENDED
+  after a few such beats).
 Pressure trigger is the same with the systolic upstroke as beat trigger, inflation on
 the dicrotic notch, and predictive deflation only (the next upstroke comes after
 ejection has started).
@@ -84,6 +87,16 @@ ALARM_VARS: dict[str, Alarm] = {
     "alm_assist_suspended": Alarm.ASSIST_SUSPENDED,
 }
 
+#: Arrhythmia timing: the R-R floor (the shortest recent beat interval the controller
+#: accepts as one R-R) follows a shorter interval at once and rises by at most this much
+#: per beat (ms). Intervals outside the accepted range (a false report splitting a beat,
+#: a missed beat) leave it alone: a single noise spike must not suspend pumping. Deflation and the
+#: last inflation start are timed from the floor, so after an early beat (a PVC, an AF
+#: beat) the balloon is empty before a beat that early can eject again, for as many
+#: beats as the floor takes to climb back; in sinus rhythm the floor equals the measured
+#: interval (a longer beat raises it by more than the R-R step only over a few beats).
+RR_FLOOR_RISE_MS = 20
+
 #: Detected beats without an inflation, beyond the 1:N ratio, that raise ASSIST_SUSPENDED.
 UNASSISTED_BEATS_ALARM = 3
 UNASSISTED_CAP = 8
@@ -109,6 +122,9 @@ def state_vars() -> list[StateVar]:
                  "(saturates at 3)", 0, 3, init=_iv("triggers_seen").eq(0)),
         StateVar("rr_est_ms", INT, c, "last measured trigger-to-trigger interval (ms)",
                  0, A.TRIGGER_TIMER_CAP_MS, init=_iv("rr_est_ms").eq(0)),
+        StateVar("rr_floor_ms", INT, c, "shortest recent trigger interval: follows a shorter "
+                 "one at once, rises by at most RR_FLOOR_RISE_MS per beat (ms)",
+                 0, A.TRIGGER_TIMER_CAP_MS, init=_iv("rr_floor_ms").eq(A.TRIGGER_TIMER_CAP_MS)),
         StateVar("armed", BOOL, c, "inflation allowed in this beat", init=Not(_bv("armed"))),
         StateVar("beats_since_inflation", INT, c, "beat triggers since the last inflation "
                  "(saturates at 3)", 0, 3, init=_iv("beats_since_inflation").eq(0)),
@@ -251,10 +267,15 @@ def _beat_timing(s: _Step, entered: Var, changed: Var) -> None:
                                       since_n >= Var("set_trigger_loss_timeout_ms", INT).nxt))
     s.next("triggers_seen", Ite(Or(entered, lost), 0, Ite(trigger, Min(seen + 1, 3), seen)))
     rr_n = s.next("rr_est_ms", Ite(entered, 0, Ite(trigger, interval, rr_est)))
+    floor = _iv("rr_floor_ms")
+    floor_n = s.next("rr_floor_ms", Ite(
+        entered, A.TRIGGER_TIMER_CAP_MS,
+        Ite(And(trigger, seen >= 1, Between(interval, lo, hi)),
+            Min(interval, Min(floor + RR_FLOOR_RISE_MS, A.TRIGGER_TIMER_CAP_MS)), floor)))
     settings_n = {k: v.nxt for k, v in current_settings().items() if isinstance(v, Var)}
     defl_at = s.wire("deflate_at_ms", Ite(
-        ecg, ecg_deflate_at_ms(rr_n, settings_n["ecg_deflation_lead_ms"]),
-        pressure_deflate_at_ms(rr_n, settings_n["pressure_deflation_lead_ms"])))
+        ecg, ecg_deflate_at_ms(floor_n, settings_n["ecg_deflation_lead_ms"]),
+        pressure_deflate_at_ms(floor_n, settings_n["pressure_deflation_lead_ms"])))
     defl_due = s.wire("deflation_due", since_n >= defl_at)
     beats = _iv("beats_since_inflation")
     armed = _bv("armed")
@@ -263,8 +284,8 @@ def _beat_timing(s: _Step, entered: Var, changed: Var) -> None:
     inflate_now = s.wire("inflate_now", Or(
         And(ecg, window,
             since_n >= ecg_inflate_at_ms(rr_n, settings_n["inflation_offset_ms"]),
-            since_n < ecg_inflate_until_ms(rr_n)),
-        And(press, window, Var("notch", BOOL), since_n < pressure_inflate_until_ms(rr_n))))
+            since_n < ecg_inflate_until_ms(floor_n)),
+        And(press, window, Var("notch", BOOL), since_n < pressure_inflate_until_ms(floor_n))))
     arm = s.wire("arm_on_trigger", And(consistent, beats + 1 >= settings_n["assist_ratio"],
                                        Not(changed)))
     s.next("armed", And(trig_mode, Not(entered), Not(lost), Not(defl_due),

@@ -1,12 +1,14 @@
 """The environment the controller is proved against: the heart, the detectors, the pneumatics.
 
 The heart is non-deterministic within the assumptions of :mod:`iabp.spec.assumptions`: at
-every R wave it picks the next R-R interval, the beat's ejection window, whether the
+every beat it picks the next R-R interval, the beat's ejection window, whether the
 beat is silent (asystole), and when (or whether) each detector will report it. The
 controller never reads these variables; it sees only the detector outputs (inputs
 ``r_wave``, ``upstroke``, ``notch``, ``activity``), exactly as on the real console.
 
-Time inside a beat is ``heart_t_ms``: 0 on the tick of the R peak.
+Time inside a beat is ``heart_t_ms``: 0 on the tick of the QRS ONSET (the start of
+ventricular depolarisation, where Weissler measured PEP and QS2 from; the R peak comes
+tens of ms later, and the R-wave detector's delay bound is measured from the onset).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ heart_prev_pep = _iv("heart_prev_pep_ms")
 heart_qs2 = _iv("heart_qs2_ms")
 heart_silent = _bv("heart_silent")
 
-#: The tick on which the next beat starts (the heart is about to reach its next R wave).
+#: The tick on which the next beat starts (the heart is about to reach its next QRS onset).
 new_beat: Expr = heart_t + 1 >= heart_rr
 
 PEP_MAX_MS = 200
@@ -83,8 +85,8 @@ class Channel:
     event_time: Expr  #: heart time of this beat's report
     prev_event_time: Expr  #: heart time of the previous beat's report
     assumption: str
-    time_lo: int  #: earliest report time in any beat (ms after R)
-    time_hi: int  #: latest report time in any beat (ms after R)
+    time_lo: int  #: earliest report time in any beat (ms after QRS onset)
+    time_hi: int  #: latest report time in any beat (ms after QRS onset)
 
     @property
     def input(self) -> Var:
@@ -159,19 +161,19 @@ def balloon_may_hold_gas(inflate_cmd: Expr, timer: Expr = gas_timer,
 def state_vars() -> list[StateVar]:
     env = VarRole.ENVIRONMENT
     hv = [
-        StateVar("heart_t_ms", INT, env, "ms since this beat's R peak", 0, RR_MAX_MS - 1),
+        StateVar("heart_t_ms", INT, env, "ms since this beat's QRS onset", 0, RR_MAX_MS - 1),
         StateVar("heart_rr_ms", INT, env, "this beat's R-R interval (ms)", RR_MIN_MS, RR_MAX_MS),
         StateVar("heart_prev_rr_ms", INT, env, "the R-R interval that ended at this beat's R",
                  RR_MIN_MS, RR_MAX_MS),
         StateVar("heart_pep_ms", INT, env, "this beat's pre-ejection period (ms)", 0, PEP_MAX_MS),
         StateVar("heart_prev_pep_ms", INT, env, "the previous beat's PEP (ms)", 0, PEP_MAX_MS),
-        StateVar("heart_qs2_ms", INT, env, "this beat's end of ejection after R (ms)",
+        StateVar("heart_qs2_ms", INT, env, "this beat's end of ejection after QRS onset (ms)",
                  0, RR_MAX_MS),
         StateVar("heart_silent", BOOL, env, "asystolic beat: no R wave, no ejection"),
         StateVar("notch_delay_ms", INT, env, "dicrotic-notch report delay after valve closure",
                  A.NOTCH_DELAY_MIN_MS, A.NOTCH_DELAY_MAX_MS),
         StateVar("notch_missed", BOOL, env, "the notch detector misses this beat"),
-        StateVar("activity_delay_ms", INT, env, "cardiac-activity report delay after R",
+        StateVar("activity_delay_ms", INT, env, "cardiac-activity report delay after QRS onset",
                  0, A.ACTIVITY_DELAY_MAX_MS),
     ]
     for c in CHANNELS:
@@ -320,7 +322,7 @@ def beat_invariant() -> list[Expr]:
 
 
 def init_constraints() -> list[Expr]:
-    """Power-on: the heart is at an R peak with a beat that obeys the assumptions; no
+    """Power-on: the heart is at a QRS onset with a beat that obeys the assumptions; no
     detector has a streak yet (so a miss may follow at once)."""
     out: list[Expr] = [heart_t.eq(0), *beat_invariant()]
     for c in CHANNELS:

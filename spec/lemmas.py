@@ -98,10 +98,10 @@ def _channel_lemma(c: Channel, jitter_ms: int) -> Expr:
 
 def _deflate_at(m: Mode) -> Expr:
     s = current_settings()
-    rr_est = _i("rr_est_ms")
+    floor = _i("rr_floor_ms")
     if m is Mode.ECG_TRIGGER:
-        return ecg_deflate_at_ms(rr_est, s["ecg_deflation_lead_ms"])
-    return pressure_deflate_at_ms(rr_est, s["pressure_deflation_lead_ms"])
+        return ecg_deflate_at_ms(floor, s["ecg_deflation_lead_ms"])
+    return pressure_deflate_at_ms(floor, s["pressure_deflation_lead_ms"])
 
 
 def _sync_lemma(m: Mode, c: Channel, lo: int, hi: int) -> Expr:
@@ -119,6 +119,7 @@ def _sync_lemma(m: Mode, c: Channel, lo: int, hi: int) -> Expr:
     return And(
         Implies(And(in_mode, seen_n >= 1), since.eq(g.since)),
         Implies(And(in_mode, seen_n >= 2), rr_est.eq(g.interval)),
+        Implies(And(in_mode, Or(_b("armed"), inflate_cmd)), _i("rr_floor_ms") <= rr_est),
         Implies(And(in_mode, _b("armed")), And(estimate_ok, Or(this_beat, next_beat))),
         Implies(And(in_mode, inflate_cmd),
                 And(estimate_ok, Or(And(this_beat, after_ejection), next_beat))),

@@ -87,7 +87,7 @@ def properties() -> list[Property]:
             And(in_ejection(), obs_since_internal >= A.GAS_DEFLATE_MAX_MS + 1),
             Not(balloon_may_hold_gas(inflate_cmd)),
             (*HEART, *DETECT, "ASM-GAS"), ("L-SYNC", "L-GAS"),
-            "From the start of ejection (R + PEP) to its end (R + QS2) of every beat, the "
+            "From the start of ejection (QRS onset + PEP) to its end (onset + QS2) of every beat, the "
             "balloon holds no helium (deflation complete under the stated gas time), unless "
             "the gas comes from internal-mode pumping (covered by P-INTERNAL-*)."),
         Property(

@@ -14,6 +14,7 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any
 
 from iabp.spec.errors import SpecError
 from iabp.spec.expr import BOOL, Expr, Sort, Var
@@ -59,6 +60,20 @@ class StateVar:
         from iabp.spec.expr import And
 
         return And(*parts)
+
+    def power_on_value(self) -> Any:
+        """The value ``init`` fixes at power-on (``x == c`` gives c, ``not x`` False), or
+        None when ``init`` is None or not of that form (any value of the domain)."""
+        from iabp.spec.expr import Const, Op, Operator
+
+        e = self.init
+        if not isinstance(e, Op) or not isinstance(e.args[0], Var) or e.args[0].name != self.name:
+            return None
+        if e.op is Operator.EQ and isinstance(e.args[1], Const):
+            return e.args[1].value
+        if e.op is Operator.NOT:
+            return False
+        return None
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,12 @@ the R-R interval. To keep every proof in linear integer arithmetic, the supporte
 range is cut into bands and each band gets a conservative constant: the lowest PEP
 and the highest QS2 the band can have, widened by a stated tolerance.
 
-All values are whole milliseconds. ``rr`` is the R-R interval that ENDS at the R wave
-of the beat in question (the heart rate the ventricle has just seen).
+All values are whole milliseconds, counted from the ONSET of the QRS complex, where
+Weissler measured them (the whole model's beat starts there: ``heart_t_ms`` is 0 on
+the tick of the QRS onset, and the R-wave detector's delay is measured from it too).
+``rr`` is the beat-to-beat interval that ENDS at the beat in question (the heart rate the
+ventricle has just seen); onset-to-onset and R-to-R intervals are the same quantity for
+beats of one morphology.
 """
 
 from __future__ import annotations
@@ -34,12 +38,12 @@ RR_BAND_EDGES_MS: tuple[int, ...] = (
 
 
 def weissler_pep_ms(rr_ms: float) -> float:
-    """Weissler pre-ejection period (R wave to aortic valve opening) for an R-R interval."""
+    """Weissler pre-ejection period (QRS onset to aortic valve opening) for an R-R interval."""
     return 131.0 - 0.4 * 60000.0 / rr_ms
 
 
 def weissler_qs2_ms(rr_ms: float) -> float:
-    """Weissler total electromechanical systole (R wave to aortic valve closure)."""
+    """Weissler total electromechanical systole (QRS onset to aortic valve closure)."""
     return 546.0 - 2.1 * 60000.0 / rr_ms
 
 

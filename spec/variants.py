@@ -55,9 +55,9 @@ def _n(name: str, sort: str = "int") -> Var:
 def _inflate_without_ecg_timing() -> Expr:
     """The inflate decision with the ECG 'after the end of ejection' condition left out."""
     ecg, press = mode.nxt.eq(Mode.ECG_TRIGGER), mode.nxt.eq(Mode.PRESSURE_TRIGGER)
-    window, since_n, rr_n = _b("inflation_window"), _n("since_trigger_ms"), _n("rr_est_ms")
-    return Or(And(ecg, window, since_n < ecg_inflate_until_ms(rr_n)),
-              And(press, window, _b("notch"), since_n < pressure_inflate_until_ms(rr_n)))
+    window, since_n, floor_n = _b("inflation_window"), _n("since_trigger_ms"), _n("rr_floor_ms")
+    return Or(And(ecg, window, since_n < ecg_inflate_until_ms(floor_n)),
+              And(press, window, _b("notch"), since_n < pressure_inflate_until_ms(floor_n)))
 
 
 def _weaker_validator(spec: SystemSpec, drop: str, name: str) -> SystemSpec:

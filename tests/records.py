@@ -31,8 +31,8 @@ REPRESENTATIVE = (
 
 #: real failures of the product on a record, by the test that meets them: the issue that fixes them
 PUMPED_KNOWN_FAILURES: dict[str, str] = {
-    "mitdb/221": "issue 13 (safe on real rhythms): in AF an R wave the detector never reports "
-                 "leaves the balloon inflated into ejection; the monitor is right to trip",
+    # mitdb/221 (AF) tripped the monitor here until the pump triggered on the QRS up-slope
+    # and timed deflation from the shortest recent R-R (issue 13).
 }
 
 

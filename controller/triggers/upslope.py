@@ -395,6 +395,7 @@ class FastRWaveDetector(RWaveTriggerClock):
         """Forget everything learned (filters, levels, R-R history)."""
         self._n = 0
         self._last_peak_n = -1
+        self._last_crossing_n = -1
         self._front.reset()
         self._decider.reset()
 
@@ -406,8 +407,16 @@ class FastRWaveDetector(RWaveTriggerClock):
         f.push(sample_mv, n)
         if self._decider.step(f.e, f.abs_slope, f.context, n, n < f.blocked_until):
             self._last_peak_n = max(0, n - f.argmax_lag() - self._lag_n)
+            self._last_crossing_n = max(0, self._decider.cand_start_n - self._lag_n)
             return True
         return False
+
+    @property
+    def last_crossing_index(self) -> int:
+        """Sample index at which the QRS feature of the last decided beat crossed the
+        detection threshold (input time, the spike gate's delay removed); -1 before the
+        first beat. The start of the QRS up-slope as this detector sees it."""
+        return self._last_crossing_n
 
 
 class TwoLeadRWaveDetector(RWaveTriggerClock):

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from iabp.controller.controller import Controller, ControllerInputs
 from iabp.proofs.simulate import BeatChoice, Scenario, SpecSimulator, ejection_bounds
+from iabp.spec import assumptions as A
 from iabp.spec.iabp import iabp_spec
 from iabp.spec.modes import OperatorCommand
 from iabp.spec.settings import DEFAULT_SETTINGS, SETTINGS
@@ -32,7 +33,8 @@ def hearts(draw: st.DrawFn) -> list[dict[str, Any]]:
     n = draw(st.integers(8, 16))
     return [draw(st.fixed_dictionaries({
         "step": st.integers(-40, 40), "pep": st.floats(0, 1), "qs2": st.floats(0, 1),
-        "r_delay": st.integers(20, 60), "up_delay": st.integers(60, 100),
+        "r_delay": st.integers(A.R_DETECT_DELAY_MIN_MS, A.R_DETECT_DELAY_MAX_MS),
+        "up_delay": st.integers(A.UPSTROKE_DELAY_MIN_MS, A.UPSTROKE_DELAY_MAX_MS),
         "notch_delay": st.integers(50, 120), "act": st.integers(0, 150),
         "miss": st.booleans(), "silent": st.integers(0, 9),
         "notch_miss": st.booleans()})) for _ in range(n)]

@@ -1,9 +1,10 @@
 """The rhythm benchmark's judge (``benchmarks/bench_rhythms.py``): its arithmetic on synthetic beats.
 
 A steady 60 bpm heart (R every 1000 ms): Weissler PEP = 131 - 0.4 x 60 = 107 ms, minus the
-10 ms tolerance = 97 ms; QS2 = 546 - 2.1 x 60 = 420 ms. With a Q-to-R time of 40 ms, beat R
-ejects over [R - 40 + 97, R + 420) = [R + 57, R + 420) (strict judge) and over
-[R + 97, R + 420) (lenient judge, from the R peak). Helium is in the balloon from the inflate
+10 ms tolerance = 97 ms; QS2 = 546 - 2.1 x 60 = 420 ms, plus the 15 ms tolerance = 435 ms,
+both from the QRS onset. With a Q-to-R time of 40 ms, beat R ejects over
+[R - 40 + 97, R - 40 + 435) = [R + 57, R + 395) (strict judge), over [R + 57, R + 420)
+(previous strict judge, end from the R peak) and over [R + 97, R + 420) (lenient judge). Helium is in the balloon from the inflate
 command + 20 ms to the deflate command + 40 ms.
 """
 
@@ -28,9 +29,13 @@ QR = np.full(R.size, 40.0)
 def test_steady_60_bpm_windows() -> None:
     a, b = ejection_windows(R, QR)
     assert a == pytest.approx(R + 57.0)
-    assert b == pytest.approx(R + 420.0)
-    a_len, _ = ejection_windows(R, QR, from_r=True)
+    assert b == pytest.approx(R + 395.0)
+    a_prev, b_prev = ejection_windows(R, QR, end_from_r=True)
+    assert a_prev == pytest.approx(R + 57.0)
+    assert b_prev == pytest.approx(R + 420.0)
+    a_len, b_len = ejection_windows(R, QR, from_r=True)
     assert a_len == pytest.approx(R + 97.0)
+    assert b_len == pytest.approx(R + 420.0)
 
 
 def test_balloon_still_full_at_ejection_start_counts_the_overlap() -> None:
@@ -43,15 +48,18 @@ def test_balloon_still_full_at_ejection_start_counts_the_overlap() -> None:
     # the same inflation judged from the R peak (ejection from 3097) does not overlap
     lenient = judge_beats(R, QR, [(2430, 3030)], from_r=True, end_ms=9000)
     assert lenient.overlap.sum() == 0.0
-    # the beat at 2000 is assisted: helium [2450, 3057) lies in its diastole [2420, 3057)
+    # the beat at 2000 is assisted: helium [2450, 3057) lies in its diastole [2395, 3057)
     assert j.diastole_helium[k - 1] == pytest.approx(3057 - 2450)
     assert j.assisted.tolist() == [False, True] + [False] * 6
 
 
 def test_inflating_before_the_end_of_ejection_counts_from_the_helium_arrival() -> None:
-    # command on at 3380: helium from 3400, ejection of the beat at 3000 ends at 3420
-    j = judge_beats(R, QR, [(3380, 3900)], end_ms=9000)
-    assert j.overlap.tolist() == pytest.approx([0, 0, 20, 0, 0, 0, 0, 0])
+    # command on at 3360: helium from 3380, ejection of the beat at 3000 ends at 3395
+    j = judge_beats(R, QR, [(3360, 3900)], end_ms=9000)
+    assert j.overlap.tolist() == pytest.approx([0, 0, 15, 0, 0, 0, 0, 0])
+    # judged with the end from the R peak (3420) the same inflation overlaps 40 ms
+    prev = judge_beats(R, QR, [(3360, 3900)], end_from_r=True, end_ms=9000)
+    assert prev.overlap.tolist() == pytest.approx([0, 0, 40, 0, 0, 0, 0, 0])
 
 
 def test_a_clean_beat_counts_zero() -> None:
@@ -85,7 +93,7 @@ def test_rate_from_the_rr_that_ended_at_the_beat_clamped_to_the_spec_range() -> 
     a, b = ejection_windows(r, np.zeros(3))
     hr = 60000.0 / 334  # 250 ms is clamped to the spec's shortest R-R
     assert a[1] - 1250 == pytest.approx(131 - 0.4 * hr - 10)
-    assert b[1] - 1250 == pytest.approx(546 - 2.1 * hr)
+    assert b[1] - 1250 == pytest.approx(546 - 2.1 * hr + 15)
     assert a[2] - 2250 == pytest.approx(97.0)  # after a 1000 ms R-R: 60 bpm
 
 

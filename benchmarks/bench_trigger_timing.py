@@ -1,0 +1,202 @@
+"""When does the R-wave trigger decide, measured from the QRS ONSET of the reference beat?
+
+The balloon must be empty before ejection starts, and ejection starts a pre-ejection
+period after the ONSET of the QRS complex (Weissler measured PEP from Q onset). So the
+number the deflation proofs need is not "decision minus R peak" but "decision minus
+QRS onset". This benchmark measures it on every development record, whole length, for
+the controller's R-wave trigger, per beat class, with:
+
+* reference beats: the cardiologist ``.atr`` annotations (never our own detections);
+* QRS onset: ``R - QR`` with the Q-to-R time measured on that beat's waveform by
+  :mod:`benchmarks.qrs_onset` (beats where it is unmeasurable are counted apart);
+* matching: one-to-one within 150 ms of the annotated R, as in ``bench_detectors``;
+* the share of beats decided inside the spec's assumed bounds (ASM-R-DETECT:
+  ``R_DETECT_DELAY_MIN_MS`` .. ``R_DETECT_DELAY_MAX_MS`` after the onset), per class;
+* also when the trigger's QRS feature crossed its threshold (``last_crossing_index``)
+  against the measured onset, and the beat-to-beat change of the onset-to-decision
+  delay (what an R-R measured between decisions is off by).
+
+Run from the repository root::
+
+    python -m benchmarks.bench_trigger_timing            # all 41 MIT-BIH records, whole length
+    python -m benchmarks.bench_trigger_timing --write    # also results/trigger_timing.{md,json}
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import multiprocessing as mp
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from benchmarks.qrs_onset import beat_class, measure_record, mitdb_records
+from iabp.spec.assumptions import R_DETECT_DELAY_MAX_MS, R_DETECT_DELAY_MIN_MS
+
+FloatArray = npt.NDArray[np.float64]
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+MATCH_MS = 150
+QUANTILES = (0.0, 1.0, 5.0, 50.0, 95.0, 99.0, 99.9, 100.0)
+
+
+def _match(ref: npt.NDArray[np.int64], det: npt.NDArray[np.int64]) -> list[tuple[int, int]]:
+    """One-to-one matching of detections to reference beats, nearest first, within 150 ms."""
+    pairs: list[tuple[int, int]] = []
+    if det.size == 0 or ref.size == 0:
+        return pairs
+    used = np.zeros(det.size, dtype=bool)
+    j = 0
+    for i, r in enumerate(ref.tolist()):
+        while j < det.size and det[j] < r - MATCH_MS:
+            j += 1
+        best, best_d = -1, MATCH_MS + 1
+        k = j
+        while k < det.size and det[k] <= r + MATCH_MS:
+            if not used[k] and abs(int(det[k]) - r) < best_d:
+                best, best_d = k, abs(int(det[k]) - r)
+            k += 1
+        if best >= 0:
+            used[best] = True
+            pairs.append((i, best))
+    return pairs
+
+
+def measure(record: str) -> dict[str, Any]:
+    """Per matched reference beat: class, decision - R, decision - onset, onset estimate error."""
+    from iabp.controller.triggers.upslope import FastRWaveDetector
+    from iabp.sim.records import read_record
+
+    rec = read_record(record)
+    onsets = measure_record(record)
+    assert rec.r_peaks is not None and rec.r_symbols is not None
+    qr_by_r = dict(zip(onsets.r_ms().tolist(), onsets.qr.tolist(), strict=True))
+    ref = np.asarray(rec.r_peaks, dtype=np.int64)
+    det = FastRWaveDetector(1000.0)
+    dec: list[int] = []
+    onset_est: list[int] = []
+    for i, v in enumerate(rec.ecg_mv.tolist()):
+        if det.push(v):
+            dec.append(i)
+            onset_est.append(det.last_crossing_index)
+    d = np.asarray(dec, dtype=np.int64)
+    oe = np.asarray(onset_est, dtype=np.int64)
+    pairs = _match(ref, d)
+    rows: list[tuple[str, float, float, float, float]] = []
+    prev_i, prev_d = -2, float("nan")
+    for i, k in pairs:
+        r = int(ref[i])
+        qr = float(qr_by_r.get(r, float("nan")))
+        onset = r - qr
+        d_onset = float(d[k] - onset)
+        # change of the onset-to-decision delay from the previous reference beat (both
+        # detected); NaN when that beat was missed or is the first
+        step = d_onset - prev_d if prev_i == i - 1 else float("nan")
+        prev_i, prev_d = i, d_onset
+        rows.append((beat_class(rec.r_symbols[i]), float(d[k] - r), d_onset,
+                     float(oe[k] - onset), step))
+    return {"record": record, "beats": int(ref.size), "detections": int(d.size),
+            "matched": len(pairs), "rows": rows}
+
+
+def _dist(v: FloatArray) -> dict[str, float]:
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return {}
+    return {f"p{q:g}": round(float(np.percentile(v, q)), 1) for q in QUANTILES}
+
+
+def aggregate(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """Pooled and per-class distributions."""
+    rows = [r for res in results for r in res["rows"]]
+    cls = np.array([r[0] for r in rows])
+    arr = np.array([[r[1], r[2], r[3], r[4]] for r in rows], dtype=float)
+    out: dict[str, Any] = {"classes": {}}
+    for c in ["all", *sorted(set(cls.tolist()))]:
+        m = np.ones(cls.size, dtype=bool) if c == "all" else cls == c
+        a = arr[m]
+        measured = a[np.isfinite(a[:, 1]), 1]
+        inside = (measured >= R_DETECT_DELAY_MIN_MS) & (measured <= R_DETECT_DELAY_MAX_MS)
+        out["classes"][c] = {
+            "inside_spec_bounds_pct": round(100.0 * float(inside.mean()), 3)
+            if measured.size else float("nan"),
+            "beats": int(m.sum()),
+            "onset_measured": int(np.isfinite(a[:, 1]).sum()),
+            "decision_minus_r_ms": _dist(a[:, 0]),
+            "decision_minus_onset_ms": _dist(a[:, 1]),
+            "onset_estimate_error_ms": _dist(a[:, 2]),
+            "delay_change_from_previous_beat_ms": _dist(a[:, 3]),
+        }
+    out["records"] = [{k: res[k] for k in ("record", "beats", "detections", "matched")}
+                      for res in results]
+    return out
+
+
+def to_markdown(agg: dict[str, Any], meta: dict[str, str]) -> str:
+    qs = [f"p{q:g}" for q in QUANTILES]
+    lines = ["# R-wave trigger timing from the QRS onset", "",
+             f"Generated by `python -m benchmarks.bench_trigger_timing --write` on {meta['when']}, "
+             f"git `{meta['git']}`. All {meta['records']} MIT-BIH development records, whole "
+             "length, replayed at 1 kHz through the pump's trigger `FastRWaveDetector`; matched "
+             f"one-to-one to the `.atr` beats within {MATCH_MS} ms. QRS onset = annotated R minus "
+             "the Q-to-R time measured on that beat (`benchmarks/qrs_onset.py`); beats whose onset "
+             "is unmeasurable count in `beats` but not in the onset rows.", ""]
+    for key, title in (("decision_minus_onset_ms", "Decision minus QRS onset (ms)"),
+                       ("decision_minus_r_ms", "Decision minus annotated R peak (ms)"),
+                       ("onset_estimate_error_ms",
+                        "Threshold crossing of the trigger's QRS feature minus measured QRS "
+                        "onset (ms)"),
+                       ("delay_change_from_previous_beat_ms",
+                        "Change of (decision minus QRS onset) from the previous beat, "
+                        "both detected (ms); class of the later beat")):
+        lines += [f"## {title}", "", "| class | beats | " + " | ".join(qs) + " |",
+                  "|---|---|" + "---|" * len(qs)]
+        for c, v in agg["classes"].items():
+            d = v[key]
+            n = v["onset_measured"] if key != "decision_minus_r_ms" else v["beats"]
+            lines.append(f"| {c} | {n} | " + " | ".join(f"{d.get(q, float('nan')):g}"
+                                                         for q in qs) + " |")
+        lines.append("")
+    lines += [f"## Inside the spec's bound (ASM-R-DETECT: {R_DETECT_DELAY_MIN_MS}-"
+              f"{R_DETECT_DELAY_MAX_MS} ms after the QRS onset)", "",
+              "| class | beats with a measured onset | % decided inside the bound |", "|---|---|---|"]
+    lines += [f"| {c} | {v['onset_measured']} | {v['inside_spec_bounds_pct']:.2f} |"
+              for c, v in agg["classes"].items()]
+    lines += ["", "## Records", "", "| record | reference beats | detections | matched |",
+              "|---|---|---|---|"]
+    lines += [f"| {r['record']} | {r['beats']} | {r['detections']} | {r['matched']} |"
+              for r in agg["records"]]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--records", nargs="*", help="e.g. 100 119 (default: all development records)")
+    ap.add_argument("--jobs", type=int, default=2)
+    ap.add_argument("--write", action="store_true")
+    a = ap.parse_args(argv)
+    names = [f"mitdb/{r}" for r in a.records] if a.records else mitdb_records()
+    with mp.Pool(a.jobs) as pool:
+        results = pool.map(measure, names)
+    agg = aggregate(results)
+    git = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                         text=True, cwd=ROOT, check=False).stdout.strip()
+    meta = {"when": _dt.datetime.now().isoformat(timespec="seconds"), "git": git,
+            "records": str(len(names))}
+    md = to_markdown(agg, meta)
+    print(md)
+    if a.write:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / "trigger_timing.md").write_text(md)
+        (RESULTS / "trigger_timing.json").write_text(json.dumps({"meta": meta, **agg}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
