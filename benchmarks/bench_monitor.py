@@ -208,7 +208,7 @@ def _rtamt_row(v: dict[str, Any]) -> list[tuple[str, float]]:
 def rtamt_compare(data: bytes, faulty: bytes, repeats: int) -> dict[str, Any]:
     """Our compiled rule vs RTAMT on the same per-frame valuations (and whole pipelines)."""
     rule = NoGasInEjectionRule()
-    tol = rule.config.peak_tolerance_ms
+    tol = rule.config.onset_tolerance_ms
 
     def valuations(stream: bytes) -> list[dict[str, Any]]:
         rec, out = Reconstruction(), []

@@ -142,9 +142,9 @@ def _infl_diastole(r: _Reading) -> str:
         return "the console inflated with no heartbeat detected, so diastole was not confirmed"
     t, end = r.int("heart_t_ms"), r.int("heart_qs2_ms")
     early = end - (t + A.GAS_INFLATE_LAG_MIN_MS)
-    return (f"inflation started {t} ms after the R wave, while ejection lasts until {end} ms "
-            f"after it: helium could reach the balloon {early} ms before ejection ends "
-            f"(limit {r.limits.peak_tolerance_ms} ms, the R-peak tolerance)")
+    return (f"inflation started {t} ms after the QRS onset, while ejection lasts until {end} "
+            f"ms after it: helium could reach the balloon {early} ms before ejection ends "
+            f"(limit {r.limits.onset_tolerance_ms} ms, the QRS-onset tolerance)")
 
 
 def _trigger_fresh(r: _Reading) -> str:

@@ -56,7 +56,7 @@ from iabp.spec.settings import (
     settings_valid,
 )
 from iabp.spec.system import Assign, InputVar, StateVar, VarRole
-from iabp.spec.timing import PEP_HI_BAND_MS, pep_lo_ms, qs2_hi_ms
+from iabp.spec.timing import PEP_HI_BAND_MS, RR_MIN_MS, pep_lo_ms, qs2_hi_ms
 
 MODE = enum_sort(Mode)
 OPCMD = enum_sort(OperatorCommand)
@@ -87,10 +87,11 @@ ALARM_VARS: dict[str, Alarm] = {
     "alm_assist_suspended": Alarm.ASSIST_SUSPENDED,
 }
 
-#: Arrhythmia timing: the R-R floor (the shortest recent beat interval the controller
-#: accepts as one R-R) follows a shorter interval at once and rises by at most this much
-#: per beat (ms). Intervals outside the accepted range (a false report splitting a beat,
-#: a missed beat) leave it alone: a single noise spike must not suspend pumping. Deflation and the
+#: Arrhythmia timing: the R-R floor (the shortest recent beat interval) follows a shorter
+#: interval at once and rises by at most this much per beat (ms). A false report splits a
+#: beat into two intervals, one of them shorter than any the heart can produce
+#: (``RR_MIN_MS``): that one undoes the last update of the floor and the other half is
+#: skipped, so a single noise spike does not suspend pumping. Deflation and the
 #: last inflation start are timed from the floor, so after an early beat (a PVC, an AF
 #: beat) the balloon is empty before a beat that early can eject again, for as many
 #: beats as the floor takes to climb back; in sinus rhythm the floor equals the measured
@@ -125,6 +126,9 @@ def state_vars() -> list[StateVar]:
         StateVar("rr_floor_ms", INT, c, "shortest recent trigger interval: follows a shorter "
                  "one at once, rises by at most RR_FLOOR_RISE_MS per beat (ms)",
                  0, A.TRIGGER_TIMER_CAP_MS, init=_iv("rr_floor_ms").eq(A.TRIGGER_TIMER_CAP_MS)),
+        StateVar("rr_floor_before_ms", INT, c, "the R-R floor before its last update (ms): "
+                 "restored when a false report is recognised", 0, A.TRIGGER_TIMER_CAP_MS,
+                 init=_iv("rr_floor_before_ms").eq(A.TRIGGER_TIMER_CAP_MS)),
         StateVar("armed", BOOL, c, "inflation allowed in this beat", init=Not(_bv("armed"))),
         StateVar("beats_since_inflation", INT, c, "beat triggers since the last inflation "
                  "(saturates at 3)", 0, 3, init=_iv("beats_since_inflation").eq(0)),
@@ -267,11 +271,19 @@ def _beat_timing(s: _Step, entered: Var, changed: Var) -> None:
                                       since_n >= Var("set_trigger_loss_timeout_ms", INT).nxt))
     s.next("triggers_seen", Ite(Or(entered, lost), 0, Ite(trigger, Min(seen + 1, 3), seen)))
     rr_n = s.next("rr_est_ms", Ite(entered, 0, Ite(trigger, interval, rr_est)))
-    floor = _iv("rr_floor_ms")
+    floor, before = _iv("rr_floor_ms"), _iv("rr_floor_before_ms")
+    cap = A.TRIGGER_TIMER_CAP_MS
+    # A beat interval the heart can produce, after one it can produce: it updates the floor.
+    # An impossible one (shorter than RR_MIN_MS: a false report split a beat) undoes the
+    # last update, and the interval after it (the other half of the split) is skipped.
+    plausible = s.wire("floor_update", And(trigger, seen >= 1, interval >= RR_MIN_MS,
+                                           rr_est >= RR_MIN_MS))
+    split = s.wire("floor_undo", And(trigger, seen >= 1, interval < RR_MIN_MS))
+    s.next("rr_floor_before_ms", Ite(entered, cap, Ite(plausible, floor, before)))
     floor_n = s.next("rr_floor_ms", Ite(
-        entered, A.TRIGGER_TIMER_CAP_MS,
-        Ite(And(trigger, seen >= 1, Between(interval, lo, hi)),
-            Min(interval, Min(floor + RR_FLOOR_RISE_MS, A.TRIGGER_TIMER_CAP_MS)), floor)))
+        entered, cap,
+        Ite(plausible, Min(interval, Min(floor + RR_FLOOR_RISE_MS, cap)),
+            Ite(split, before, floor))))
     settings_n = {k: v.nxt for k, v in current_settings().items() if isinstance(v, Var)}
     defl_at = s.wire("deflate_at_ms", Ite(
         ecg, ecg_deflate_at_ms(floor_n, settings_n["ecg_deflation_lead_ms"]),

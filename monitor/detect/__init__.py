@@ -7,7 +7,9 @@ with the controller (this package imports only the standard library and numpy):
 
 * :class:`MonitorRWaveDetector` - curve-length (length-transform) R-wave detector;
 * :class:`MonitorPressureDetector` - slope-sum-function pulse onsets and
-  maximum-curvature dicrotic notches (:class:`PulseEvent`).
+  maximum-curvature dicrotic notches (:class:`PulseEvent`);
+* :class:`QrsOnsetEstimator` - the QRS onset of each detected beat (length-transform
+  onset on the buffered ECG): the spec times ejection from it.
 
 Both run one sample at a time, never look ahead, hold fixed-size buffers, treat NaN
 or out-of-range samples as lead-off (hold, block, recover) and never raise from
@@ -18,11 +20,14 @@ over whole recordings for tests and ``benchmarks/bench_monitor_detectors.py``.
 from __future__ import annotations
 
 from .common import DetectorSetupError
+from .onset import ONSET_ERROR_BOUND_MS, QrsOnsetEstimator
 from .pressure import MonitorPressureDetector, PulseEvent, detect_pulses
 from .r_wave import MonitorRWaveDetector, detect_r_peaks
 
 __all__ = [
     "DetectorSetupError",
+    "ONSET_ERROR_BOUND_MS",
+    "QrsOnsetEstimator",
     "MonitorPressureDetector",
     "MonitorRWaveDetector",
     "PulseEvent",

@@ -17,7 +17,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Final, Protocol
 
-from iabp.monitor.detect import MonitorPressureDetector, MonitorRWaveDetector, PulseEvent
+from iabp.monitor.detect import (
+    MonitorPressureDetector,
+    MonitorRWaveDetector,
+    PulseEvent,
+    QrsOnsetEstimator,
+)
 
 
 class RWaveSource(Protocol):
@@ -30,6 +35,23 @@ class RWaveSource(Protocol):
     @property
     def last_peak_index(self) -> int:
         """Sample index (pushes - 1) of the last decided R wave's estimated peak."""
+        ...
+
+    def reset(self) -> None:
+        """Forget every sample (as at power-on)."""
+        ...
+
+
+class OnsetSource(Protocol):
+    """A QRS-onset estimator on the same ECG samples as the R-wave detector."""
+
+    def push(self, sample_mv: float, /) -> None:
+        """Take one sample (mV, NaN if missing)."""
+        ...
+
+    def onset_before(self, peak_n: int, /) -> int | None:
+        """Sample index of the QRS onset of the beat whose R peak is at ``peak_n``, or None
+        when it cannot be measured (noise, lead off, peak too old)."""
         ...
 
     def reset(self) -> None:
@@ -62,13 +84,16 @@ the ventricle's ejection into the aorta) was decided on this sample."""
 
 @dataclass(frozen=True)
 class BeatDetectors:
-    """The detectors one beat clock owns: R waves on the ECG, upstrokes on the arterial line."""
+    """The detectors one beat clock owns: R waves and their QRS onsets on the ECG, upstrokes
+    on the arterial line."""
 
     r_wave: RWaveSource
     upstroke: UpstrokeSource
+    onset: OnsetSource
 
 
 def beat_detectors(fs_hz: float) -> BeatDetectors:
     """SEAM: fresh detectors for a beat clock sampling at ``fs_hz``."""
     return BeatDetectors(r_wave=MonitorRWaveDetector(fs_hz),
-                         upstroke=MonitorPressureDetector(fs_hz))
+                         upstroke=MonitorPressureDetector(fs_hz),
+                         onset=QrsOnsetEstimator(fs_hz))

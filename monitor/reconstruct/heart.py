@@ -3,10 +3,12 @@
 REQ-MON-INDEPENDENT: the balloon must not hold gas while the ventricle ejects, so the
 monitor times each beat with its OWN R-wave detector on the raw ECG (and, in pressure
 trigger mode, its own systolic-upstroke detector on the arterial line) rather than the
-console's ``r_detected``. From each own beat it sets ``heart_t_ms`` (ms since the
-estimated R peak), the widest ejection window the spec's rate bands allow for the
-measured R-R, whether the trigger is fresh, asystole, and when cardiac activity must
-have been noticed.
+console's ``r_detected``. From each own beat it sets ``heart_t_ms`` (ms since the QRS
+onset, as the spec counts a beat: its own estimate of that beat's onset, from the
+buffered ECG; when the onset cannot be measured, the estimated R peak minus the last
+measured Q-to-R time, clamped to the spec's ``Q_TO_R_MIN_MS``..``Q_TO_R_MAX_MS``), the
+widest ejection window the spec's rate bands allow for the measured R-R, whether the
+trigger is fresh, asystole, and when cardiac activity must have been noticed.
 
 :class:`OwnBeatClock` is an online operator that owns its state and its detectors (given
 through the one seam, :func:`iabp.monitor.reconstruct.detectors.beat_detectors`);
@@ -24,6 +26,7 @@ from iabp.monitor.protocol import NOT_AVAILABLE, TelemetryFrame
 from iabp.monitor.reconstruct.config import FS_HZ, NEVER_MS, NOT_DUE_MS, ReconstructionConfig
 from iabp.monitor.reconstruct.detectors import UPSTROKE, BeatDetectors, beat_detectors
 from iabp.monitor.reconstruct.layout import R_SEEN_KEY, UP_SEEN_KEY
+from iabp.spec.assumptions import Q_TO_R_MAX_MS, Q_TO_R_MIN_MS
 from iabp.spec.engines.to_python import compile_expr
 from iabp.spec.expr import INT, Expr, Var
 from iabp.spec.modes import Mode
@@ -53,7 +56,9 @@ class OwnBeatClock:
         self.detectors = detectors if detectors is not None else beat_detectors(FS_HZ)
         self._r = self.detectors.r_wave
         self._p = self.detectors.upstroke
+        self._q = self.detectors.onset
         self._push_ecg = self._r.push
+        self._push_onset = self._q.push
         self._pep_lo = _compile_band(pep_lo_ms)
         self._qs2_hi = _compile_band(qs2_hi_ms)
         self._silent_after = config.silent_after_ms
@@ -64,9 +69,12 @@ class OwnBeatClock:
         """Forget every beat (as at monitor start), detectors included."""
         self._r.reset()
         self._p.reset()
+        self._q.reset()
+        self._qr = Q_TO_R_MIN_MS
         self._last_ecg_mv = 0.0
         self._last_abp = _NAN
         self._peak = NEVER_MS
+        self._onset = NEVER_MS
         self._rr = 0
         self._up_n = NEVER_MS
         self._up_rr = 0
@@ -91,6 +99,7 @@ class OwnBeatClock:
         clock stays in step with console time."""
         for _ in range(samples):
             self._push_ecg(self._last_ecg_mv)
+            self._push_onset(self._last_ecg_mv)
             if self._in_pressure:
                 self._p.push(self._last_abp)
 
@@ -101,9 +110,11 @@ class OwnBeatClock:
         ecg = f.ecg_uv
         if ecg == NOT_AVAILABLE:
             r = self._push_ecg(_NAN)
+            self._push_onset(_NAN)
         else:
             mv = self._last_ecg_mv = ecg * 0.001
             r = self._push_ecg(mv)
+            self._push_onset(mv)
         if mode is Mode.PRESSURE_TRIGGER:
             up = self._pressure(f)
             v[UP_SEEN_KEY] = n - self._up_n < self._up_rr + self._margin
@@ -114,7 +125,7 @@ class OwnBeatClock:
                 v[UP_SEEN_KEY] = False
         if r:
             self._new_beat(n, v)
-        heart_t = n - self._peak
+        heart_t = n - self._onset
         v["heart_t_ms'"] = heart_t
         v["heart_silent'"] = heart_t >= self._silent_after
         v[R_SEEN_KEY] = heart_t < self._rr + self._margin
@@ -138,6 +149,10 @@ class OwnBeatClock:
         """An own-detected R wave: measure R-R, set this beat's conservative ejection window."""
         peak = self._r.last_peak_index
         prev, self._peak = self._peak, peak
+        onset = self._q.onset_before(peak)
+        if onset is not None:
+            self._qr = min(Q_TO_R_MAX_MS, max(Q_TO_R_MIN_MS, peak - onset))
+        self._onset = peak - self._qr
         self._beats += 1
         v["mon_beats_seen"] = self._beats
         if prev > NEVER_MS:
@@ -148,7 +163,7 @@ class OwnBeatClock:
         else:  # first beat: no R-R yet, the widest window of the whole supported range
             pep, qs2 = self._pep_lo(RR_MIN_MS), self._qs2_hi(RR_MAX_MS)
         v["heart_rr_ms'"], v["heart_pep_ms'"], v["heart_qs2_ms'"] = rr, pep, qs2
-        self._activity_due = peak + self.config.activity_tolerance_ms
+        self._activity_due = self._onset + self.config.activity_tolerance_ms
 
     def _pressure(self, f: TelemetryFrame) -> bool:
         """Own systolic-upstroke detection (run only in PRESSURE_TRIGGER mode)."""

@@ -19,7 +19,7 @@ from enum import Enum, IntFlag
 from operator import itemgetter
 from typing import Any, ClassVar, Final
 
-from iabp.monitor.detect import MonitorRWaveDetector
+from iabp.monitor.detect import ONSET_ERROR_BOUND_MS, MonitorRWaveDetector
 from iabp.monitor.rules.expr import SPEC, fast_part, gate_key, prime
 from iabp.spec import assumptions as A
 from iabp.spec.clock import TICK_HZ
@@ -85,9 +85,11 @@ class RuleConfig:
     * ``detection_tolerance_ms``: spread between the console's and the monitor's R-wave
       decisions for the same beat (``CONSOLE_MONITOR_DECISION_SPREAD_MS``: the pump's
       up-slope trigger decides first, the monitor's own detector after the peak).
-    * ``detection_delay_ms``: longest own decision delay after the R peak: frames this
-      far back are judged again when a beat is decided (bounds the retro ring).
-    * ``peak_tolerance_ms``: error of the own R-peak estimate; the ejection window is
+    * ``detection_delay_ms``: longest own decision delay after the QRS onset (the own
+      detector's bound after its peak plus the longest Q-to-R time): frames this far back
+      are judged again when a beat is decided (bounds the retro ring).
+    * ``onset_tolerance_ms``: error of the own QRS-onset estimate (``ONSET_ERROR_BOUND_MS``,
+      measured against the benchmark's two-lead onsets on all 41 records); the ejection window is
       shrunk by it at both ends (the console's inflation offset may be -20 ms).
     * ``gas_trace_tolerance_ms`` (pressure-trace delay): the helium line may show gas
       moving this much longer than the balloon holds it (transit, transducer settling).
@@ -101,8 +103,8 @@ class RuleConfig:
     reaction_frames: int = A.TICK_MS
     detection_tolerance_ms: int = CONSOLE_MONITOR_DECISION_SPREAD_MS
     detection_delay_ms: int = max(2 * A.R_DETECT_DELAY_MAX_MS + A.R_DETECT_JITTER_MS,
-                                  OWN_R_DECISION_BOUND_MS)
-    peak_tolerance_ms: int = A.PEP_STEP_MAX_MS
+                                  OWN_R_DECISION_BOUND_MS + A.Q_TO_R_MAX_MS)
+    onset_tolerance_ms: int = ONSET_ERROR_BOUND_MS
     gas_trace_tolerance_ms: int = A.GAS_DEFLATE_MAX_MS
     stop_tolerance_ms: int = 50
     settings_grace_ms: int = 2000

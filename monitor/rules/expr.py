@@ -3,7 +3,7 @@
 Each transform keeps the spec's rule and only re-points or weakens it, by name: read a
 STATE property on this frame (:func:`prime`), drop a conclusion conjunct the wire cannot
 show (:func:`drop_conjuncts`, e.g. the operator's keys), shrink the ventricle's ejection
-window by the own R-peak error (:func:`shrink_window`), or point the balloon plant at
+window by the own QRS-onset error (:func:`shrink_window`), or point the balloon plant at
 the gas measured on the helium line (:data:`MEASURED_GAS`). :data:`SLOW_KEYS` are the
 valuation keys that change only with the console's commanded state (mode, balloon
 command, alarms, settings), which lets the rule set skip quiet frames.
@@ -60,7 +60,7 @@ def drop_conjuncts(e: Expr, names: frozenset[str]) -> Expr:
 
 
 def shrink_window(e: Expr, tol_ms: int) -> Expr:
-    """The ejection window (R + PEP .. R + QS2) shrunk by ``tol_ms`` at both ends."""
+    """The ejection window (onset + PEP .. onset + QS2) shrunk by ``tol_ms`` at both ends."""
     pep, qs2 = Var("heart_pep_ms", INT, True), Var("heart_qs2_ms", INT, True)
     return substitute(e, {pep.key: pep + tol_ms, qs2.key: qs2 - tol_ms})
 

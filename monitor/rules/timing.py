@@ -26,7 +26,8 @@ class NoGasInEjectionRule(RetroRule):
     plant: gas from ``GAS_INFLATE_LAG_MIN_MS`` after inflate, up to
     ``GAS_DEFLATE_MAX_MS`` after deflate) and on the MEASURED balloon state (the same
     plant run on "the gas line shows gas"). The ejection window is the own-detected beat's
-    widest band for its measured R-R, shrunk by ``peak_tolerance_ms``.
+    widest band for its measured R-R from its own QRS-onset estimate, shrunk by
+    ``onset_tolerance_ms``.
     """
 
     rule_id = "MON-NO-GAS-IN-EJECTION"
@@ -37,7 +38,7 @@ class NoGasInEjectionRule(RetroRule):
     def build(self, cfg: RuleConfig) -> Expr:
         p = SPEC.property(self.property_id)
         measured = substitute(p.formula, MEASURED_GAS)
-        return shrink_window(prime(And(p.formula, measured)), cfg.peak_tolerance_ms)
+        return shrink_window(prime(And(p.formula, measured)), cfg.onset_tolerance_ms)
 
     def risk(self, cfg: RuleConfig) -> Expr:
         p = SPEC.property(self.property_id)
@@ -54,7 +55,7 @@ class InflationInDiastoleRule(RetroRule):
     adaptation = "own beat timing; window shrunk by the peak tolerance; re-judged per beat"
 
     def build(self, cfg: RuleConfig) -> Expr:
-        return shrink_window(SPEC.property(self.property_id).formula, cfg.peak_tolerance_ms)
+        return shrink_window(SPEC.property(self.property_id).formula, cfg.onset_tolerance_ms)
 
     def risk(self, cfg: RuleConfig) -> Expr:
         return SPEC.property(self.property_id).premise

@@ -143,10 +143,13 @@ def test_no_gas_in_ejection_rejudges_frames_before_the_beat_was_decided() -> Non
     for t in range(1000, 1040):  # gas, old beat's diastole: holds
         assert rule.update(v, t).outcome is Outcome.HOLDS
         v["heart_t_ms'"] += 1
-    v.update({"mon_beat": True, "heart_t_ms'": 35})  # new beat decided, its peak 35 ms ago
+    tol = RuleConfig().onset_tolerance_ms
+    # new beat decided, its QRS onset so long ago that its ejection (shrunk by the onset
+    # tolerance) began 6 ms before the decision
+    ago = 20 + tol + 6
+    v.update({"mon_beat": True, "heart_t_ms'": ago})
     verdict = rule.update(v, 1040)
-    tol = RuleConfig().peak_tolerance_ms
-    assert verdict.violated and verdict.at_ms == 1005 + 20 + tol  # peak + PEP + tolerance
+    assert verdict.violated and verdict.at_ms == 1040 - ago + 20 + tol  # onset + PEP + tolerance
     assert "decided at 1040" in verdict.detail
 
 
