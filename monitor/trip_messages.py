@@ -260,7 +260,7 @@ def _idle_alarm(r: _Reading) -> str:
 
 
 def _assist_suspended(r: _Reading) -> str:
-    due = r.int("set_assist_ratio") + 3
+    due = r.int("set_assist_ratio") + 3 + r.limits.beat_count_tolerance
     return (f"{_beats(r.int('obs_unassisted_beats'))} went unassisted {_in_mode(r)} "
             f"without the assist-suspended alarm (alarm due from {due})")
 

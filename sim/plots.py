@@ -282,7 +282,7 @@ def make_readme_figures(out_dir: str | Path = "docs/img", *, hr_bpm: float = 80.
         f"Closed loop (patient model + detectors + verified controller), ECG trigger, sinus "
         f"{hr_bpm:g} bpm, 40 mL balloon; aortic root pressure, means over the beats after the "
         "first inflation of a 16 s run. Timing errors are forced past the controller by a "
-        "faulty drive (controller/faults.py). 1:1 has no unassisted beat, so no SYS or DIA."))
+        "faulty drive (sim/faults.py). 1:1 has no unassisted beat, so no SYS or DIA."))
     out.mkdir(parents=True, exist_ok=True)
     (out / "figures.md").write_text(md)
     return md

@@ -32,7 +32,12 @@ REPRESENTATIVE = (
 #: real failures of the product on a record, by the test that meets them: the issue that fixes them
 PUMPED_KNOWN_FAILURES: dict[str, str] = {
     # mitdb/221 (AF) tripped the monitor here until the pump triggered on the QRS up-slope
-    # and timed deflation from the shortest recent R-R (issue 13).
+    # and timed deflation from the shortest recent R-R (issue 13). Outside the CI subset
+    # (IABP_ALL_RECORDS=1), found when the floor made unassisted runs common (123, 202 and
+    # 230 were the monitor counting a false beat of its own at start-up: one beat of
+    # slack in MON-ASSIST-SUSPENDED fixed them):
+    "mitdb/233": "issue 13: bigeminy; an early ventricular beat finds the balloon inflated "
+                 "(the rhythm benchmark counts 6 such beats in 5 min): the monitor is right",
 }
 
 

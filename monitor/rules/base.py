@@ -98,6 +98,8 @@ class RuleConfig:
     * ``settings_grace_ms``: settings in force may be unconfirmed this long (the console
       sends SETTINGS on every change and at least once per 1000 ms).
     * ``warmup_beats``: own beats needed before timing rules judge (one R-R measured).
+    * ``beat_count_tolerance``: own beats may outnumber the console's triggers by this
+      many in a count of unassisted beats (a false or missed beat on either side).
     """
 
     reaction_frames: int = A.TICK_MS
@@ -109,6 +111,7 @@ class RuleConfig:
     stop_tolerance_ms: int = 50
     settings_grace_ms: int = 2000
     warmup_beats: int = 2
+    beat_count_tolerance: int = 1
 
 
 CompiledCheck = Callable[[Mapping[str, Any]], Any]

@@ -200,13 +200,22 @@ class IdleAlarmRule(Rule):
 
 class AssistSuspendedRule(Rule):
     """P-ASSIST-SUSPENDED-ALARM with own triggers: in a trigger mode, once the monitor has
-    counted ratio + 3 of its own beats without an inflation, the assist-suspended alarm is
-    on (pumping never stops silently); the console may count the same beat up to the
-    detection tolerance later, so the alarm may lag by that many frames."""
+    counted ratio + 3 (+ ``beat_count_tolerance``) of its own beats without an inflation,
+    the assist-suspended alarm is on (pumping never stops silently); the console may count
+    the same beat up to the detection tolerance later, so the alarm may lag by that many
+    frames, and the two detectors may disagree on a beat (a false beat of either while it
+    learns the signal after START: seen on mitdb/123), so the count has that slack."""
 
     rule_id = "MON-ASSIST-SUSPENDED"
     property_id = "P-ASSIST-SUSPENDED-ALARM"
-    adaptation = "own triggers; the alarm may lag by the detection tolerance"
+    adaptation = ("own triggers; the alarm may lag by the detection tolerance and the own "
+                  "count may exceed the console's by the beat-count tolerance")
+
+    def build(self, cfg: RuleConfig) -> Expr:
+        ratio = Var("set_assist_ratio", INT)
+        f = substitute(SPEC.property(self.property_id).formula,
+                       {"set_assist_ratio": ratio + cfg.beat_count_tolerance})
+        return prime(f)
 
     def tolerance_for(self, cfg: RuleConfig) -> int:
         return cfg.detection_tolerance_ms // A.TICK_MS

@@ -74,3 +74,18 @@ def ecg_deflate_at_ms_int(rr_ms: int, lead_ms: int) -> int:
 
     f = compile_expr(ecg_deflate_at_ms(Var("rr", INT), Var("lead", INT)))
     return int(f({"rr": rr_ms, "lead": lead_ms}))
+
+
+def test_a_false_report_splitting_a_beat_leaves_the_floor_alone() -> None:
+    # a false report 450 ms after an R wave at 80 bpm: 450 + 300 ms; 300 ms is shorter than
+    # any R-R the heart can produce, so the 450 ms update is undone
+    c, _, _ = _run([750] * 5 + [450, 300] + [750] * 2)
+    assert c.state["rr_floor_ms"] == 750
+    # the same at 150 ms: 150 is impossible (undo), its other half (600) is skipped
+    c, _, _ = _run([750] * 5 + [150, 600] + [750] * 2)
+    assert c.state["rr_floor_ms"] == 750
+
+
+def test_a_real_early_beat_with_its_compensatory_pause_lowers_the_floor() -> None:
+    c, _, _ = _run([750] * 5 + [450, 1050] + [750] * 2)
+    assert c.state["rr_floor_ms"] == 450 + 3 * RR_FLOOR_RISE_MS
