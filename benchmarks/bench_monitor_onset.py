@@ -47,6 +47,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from benchmarks.matching import match_to_reference
 from benchmarks.qrs_onset import CLASS_ORDER, beat_class, measure_record, mitdb_records
 from iabp.monitor.detect.onset import ONSET_ERROR_BOUND_MS, QrsOnsetEstimator
 from iabp.monitor.detect.r_wave import MonitorRWaveDetector
@@ -70,27 +71,8 @@ TARGET_MEDIAN_MS = 2.0
 
 
 def match(ref: IntArray, det: IntArray, tol: float) -> IntArray:
-    """One-to-one matching: for each reference beat the index of its detection, or -1.
-
-    Reference beats in order take the closest still unused detection within ``tol``.
-    """
-    out = np.full(len(ref), -1, dtype=np.int64)
-    used = np.zeros(len(det), dtype=bool)
-    order = np.argsort(det, kind="stable")
-    sdet = det[order]
-    for i, r in enumerate(ref.tolist()):
-        lo = int(np.searchsorted(sdet, r - tol, "left"))
-        hi = int(np.searchsorted(sdet, r + tol, "right"))
-        best, best_d = -1, math.inf
-        for j in range(lo, hi):
-            k = int(order[j])
-            d = abs(float(sdet[j]) - r)
-            if not used[k] and d < best_d:
-                best, best_d = k, d
-        if best >= 0:
-            used[best] = True
-            out[i] = best
-    return out
+    """One-to-one matching: for each reference beat the index of its detection, or -1."""
+    return match_to_reference(ref, det, tol)
 
 
 def run_record(name: str) -> dict[str, Any]:

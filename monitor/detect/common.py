@@ -15,6 +15,25 @@ MAX_FS_HZ = 20_000.0
 MIN_FS_HZ = 100.0
 
 
+class SampleClock:
+    """What every monitor detector tells about its own sampling: the rate it was built for
+    and how many samples it has taken since construction or reset. Subclasses set
+    ``_fs_hz`` and ``_n``."""
+
+    _fs_hz: float
+    _n: int
+
+    @property
+    def fs_hz(self) -> float:
+        """Sampling rate (Hz) the detector was built for."""
+        return self._fs_hz
+
+    @property
+    def sample_count(self) -> int:
+        """Samples pushed since construction or the last reset."""
+        return self._n
+
+
 class DetectorSetupError(ValueError):
     """A monitor detector was built with an unusable argument (for example ``fs_hz``)."""
 

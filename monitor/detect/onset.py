@@ -62,7 +62,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
-from .common import checked_fs_hz, odd_samples_for_ms, samples_for_ms
+from .common import SampleClock, checked_fs_hz, odd_samples_for_ms, samples_for_ms
 from .r_wave import MAX_ECG_MV
 
 FloatArray = npt.NDArray[np.float64]
@@ -119,7 +119,7 @@ BIAS_MS = 3.0
 ONSET_ERROR_BOUND_MS: int = 44
 
 
-class QrsOnsetEstimator:
+class QrsOnsetEstimator(SampleClock):
     """Per-beat QRS onset of the monitor's ECG (length-transform onset, Zong et al. 2003).
 
     The pump's ejection timing counts from the QRS onset (Weissler's pre-ejection period
@@ -154,15 +154,7 @@ class QrsOnsetEstimator:
         self.reset()
 
     # ------------------------------------------------------------------ properties
-    @property
-    def fs_hz(self) -> float:
-        """Sampling rate (Hz) the estimator was built for."""
-        return self._fs_hz
 
-    @property
-    def sample_count(self) -> int:
-        """Samples pushed since construction or :meth:`reset`."""
-        return self._n
 
     @property
     def max_peak_age(self) -> int:

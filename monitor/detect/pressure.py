@@ -36,7 +36,7 @@ from enum import IntFlag
 
 import numpy as np
 
-from .common import checked_fs_hz, samples_for_ms
+from .common import SampleClock, checked_fs_hz, samples_for_ms
 
 #: Valid arterial pressure range (mmHg); outside it the sample is treated as invalid.
 MIN_PRESSURE_MMHG = -50.0
@@ -95,7 +95,7 @@ class PulseEvent(IntFlag):
     """Dicrotic notch decided (aortic valve closure); ``last_notch_index`` is where."""
 
 
-class MonitorPressureDetector:
+class MonitorPressureDetector(SampleClock):
     """Causal pulse detector of the runtime monitor: SSF upstrokes, curvature notches.
 
     ``push(sample_mmhg)`` returns the events decided on that sample.
@@ -134,10 +134,6 @@ class MonitorPressureDetector:
         self.reset()
 
     # ------------------------------------------------------------------ properties
-    @property
-    def fs_hz(self) -> float:
-        """Sampling rate (Hz) the detector was built for."""
-        return self._fs_hz
 
     @property
     def upstroke_delay_bound_ms(self) -> float:
@@ -164,10 +160,6 @@ class MonitorPressureDetector:
         """Sample index of the last estimated dicrotic notch (-1 before the first)."""
         return self._last_notch_n
 
-    @property
-    def sample_count(self) -> int:
-        """Samples pushed since construction or :meth:`reset`."""
-        return self._n
 
     @property
     def rr_mean_ms(self) -> float:

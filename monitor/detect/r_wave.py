@@ -47,7 +47,7 @@ from collections import deque
 
 import numpy as np
 
-from .common import checked_fs_hz, odd_samples_for_ms, samples_for_ms
+from .common import SampleClock, checked_fs_hz, odd_samples_for_ms, samples_for_ms
 
 #: Samples larger than this (mV) are not ECG: treated as lead-off / saturation.
 MAX_ECG_MV = 50.0
@@ -98,7 +98,7 @@ HISTORY_BEATS = 8
 DEFAULT_RR_MS = 800.0
 
 
-class MonitorRWaveDetector:
+class MonitorRWaveDetector(SampleClock):
     """Causal R-wave detector of the runtime monitor (length-transform family).
 
     ``push(sample_mv)`` returns True exactly once per detected R wave, on the sample at
@@ -138,10 +138,6 @@ class MonitorRWaveDetector:
         self.reset()
 
     # ------------------------------------------------------------------ properties
-    @property
-    def fs_hz(self) -> float:
-        """Sampling rate (Hz) the detector was built for."""
-        return self._fs_hz
 
     @property
     def decision_delay_bound_ms(self) -> float:
@@ -153,10 +149,6 @@ class MonitorRWaveDetector:
         """Sample index of the last estimated R peak (-1 before the first beat)."""
         return self._last_peak_n
 
-    @property
-    def sample_count(self) -> int:
-        """Samples pushed since construction or :meth:`reset`."""
-        return self._n
 
     @property
     def rr_mean_ms(self) -> float:

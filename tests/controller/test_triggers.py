@@ -32,6 +32,7 @@ from iabp.controller.triggers import (
 )
 from iabp.controller.triggers.filters import MovingSum, RingBuffer
 from iabp.spec.errors import IabpError
+from tests.strategies import ecg_garbage
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 REPO = Path(__file__).resolve().parents[2]
@@ -183,15 +184,7 @@ def test_delay_bound_is_the_same_time_at_every_rate(fs: float) -> None:
 @settings(max_examples=40, deadline=None)
 @given(
     fs=st.sampled_from(RATES_HZ),
-    samples=st.lists(
-        st.one_of(
-            st.floats(allow_nan=True, allow_infinity=True),
-            st.floats(min_value=-5.0, max_value=5.0),
-            st.just(math.nan),
-        ),
-        min_size=1,
-        max_size=3000,
-    ),
+    samples=ecg_garbage(3000),
 )
 def test_push_never_raises_and_returns_bool(fs: float, samples: list[float]) -> None:
     det = RWaveDetector(fs)

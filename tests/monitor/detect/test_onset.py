@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 from iabp.monitor.detect.common import DetectorSetupError
 from iabp.monitor.detect.onset import ONSET_ERROR_BOUND_MS, QrsOnsetEstimator
 from iabp.monitor.detect.r_wave import MonitorRWaveDetector
+from tests.strategies import ecg_garbage
 
 
 # ---------------------------------------------------------------- helpers
@@ -230,15 +231,7 @@ def test_peak_too_early_in_the_stream_is_none() -> None:
 
 @settings(max_examples=60, deadline=None)
 @given(
-    samples=st.lists(
-        st.one_of(
-            st.floats(allow_nan=True, allow_infinity=True),
-            st.floats(min_value=-5.0, max_value=5.0),
-            st.just(math.nan),
-        ),
-        min_size=1,
-        max_size=1500,
-    ),
+    samples=ecg_garbage(1500),
     ask=st.lists(st.integers(min_value=-10, max_value=2000), max_size=20),
 )
 def test_never_raises(samples: list[float], ask: list[int]) -> None:

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from iabp.monitor.detect import DetectorSetupError, MonitorRWaveDetector, detect_r_peaks
+from tests.strategies import ecg_garbage
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"
 DETECT_DIR = Path(__file__).resolve().parents[3] / "monitor" / "detect"
@@ -303,15 +303,7 @@ def test_mixedsignals_ecg_with_dropout() -> None:
 
 @settings(max_examples=150, deadline=None)
 @given(
-    samples=st.lists(
-        st.one_of(
-            st.floats(allow_nan=True, allow_infinity=True),
-            st.floats(min_value=-5.0, max_value=5.0),
-            st.just(math.nan),
-        ),
-        min_size=1,
-        max_size=3000,
-    )
+    samples=ecg_garbage(3000)
 )
 def test_push_never_raises(samples: list[float]) -> None:
     det = MonitorRWaveDetector(360.0)
