@@ -7,6 +7,7 @@ monitor must raise no false alarm.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -19,6 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from iabp.controller.controller import ControllerInputs
 from iabp.monitor.audit_log import verify_log
 from iabp.monitor.cli import log_main, monitor_main
 from iabp.monitor.failsafe import Cause, Trip
@@ -34,6 +36,7 @@ from iabp.monitor.protocol import (
 )
 from iabp.monitor.reconstruct.reconstruction import PatientProfile
 from iabp.monitor.runtime import Monitor
+from iabp.sim.closed_loop import ClosedLoop, LoopConfig, LoopHooks, run_closed_loop
 from iabp.sim.records import read_record
 from iabp.spec.modes import Mode
 from tests.monitor.helpers_pty import FakeClock, pty_pair
@@ -460,3 +463,38 @@ def test_a_violation_reads_as_a_sentence() -> None:
     assert message.startswith("MON-NO-GAS-IN-EJECTION: balloon still holding helium ")
     assert "ms after ejection began (limit 0)" in message and "'" not in message.split(":")[1]
     assert "heart_t_ms'" in first.detail  # the machine detail stays for the audit record
+
+
+# -- issue 9: a fault in the controller's trigger does not blind the monitor ---------------
+
+
+class LateControllerTrigger(LoopHooks):
+    """A faulty controller trigger: every R-wave report reaches the controller ``late_ms``
+    late (a stuck filter, an overloaded console). The monitor's own detectors see the same
+    ECG and are not affected."""
+
+    def __init__(self, late_ms: int) -> None:
+        self.late_ms = late_ms
+        self.due: set[int] = set()
+
+    def inputs(self, loop: ClosedLoop, t_ms: int, inputs: ControllerInputs) -> ControllerInputs:
+        late = t_ms in self.due
+        self.due.discard(t_ms)
+        if inputs.r_wave:
+            self.due.add(t_ms + self.late_ms)
+        return dataclasses.replace(inputs, r_wave=late)
+
+
+@pytest.mark.property("REQ-MON-INDEPENDENT")
+def test_a_late_controller_trigger_puts_gas_in_ejection_and_the_monitor_sees_it() -> None:
+    trace = run_closed_loop(LoopConfig(hr_bpm=80.0, ratio=1, mode="ecg", duration_ms=10_000),
+                            hooks=LateControllerTrigger(late_ms=300))
+    volume = np.asarray(trace.balloon_volume_ml)[np.asarray(trace.in_ejection)]
+    assert volume.max() > 5.0, "the faulty trigger really leaves helium in the ejecting aorta"
+    assert not trace.alarm_mask.any(), "the console itself notices nothing"
+    data = _telemetry_bytes(trace.ecg_mv, trace.abp_mmhg, ~np.isfinite(trace.ecg_mv),
+                            trace.mode, trace.drive_cmd, trace.alarm_mask)
+    mon = run_on_bytes(data)
+    assert mon.failsafe.entered_ever
+    first = mon.failsafe.first_trip
+    assert first is not None and first.rule_id == "MON-NO-GAS-IN-EJECTION", first
