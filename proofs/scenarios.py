@@ -113,6 +113,13 @@ def scenarios() -> list[Scenario]:
                  _press({5: {"op": Op.START_PRESSURE}}), first_rr_ms=700),
         Scenario("asystole-internal", 9000, _silent_between(steady_heart(1000), 2, 6),
                  _press({4500: {"op": Op.START_INTERNAL}}), first_rr_ms=1000),
+        # a longer internal inflation time requested 400 ms into a 750 ms cycle, after its
+        # 300 ms inflation has ended: it must wait for the next cycle
+        Scenario("asystole-internal-settings-change", 6000,
+                 _silent_between(steady_heart(1000), 2, 6),
+                 _press({4500: {"op": Op.START_INTERNAL},
+                         4900: {"set_request": True, "req_internal_inflation_ms": 600}}),
+                 first_rr_ms=1000),
         Scenario("faults-while-pumping", 9000, steady_heart(750), _hold(
             {5: {"op": Op.START_ECG}, 4000: ack, 4500: {"op": Op.START_ECG}, 7000: ack},
             [(3000, 3500, {"gas_loss": True}), (6000, 6100, {"catheter_kink": True}),

@@ -139,6 +139,12 @@ def state_vars() -> list[StateVar]:
                  0, A.ASYSTOLE_CONFIRM_MS, init=_iv("since_activity_ms").eq(0)),
         StateVar("internal_phase_ms", INT, c, "position in the internal-mode cycle (ms)",
                  0, 1500, init=_iv("internal_phase_ms").eq(0)),
+        StateVar("internal_cycle_period_ms", INT, c, "period of the current internal-mode "
+                 "cycle: the setting in force when the cycle began (ms)", 0, 1500,
+                 init=_iv("internal_cycle_period_ms").eq(0)),
+        StateVar("internal_cycle_inflation_ms", INT, c, "inflation time of the current "
+                 "internal-mode cycle: the setting in force when the cycle began (ms)", 0, 1000,
+                 init=_iv("internal_cycle_inflation_ms").eq(0)),
         StateVar("idle_ms", INT, c, "ms the balloon has been still (standby or halted)",
                  0, A.IDLE_TIMER_CAP_MS, init=_iv("idle_ms").eq(0)),
     ]
@@ -312,11 +318,20 @@ def _beat_timing(s: _Step, entered: Var, changed: Var) -> None:
         trig_mode, unassisted_n >= settings_n["assist_ratio"] + UNASSISTED_BEATS_ALARM))
     internal = mode.nxt.eq(Mode.INTERNAL)
     phase = _iv("internal_phase_ms")
+    # A settings change in internal mode takes effect at the next cycle: the cycle runs with
+    # the period and inflation time in force when it began (a longer inflation time set
+    # after the deflation would otherwise re-inflate within the same cycle).
+    cycle_period, cycle_infl = _iv("internal_cycle_period_ms"), _iv("internal_cycle_inflation_ms")
     phase_n = s.next("internal_phase_ms", Ite(
         And(internal, Not(entered)),
-        Ite(phase + 1 >= settings_n["internal_period_ms"], 0, phase + 1), 0))
+        Ite(phase + 1 >= cycle_period, 0, phase + 1), 0))
+    cycle_start = phase_n.eq(0)
+    s.next("internal_cycle_period_ms", Ite(cycle_start, settings_n["internal_period_ms"],
+                                           cycle_period))
+    cycle_infl_n = s.next("internal_cycle_inflation_ms", Ite(
+        cycle_start, settings_n["internal_inflation_ms"], cycle_infl))
     s.next("inflate_cmd", Ite(
-        internal, phase_n < settings_n["internal_inflation_ms"],
+        internal, phase_n < cycle_infl_n,
         And(trig_mode, Not(entered), Not(trigger), Not(defl_due), Not(lost),
             Or(inflate_cmd, inflate_now))))
     s.next("since_activity_ms", Ite(_bv("activity"), 0,

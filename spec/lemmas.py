@@ -47,9 +47,10 @@ from iabp.spec.observers import (
     obs_no_trigger,
     obs_since_activity,
     obs_since_internal,
+    obs_since_rise,
     obs_unassisted,
 )
-from iabp.spec.settings import current_settings, settings_valid
+from iabp.spec.settings import SETTINGS, current_settings, settings_valid
 from iabp.spec.system import Lemma, StateVar, VarRole
 from iabp.spec.timing import RR_MAX_MS, RR_MIN_MS, pep_lo_ms
 
@@ -61,6 +62,14 @@ CAP = A.TRIGGER_TIMER_CAP_MS
 
 def _b(name: str) -> Var:
     return Var(name, BOOL)
+
+
+def _setting_lo(name: str) -> int:
+    return next(s.lo for s in SETTINGS if s.name == name)
+
+
+def _setting_hi(name: str) -> int:
+    return next(s.hi for s in SETTINGS if s.name == name)
 
 
 def _i(name: str) -> Var:
@@ -195,6 +204,19 @@ def lemmas(state: list[StateVar]) -> list[Lemma]:
                           _b("alm_assist_suspended"))),
               (), ("L-DOM-CONTROLLER", "L-QUIET"),
               "the observer's unassisted beats equal the controller's count"),
+        Lemma("L-INTERNAL", Implies(mode.eq(Mode.INTERNAL), And(
+            obs_since_rise.eq(_i("internal_phase_ms")),
+            _i("internal_phase_ms") < _i("internal_cycle_period_ms"),
+            Between(_i("internal_cycle_period_ms"), _setting_lo("internal_period_ms"),
+                    _setting_hi("internal_period_ms")),
+            _i("internal_cycle_inflation_ms") >= _setting_lo("internal_inflation_ms"),
+            _i("internal_cycle_inflation_ms") + A.GAS_DEFLATE_MAX_MS
+            < _i("internal_cycle_period_ms"),
+            inflate_cmd.eq(_i("internal_phase_ms") < _i("internal_cycle_inflation_ms")))),
+              (), ("L-DOM-CONTROLLER", "L-SETTINGS", "L-QUIET"),
+              "in internal mode the cycle runs with settings the validator accepted, the "
+              "inflation starts at phase 0 and the observer's ms-since-inflation-start is "
+              "the phase"),
         Lemma("L-IDLE", obs_idle.eq(_i("idle_ms")), (), ("L-DOM-CONTROLLER",),
               "the observer's idle time equals the controller's"),
         Lemma("L-RATIO",

@@ -20,6 +20,8 @@ from iabp.spec.modes import STOPPED_MODES, TRIGGER_MODES, Mode
 from iabp.spec.system import Assign, StateVar, VarRole
 
 SINCE_INTERNAL_CAP_MS = A.GAS_DEFLATE_MAX_MS + 1
+#: Saturation of the ms-since-the-inflation-began observer: past the longest internal period.
+SINCE_RISE_CAP_MS = 1501
 
 obs_since_internal = Var("obs_since_internal_ms", INT)
 obs_no_trigger = Var("obs_no_trigger_ms", INT)
@@ -27,6 +29,7 @@ obs_beats = Var("obs_beats_since_inflation", INT)
 obs_since_activity = Var("obs_since_activity_ms", INT)
 obs_idle = Var("obs_idle_ms", INT)
 obs_unassisted = Var("obs_unassisted_beats", INT)
+obs_since_rise = Var("obs_since_inflation_start_ms", INT)
 
 
 def rising_inflation() -> Expr:
@@ -58,6 +61,9 @@ def state_vars() -> list[StateVar]:
         StateVar("obs_unassisted_beats", INT, o, "trigger reports in this trigger mode since "
                  "the last inflation (saturating)", 0, UNASSISTED_CAP,
                  init=obs_unassisted.eq(0)),
+        StateVar("obs_since_inflation_start_ms", INT, o, "ms since the inflate command last "
+                 "turned on (saturating)", 0, SINCE_RISE_CAP_MS,
+                 init=obs_since_rise.eq(SINCE_RISE_CAP_MS)),
     ]
 
 
@@ -85,4 +91,7 @@ def step() -> list[Assign]:
             False, o),
         Assign("obs_idle_ms", Ite(mode.nxt.isin(STOPPED_MODES),
                                   Min(obs_idle + 1, A.IDLE_TIMER_CAP_MS), 0), False, o),
+        Assign("obs_since_inflation_start_ms", Ite(rising_inflation(), 0,
+                                                   Min(obs_since_rise + 1, SINCE_RISE_CAP_MS)),
+               False, o),
     ]

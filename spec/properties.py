@@ -36,6 +36,7 @@ from iabp.spec.observers import (
     obs_no_trigger,
     obs_since_activity,
     obs_since_internal,
+    obs_since_rise,
     obs_unassisted,
     rising_inflation,
 )
@@ -61,6 +62,8 @@ def _i(name: str) -> Var:
 TRIGGER_LOSS_BOUND_MS = 5000
 
 HEART = ("ASM-HEART-RATE", "ASM-RR-STEP", "ASM-EJECTION")
+#: The shortest internal-mode period the validator accepts (ms).
+INTERNAL_PERIOD_MIN_MS = next(s.lo for s in SETTINGS if s.name == "internal_period_ms")
 DETECT = ("ASM-R-DETECT", "ASM-PRESSURE-DETECT", "ASM-MISS-SPACING")
 HIGH_ALARMS = (*HIGH_FAULT_INPUTS.values(), "alm_contra_absolute", "alm_async_activity")
 
@@ -156,6 +159,17 @@ def properties() -> list[Property]:
             "When cardiac activity is reported during internal pumping, the console leaves "
             "internal mode, turns the inflate command off and raises the high-priority "
             "alarm on the same tick, so before the next inflation."),
+        Property(
+            "P-INTERNAL-RATE", "internal pumping never inflates faster than its slowest "
+            "allowed period", ("REQ-INTERNAL-GUARD", "REQ-SETTINGS-SAFE"),
+            ("HZ-ASYNC", "HZ-SETTINGS"), T,
+            And(mode.eq(Mode.INTERNAL), mode.nxt.eq(Mode.INTERNAL), rising_inflation()),
+            obs_since_rise + 1 >= INTERNAL_PERIOD_MIN_MS,
+            (), ("L-INTERNAL",),
+            f"In internal mode an inflation starts at least {INTERNAL_PERIOD_MIN_MS} ms (the "
+            "shortest internal period the validator accepts) after the previous one, whatever "
+            "settings the operator changes mid-cycle: a changed period or inflation time takes "
+            "effect at the next cycle, never re-inflating within the current one."),
         Property(
             "P-FAULT-HALT", "a high-priority fault halts pumping within one tick",
             ("REQ-ALARM-HALT",), ("HZ-GAS", "HZ-KINK"), T,

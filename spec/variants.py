@@ -121,6 +121,13 @@ def variants() -> list[Variant]:
         Variant("V-INTERNAL-IGNORES-ACTIVITY", "P-INTERNAL-EXIT",
                 "internal pumping continues when the heart starts beating",
                 _replace("guard.cardiac_activity", FALSE)),
+        Variant("V-INTERNAL-SETTINGS-MID-CYCLE", "P-INTERNAL-RATE",
+                "a settings change in internal mode applies at once, mid-cycle (a longer "
+                "inflation time set after the deflation re-inflates within the same cycle)",
+                lambda s: _replace("internal_cycle_inflation_ms",
+                                   Var("set_internal_inflation_ms", INT).nxt)(
+                    _replace("internal_cycle_period_ms",
+                             Var("set_internal_period_ms", INT).nxt)(s))),
         Variant("V-KINK-DOES-NOT-HALT", "P-FAULT-HALT",
                 "only gas loss and blood halt; a kink or system fault does not",
                 _replace("guard.high_fault", Or(_b("gas_loss"), _b("blood_detected")))),

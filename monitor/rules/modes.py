@@ -87,6 +87,17 @@ class InternalEntryRule(Rule):
         return Implies(p.premise, drop_conjuncts(p.conclusion, frozenset({"op"})))
 
 
+class InternalRateRule(Rule):
+    """P-INTERNAL-RATE: in internal mode, two inflations start at least the shortest
+    internal period apart (the observer of ms since the inflate command turned on, run on
+    the commanded balloon)."""
+
+    rule_id = "MON-INTERNAL-RATE"
+    property_id = "P-INTERNAL-RATE"
+    schedule = Schedule.ON_CHANGE
+    adaptation = "as proved: commanded mode and balloon edges"
+
+
 class InternalExitRule(Rule):
     """P-INTERNAL-EXIT: the console must leave internal mode, deflated and alarming, once
     cardiac activity is due to have been noticed: ``activity`` is taken as the frame

@@ -48,6 +48,7 @@ from iabp.monitor.rules.modes import (
     IdleAlarmRule,
     InternalEntryRule,
     InternalExitRule,
+    InternalRateRule,
     ModeTableRule,
     NoStartOverAlarmRule,
     SettingsSafeRule,
@@ -69,6 +70,7 @@ __all__ = [
     "MEASURED_GAS", "RULES", "SLOW_KEYS", "UNOBSERVABLE", "AlarmCauseRule",
     "AssistSuspendedRule", "ContraAbsoluteRule", "ContraRelativeRule", "FaultHaltRule",
     "IdleAlarmRule", "InflationInDiastoleRule", "InternalEntryRule", "InternalExitRule",
+    "InternalRateRule",
     "ModeTableRule", "NoGasInEjectionRule", "NoStartOverAlarmRule", "Outcome", "RatioRule",
     "Rule", "RuleConfig",
     "RuleSet", "Schedule", "SettingsSafeRule", "StandbyDeflatedRule", "StopObeyedRule",
@@ -87,7 +89,7 @@ RULES: Final[tuple[type[Rule], ...]] = _in_spec(
     ContraAbsoluteRule, ContraRelativeRule, TriggerLossRule, InternalEntryRule,
     InternalExitRule, FaultHaltRule, RatioRule, SettingsSafeRule, AlarmCauseRule,
     IdleAlarmRule, AssistSuspendedRule, StopObeyedRule, ModeTableRule, NoStartOverAlarmRule,
-    TriggerLossBoundRule,
+    TriggerLossBoundRule, InternalRateRule,
 )
 """Every runtime rule class (``rule_id``, ``property_id``, ``requirements()``, ``hazards()``)."""
 

@@ -26,6 +26,7 @@ from iabp.monitor.rules.ruleset import (
     InflationInDiastoleRule,
     InternalEntryRule,
     InternalExitRule,
+    InternalRateRule,
     ModeTableRule,
     NoGasInEjectionRule,
     NoStartOverAlarmRule,
@@ -364,6 +365,36 @@ def test_internal_exit_fires_when_internal_pumping_goes_on_over_a_heartbeat() ->
 def test_internal_exit_quiet_when_the_console_leaves_at_once() -> None:
     assert fired(_internal_then_heart(40), InternalExitRule) == []
     assert fired(_internal_then_heart(40), AlarmCauseRule) == []
+
+
+# -- P-INTERNAL-RATE ------------------------------------------------------------------------
+
+
+def _internal_pumping(inflated: Callable[[int], bool]) -> list[Frame]:
+    """2.5 s of asystole in standby, then 3 s of internal pumping with the inflate command
+    given per ms of internal mode (the ECG stays flat: no heart to re-inflate against)."""
+    base = standby_frames(2500)
+    out: list[Frame] = list(base)
+    for k in range(3000):
+        t = 2500 + k
+        out.append(tick(t + 1, t, Mode.INTERNAL, inflate=inflated(k),
+                        sframe=base[0]))  # type: ignore[arg-type]
+    return out
+
+
+@pytest.mark.property("MON-INTERNAL-RATE")
+def test_internal_rate_fires_on_a_second_inflation_within_one_cycle() -> None:
+    # 300 ms inflations every 750 ms, plus one re-inflation 420 ms into the second cycle
+    frames = _internal_pumping(lambda k: k % 750 < 300 or 1170 <= k < 1300)
+    found = fired(frames, InternalRateRule)
+    # the re-inflation (420 ms after the cycle's) and the next cycle's (330 ms after it)
+    assert [v.at_ms for v in found] == [2500 + 1170, 2500 + 1500]
+
+
+@pytest.mark.property("MON-INTERNAL-RATE")
+def test_internal_rate_quiet_on_internal_pumping_at_its_period() -> None:
+    assert fired(_internal_pumping(lambda k: k % 750 < 300), InternalRateRule) == []
+    assert fired(_internal_pumping(lambda k: k % 500 < 200), InternalRateRule) == []
 
 
 # -- P-FAULT-HALT ---------------------------------------------------------------------------
