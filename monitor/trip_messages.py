@@ -15,6 +15,7 @@ from typing import Any, Final
 from iabp.monitor.rules.base import RuleConfig
 from iabp.spec import assumptions as A
 from iabp.spec.modes import PUMPING_MODES, Mode
+from iabp.spec.properties import INTERNAL_PERIOD_MIN_MS
 
 _TOKEN: Final = re.compile(r"([A-Za-z_]\w*'?)=(\S*)")
 _INT: Final = re.compile(r"-?\d+")
@@ -220,6 +221,12 @@ def _internal_exit(r: _Reading) -> str:
             + _and(wrong or ["did not stop internal pumping"]))
 
 
+def _internal_rate(r: _Reading) -> str:
+    gap = r.int("obs_since_inflation_start_ms") + 1
+    return (f"internal pumping started an inflation {gap} ms after the previous one "
+            f"(limit {INTERNAL_PERIOD_MIN_MS} ms, the shortest internal period)")
+
+
 def _fault_halt(r: _Reading) -> str:
     on = [_ALARM_WORDS[a] for a in _FAULT_ALARMS if r.has(a) and r.flag(a)]
     state = f"{_in_mode(r)}" + (" and still inflating" if r.flag("inflate_cmd") else "")
@@ -301,6 +308,7 @@ RULE_MESSAGES: Final[Mapping[str, Callable[[_Reading], str]]] = {
     "MON-TRIGGER-LOSS-BOUND": _trigger_loss_bound,
     "MON-INTERNAL-ENTRY": _internal_entry,
     "MON-INTERNAL-EXIT": _internal_exit,
+    "MON-INTERNAL-RATE": _internal_rate,
     "MON-FAULT-HALT": _fault_halt,
     "MON-RATIO": _ratio,
     "MON-SETTINGS-SAFE": _settings_safe,

@@ -47,6 +47,8 @@ VIOLATIONS: dict[str, dict[str, Any]] = {
     "MON-INTERNAL-EXIT": {"mode": Mode.INTERNAL, "mode'": Mode.INTERNAL,
                           "mon_activity_late": True, "inflate_cmd'": True,
                           "alm_async_activity'": False},
+    "MON-INTERNAL-RATE": {"mode": Mode.INTERNAL, "mode'": Mode.INTERNAL, "inflate_cmd": False,
+                          "inflate_cmd'": True, "obs_since_inflation_start_ms": 419},
     "MON-FAULT-HALT": {"alm_gas_loss'": True, "mode'": Mode.ECG_TRIGGER, "inflate_cmd'": True},
     "MON-RATIO": {"obs_beats_since_inflation": 1, "set_assist_ratio": 2, "inflate_cmd": False,
                   "inflate_cmd'": True},
