@@ -82,15 +82,9 @@ def _infix(symbol: str) -> Callable[[Any, Sequence[str]], str]:
     return render
 
 
-class TextRenderer(ExprWalker[str]):
-    """A readable infix rendering, for reports and counterexample tables."""
-
-    def const(self, c: Const) -> str:
-        v = c.value
-        return v.name if isinstance(v, IntEnum) else str(v)
-
-    def var(self, v: Var) -> str:
-        return v.key
+class InfixWalker(ExprWalker[str], partial=True):
+    """Base of the string backends whose arithmetic, comparisons and connectives are infix
+    with the same symbols (the readable text and the Python source)."""
 
     op_add = _infix("+")
     op_sub = _infix("-")
@@ -102,6 +96,18 @@ class TextRenderer(ExprWalker[str]):
     op_eq = _infix("==")
     op_and = _infix("and")
     op_or = _infix("or")
+
+
+class TextRenderer(InfixWalker):
+    """A readable infix rendering, for reports and counterexample tables."""
+
+    def const(self, c: Const) -> str:
+        v = c.value
+        return v.name if isinstance(v, IntEnum) else str(v)
+
+    def var(self, v: Var) -> str:
+        return v.key
+
     op_implies = _infix("=>")
 
     def op_not(self, a: Sequence[str]) -> str:

@@ -155,7 +155,6 @@ class QrsOnsetEstimator(SampleClock):
 
     # ------------------------------------------------------------------ properties
 
-
     @property
     def max_peak_age(self) -> int:
         """Oldest measurable peak, in samples before the last pushed sample."""

@@ -160,7 +160,6 @@ class MonitorPressureDetector(SampleClock):
         """Sample index of the last estimated dicrotic notch (-1 before the first)."""
         return self._last_notch_n
 
-
     @property
     def rr_mean_ms(self) -> float:
         """Median of the recent pulse intervals (ms)."""

@@ -149,7 +149,6 @@ class MonitorRWaveDetector(SampleClock):
         """Sample index of the last estimated R peak (-1 before the first beat)."""
         return self._last_peak_n
 
-
     @property
     def rr_mean_ms(self) -> float:
         """Median of the recent R-R intervals (ms) the threshold logic uses."""

@@ -21,7 +21,7 @@ from typing import Any
 from iabp.spec.errors import SpecError
 from iabp.spec.expr import Const, Expr, Var
 from iabp.spec.system import Assign
-from iabp.spec.walker import ExprWalker
+from iabp.spec.walker import InfixWalker
 
 
 def _local(key: str) -> str:
@@ -34,14 +34,7 @@ def _local(key: str) -> str:
     return name
 
 
-def _infix(symbol: str) -> Callable[[Any, Sequence[str]], str]:
-    def emit(self: Any, a: Sequence[str]) -> str:
-        return "(" + f" {symbol} ".join(a) + ")"
-
-    return emit
-
-
-class _Emitter(ExprWalker[str]):
+class _Emitter(InfixWalker):
     """Turns expression trees into Python source, collecting the constants they need."""
 
     def __init__(self) -> None:
@@ -65,17 +58,6 @@ class _Emitter(ExprWalker[str]):
     def var(self, v: Var) -> str:
         self.reads.add(v.key)
         return _local(v.key)
-
-    op_add = _infix("+")
-    op_sub = _infix("-")
-    op_mul = _infix("*")
-    op_lt = _infix("<")
-    op_le = _infix("<=")
-    op_gt = _infix(">")
-    op_ge = _infix(">=")
-    op_eq = _infix("==")
-    op_and = _infix("and")
-    op_or = _infix("or")
 
     def op_not(self, a: Sequence[str]) -> str:
         return f"(not {a[0]})"
