@@ -42,11 +42,11 @@ import numpy.typing as npt
 
 from iabp.controller.controller import Controller, ControllerInputs, ControllerOutputs
 from iabp.controller.triggers import (
+    FastRWaveDetector,
     PressureEvent,
     PressureTriggerDetector,
     PressureTuning,
 )
-from iabp.controller.triggers.upslope import FastRWaveDetector
 from iabp.sim.ecg_synth import BeatSchedule
 from iabp.sim.patient.figures import assistance_figures
 from iabp.sim.patient.model import BoolArray, FloatArray, Patient, PatientSample, PatientTrace

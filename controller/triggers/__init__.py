@@ -1,10 +1,14 @@
 """Trigger detection for the balloon pump: the public import point.
 
-* :class:`RWaveDetector` - causal R-wave (ECG) trigger; the pump deflates on it.
+* :class:`FastRWaveDetector` - causal R-wave (ECG) trigger deciding on the QRS up-slope;
+  the pump triggers and deflates on it (decision 25-90 ms after the QRS onset,
+  ``benchmarks/results/trigger_timing.md``).
+* :class:`RWaveDetector` - the earlier integrating R-wave detector, kept as the baseline
+  the benchmarks compare the trigger with.
 * :class:`PressureTriggerDetector` - causal arterial-pressure trigger: systolic
   upstroke (new beat) and dicrotic notch (aortic valve closure, the inflation point).
 
-Both run one sample at a time with fixed memory and a decision delay bounded by
+All run one sample at a time with fixed memory and a decision delay bounded by
 construction (``decision_delay_bound_ms``); the batch helpers run them over a whole
 recording for benchmarks and tests. Measured accuracy and delay on MIT-BIH are in
 ``benchmarks/results/detectors.md``.
@@ -27,9 +31,11 @@ from iabp.controller.triggers.pressure import (
     detect_pressure_events,
     detect_systolic_upstrokes,
 )
+from iabp.controller.triggers.upslope import FastRWaveDetector
 
 __all__ = [
     "EcgTuning",
+    "FastRWaveDetector",
     "PressureEvent",
     "PressureTriggerDetector",
     "PressureTuning",
