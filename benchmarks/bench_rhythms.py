@@ -329,14 +329,14 @@ def _run_job_star(args: tuple[Job, Path]) -> tuple[str, float, str]:
     return run_job(*args)
 
 
-def all_jobs(seconds: float | None) -> list[Job]:
+def all_jobs(seconds: float | None, ratios: Sequence[int] = (1, 2)) -> list[Job]:
     from iabp.sim.records import available_records
 
     jobs: list[Job] = []
     for rec in available_records():
         modes = ("ecg",) if rec.startswith("mitdb/") else ("pressure", "ecg")
         for mode in modes:
-            for ratio in (1, 2):
+            for ratio in ratios:
                 jobs.append(Job(rec, mode, ratio, seconds))
     return jobs
 
@@ -834,11 +834,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--procs", type=int, default=2)
     ap.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
     ap.add_argument("--replay-only", action="store_true")
+    ap.add_argument("--ratios", type=int, nargs="+", default=[1, 2],
+                    help="assist ratios to replay (default: 1 2; the done-when is judged at 1:1)")
     ap.add_argument("--records", nargs="*", default=None, help="only these records (e.g. mitdb/100)")
     ap.add_argument("--write", action="store_true", help="write benchmarks/results/rhythms.{md,json}")
     a = ap.parse_args(argv)
     seconds = None if a.minutes is None else 60.0 * a.minutes
-    jobs = all_jobs(seconds)
+    jobs = all_jobs(seconds, a.ratios)
     if a.records:
         jobs = [j for j in jobs if j.record in a.records]
     # longest first, so the two processes finish together

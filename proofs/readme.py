@@ -18,6 +18,12 @@ from iabp.spec.controller_step import ecg_deflate_at_ms, ecg_inflate_at_ms, ecg_
 from iabp.spec.engines.to_python import compile_expr
 from iabp.spec.expr import INT, Var
 from iabp.spec.iabp import iabp_spec
+from iabp.spec.observers import STEADY_CAP
+from iabp.spec.properties import (
+    ASSIST_RUN_MIN_BEATS,
+    assist_window_open,
+    early_beat_helium_bound_ms,
+)
 from iabp.spec.settings import DEFAULT_SETTINGS, SETTINGS, requested_settings, validator_clauses_for
 from iabp.spec.timing import band_table, weissler_qs2_ms
 
@@ -76,12 +82,46 @@ def envelope_table() -> str:
     return "\n".join(rows)
 
 
+def early_beat_table() -> str:
+    rows = ["| R-R ending at the beat (ms) | HR (bpm) | helium in ejection at most (ms) |",
+            "|---|---|---|"]
+    rows += [f"| {lo}-{hi} | {round(60000 / hi)}-{round(60000 / lo)} | {ms} |"
+             for lo, hi, ms in early_beat_helium_bound_ms()]
+    return "\n".join(rows)
+
+
+def _assist_after_beats(window: Callable[[dict[str, int]], bool], rr_lo: int, rr_hi: int
+                        ) -> int | None:
+    """The steady beats P-ASSIST-EVERY-BEAT needs at these rates (None: never)."""
+    values = {f"set_{k}": v for k, v in DEFAULT_SETTINGS.items()}
+    for n in range(ASSIST_RUN_MIN_BEATS, STEADY_CAP + 1):
+        if window({**values, "lo": rr_lo, "hi": rr_hi, "u": n - 2}):
+            return n
+    return None
+
+
+def efficacy_table() -> str:
+    window = compile_expr(assist_window_open(Var("lo", INT), Var("hi", INT), Var("u", INT)))
+    rows = ["| HR (bpm) | R-R (ms) | every beat assisted after (steady R-R) | "
+            "(R-R varying by 40 ms) |", "|---|---|---|---|"]
+    for hr in (40, 50, 60, 70, 80, 90, 100, 105, 110, 115):
+        r = round(60000 / hr)
+        cells = []
+        for lo, hi in ((r, r), (r - 20, r + 20)):
+            k = _assist_after_beats(window, lo, hi)
+            cells.append("not proved" if k is None else f"{k} beats")
+        rows.append(f"| {hr} | {r} | {cells[0]} | {cells[1]} |")
+    return "\n".join(rows)
+
+
 SECTIONS: dict[str, Callable[[], str]] = {
     "properties": properties_table,
     "assumptions": assumptions_table,
     "bands": bands_table,
     "settings": settings_table,
     "envelope": envelope_table,
+    "early_beat": early_beat_table,
+    "efficacy": efficacy_table,
 }
 
 

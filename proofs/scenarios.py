@@ -85,6 +85,10 @@ def scenarios() -> list[Scenario]:
     long_timeout_request = {"set_request": True, "req_trigger_loss_timeout_ms": 20_000}
     return [
         Scenario("ecg-80bpm", 6000, steady_heart(750), _press({5: {"op": Op.START_ECG}})),
+        # long enough for the R-R floor to climb from the shortest possible interval: the
+        # efficacy envelope (P-ASSIST-EVERY-BEAT) is reached after about 16 steady beats
+        Scenario("ecg-80bpm-steady-20s", 20_000, steady_heart(750),
+                 _press({5: {"op": Op.START_ECG}})),
         Scenario("ecg-100bpm-late-detector-early-ejection", 6000,
                  steady_heart(600, pep_pos=0.0, qs2_pos=1.0, r_delay_ms=A.R_DETECT_DELAY_MAX_MS),
                  _press({5: {"op": Op.START_ECG}}), first_rr_ms=600),

@@ -127,7 +127,8 @@ class CounterexampleFinder:
                       for sc in base[:6]]
         for sc in tries:
             try:
-                run = self._sim.run(sc, [prop], stop_on_violation=True)
+                run = self._sim.run(sc, [prop], stop_on_violation=True,
+                                    assumptions=property_assumptions(self.spec, prop))
             except SpecError:
                 continue
             if prop.id in run.violation_tick:

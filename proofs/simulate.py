@@ -147,11 +147,23 @@ class SpecSimulator:
             **_input_derivations(iabp_spec().env, inputs),
             **_input_derivations(self.spec.env, inputs),
         }
-        checks = [(c.assumption, c.text, compile_expr(c.expr)) for c in self.spec.env]
-        self.env_checks = checks
-        self.env_all = compile_many([c.expr for c in self.spec.env])
+        self._env_checked: dict[frozenset[str] | None, tuple[
+            list[tuple[str, str, Callable[[Mapping[str, Any]], Any]]],
+            Callable[[Mapping[str, Any]], tuple[Any, ...]]]] = {}
         self.init_checks = [compile_expr(e) for e in self.spec.init]
         self.chosen = [s.name for s in self.spec.chosen()]
+
+    def env_checks(self, assumptions: frozenset[str] | None = None) -> tuple[
+            list[tuple[str, str, Callable[[Mapping[str, Any]], Any]]],
+            Callable[[Mapping[str, Any]], tuple[Any, ...]]]:
+        """The environment constraints a run must obey (all of the spec's, or only those of
+        ``assumptions``): one checker per constraint and one for all of them at once."""
+        if assumptions not in self._env_checked:
+            env = [c for c in self.spec.env if assumptions is None or c.assumption in assumptions]
+            self._env_checked[assumptions] = (
+                [(c.assumption, c.text, compile_expr(c.expr)) for c in env],
+                compile_many([c.expr for c in env]))
+        return self._env_checked[assumptions]
 
     def initial_state(self, sc: Scenario) -> dict[str, Any]:
         state: dict[str, Any] = {}
@@ -179,10 +191,13 @@ class SpecSimulator:
 
     def run(self, sc: Scenario, props: list[Property], stop_when_all_reached: bool = False,
             stop_on_violation: bool = False, keep_rows: bool = True,
-            shadow: Callable[[Mapping[str, Any], Mapping[str, Any]], None] | None = None
-            ) -> Run:
+            shadow: Callable[[Mapping[str, Any], Mapping[str, Any]], None] | None = None,
+            assumptions: frozenset[str] | None = None) -> Run:
         """Run ``sc``; ``shadow(values, next_state)`` is called every tick (e.g. to run the
-        concrete Controller alongside and compare)."""
+        concrete Controller alongside and compare). The environment must obey every
+        assumption of the spec, or only ``assumptions`` when given (a counterexample to a
+        property needs only that property's assumptions)."""
+        env_checks, env_all = self.env_checks(assumptions)
         state_props = [p for p in props if p.kind is PropertyKind.STATE]
         trans_props = [p for p in props if p.kind is PropertyKind.TRANSITION]
         order = [p.id for p in state_props] + [p.id for p in trans_props]
@@ -212,8 +227,8 @@ class SpecSimulator:
             full = dict(values)
             full.update(wires)
             full.update({k + "'": v for k, v in nxt.items()})
-            if not all(self.env_all(full)):
-                for asm, text, chk in self.env_checks:
+            if not all(env_all(full)):
+                for asm, text, chk in env_checks:
                     if not chk(full):
                         raise SpecError(f"scenario {sc.name} breaks {asm} ({text}) "
                                         f"at tick {tick}")

@@ -106,9 +106,13 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
     Assumption("ASM-EJECTION", "ejection of each beat starts at PEP and ends at QS2 after the "
                "ONSET of its QRS complex, with PEP and QS2 inside the rate bands of spec.timing "
                "(Weissler, who measured both from Q onset, +/- tolerance) for the R-R that ended "
-               f"at that beat; PEP changes by at most {PEP_STEP_MAX_MS} ms per beat; ejection "
-               "ends before the next QRS onset",
+               "at that beat; ejection ends before the next QRS onset",
                "Weissler regressions (iabp.md table), tolerance unverified"),
+    Assumption("ASM-PEP-STEP", f"the pre-ejection period changes by at most {PEP_STEP_MAX_MS} ms "
+               "from one beat to the next (with ASM-EJECTION's bands this also limits how much "
+               "shorter a beat may be than the one before it)",
+               "steady contractility in sinus rhythm; premature beats are outside (their PEP "
+               "is longer, not shorter)"),
     Assumption("ASM-R-DETECT", f"the R-wave detector reports a detected beat between "
                f"{R_DETECT_DELAY_MIN_MS} and {R_DETECT_DELAY_MAX_MS} ms after its QRS onset and "
                "never reports a beat that did not happen",
@@ -133,6 +137,13 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
 )
 
 ASSUMPTION_BY_ID: dict[str, Assumption] = {a.id: a for a in ASSUMPTIONS}
+
+#: The heart of the sinus-rhythm proofs: rate range, bounded R-R and PEP steps, ejection
+#: inside the rate bands.
+SINUS_HEART: tuple[str, ...] = ("ASM-HEART-RATE", "ASM-RR-STEP", "ASM-PEP-STEP", "ASM-EJECTION")
+#: The heart of the early-beat bound: any R-R in range after any other (premature beats,
+#: atrial fibrillation, pauses), ejection inside the rate bands of the interval before it.
+ANY_RHYTHM_HEART: tuple[str, ...] = ("ASM-HEART-RATE", "ASM-EJECTION")
 
 #: Shortest deflation lead (ms before the predicted R-R end, see ``iabp.spec.settings``) that
 #: keeps the balloon empty at the next ejection in ECG-trigger mode: detection delay,

@@ -268,10 +268,12 @@ def env_constraints() -> list[EnvConstraint]:
                       Implies(nb, And(
                           Between(heart_pep.nxt, pep_lo_ms(prr_n), pep_hi_ms(prr_n)),
                           Between(heart_qs2.nxt, qs2_lo_ms(prr_n), qs2_hi_ms(prr_n)),
-                          heart_pep.nxt < heart_qs2.nxt, heart_qs2.nxt < rr_n,
-                          heart_pep.nxt - heart_pep <= A.PEP_STEP_MAX_MS,
-                          heart_pep - heart_pep.nxt <= A.PEP_STEP_MAX_MS)),
+                          heart_pep.nxt < heart_qs2.nxt, heart_qs2.nxt < rr_n)),
                       "each beat's ejection window follows the rate bands"),
+        EnvConstraint("ASM-PEP-STEP",
+                      Implies(nb, And(heart_pep.nxt - heart_pep <= A.PEP_STEP_MAX_MS,
+                                      heart_pep - heart_pep.nxt <= A.PEP_STEP_MAX_MS)),
+                      "successive pre-ejection periods differ by a bounded step"),
         EnvConstraint("ASM-EJECTION",
                       Implies(same, And(_unchanged(heart_pep), _unchanged(heart_qs2))),
                       "the ejection window is fixed within a beat"),
@@ -311,11 +313,20 @@ def beat_invariant() -> list[Expr]:
     return [
         heart_rr - heart_prev_rr <= A.RR_STEP_MAX_MS,
         heart_prev_rr - heart_rr <= A.RR_STEP_MAX_MS,
+        heart_pep - heart_prev_pep <= A.PEP_STEP_MAX_MS,
+        heart_prev_pep - heart_pep <= A.PEP_STEP_MAX_MS,
+        *beat_ejection_invariant(),
+    ]
+
+
+def beat_ejection_invariant() -> list[Expr]:
+    """What every beat satisfies whatever the rhythm (no ASM-RR-STEP, no ASM-PEP-STEP): the
+    ejection window inside the bands of the interval before the beat, the upstroke before
+    the notch."""
+    return [
         heart_pep >= pep_lo_ms(heart_prev_rr), heart_pep <= pep_hi_ms(heart_prev_rr),
         heart_qs2 >= qs2_lo_ms(heart_prev_rr), heart_qs2 <= qs2_hi_ms(heart_prev_rr),
         heart_pep < heart_qs2, heart_qs2 < heart_rr,
-        heart_pep - heart_prev_pep <= A.PEP_STEP_MAX_MS,
-        heart_prev_pep - heart_pep <= A.PEP_STEP_MAX_MS,
         heart_pep + UPSTROKE_CHANNEL.delay < heart_qs2 + notch_delay,
         Between(heart_prev_pep, min(PEP_LO_BAND_MS), max(PEP_HI_BAND_MS)),
     ]

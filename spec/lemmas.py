@@ -17,8 +17,10 @@ from __future__ import annotations
 from iabp.spec import assumptions as A
 from iabp.spec import monitor_model
 from iabp.spec.controller_step import (
+    RR_FLOOR_RISE_MS,
     UNASSISTED_BEATS_ALARM,
     ecg_deflate_at_ms,
+    ecg_inflate_at_ms,
     in_trigger_mode,
     inflate_cmd,
     mode,
@@ -28,6 +30,7 @@ from iabp.spec.environment import (
     R_CHANNEL,
     UPSTROKE_CHANNEL,
     Channel,
+    beat_ejection_invariant,
     beat_invariant,
     gas_filled,
     gas_timer,
@@ -38,23 +41,29 @@ from iabp.spec.environment import (
     heart_silent,
     heart_t,
 )
-from iabp.spec.expr import BOOL, INT, And, Between, Expr, Implies, Max, Min, Not, Or, Var
+from iabp.spec.expr import BOOL, INT, And, Between, Expr, Implies, Ite, Max, Min, Not, Or, Var
 from iabp.spec.modes import PUMPING_MODES, TRIGGER_MODES, Mode
 from iabp.spec.observers import (
     SINCE_INTERNAL_CAP_MS,
     obs_beats,
     obs_idle,
+    obs_in_ecg,
     obs_no_trigger,
     obs_since_activity,
     obs_since_internal,
     obs_since_rise,
+    obs_steady,
+    obs_steady_rr_hi,
+    obs_steady_rr_lo,
     obs_unassisted,
 )
+from iabp.spec.properties import ASSIST_RUN_MIN_BEATS, assist_window_open
 from iabp.spec.settings import SETTINGS, current_settings, settings_valid
 from iabp.spec.system import Lemma, StateVar, VarRole
 from iabp.spec.timing import RR_MAX_MS, RR_MIN_MS, pep_lo_ms
 
-HEART = ("ASM-HEART-RATE", "ASM-RR-STEP", "ASM-EJECTION")
+HEART = A.SINUS_HEART
+ANY_RHYTHM = A.ANY_RHYTHM_HEART
 ENV_DOMAIN_ASSUMPTIONS = ("ASM-HEART-RATE", "ASM-EJECTION", "ASM-R-DETECT",
                           "ASM-PRESSURE-DETECT", "ASM-ACTIVITY")
 CAP = A.TRIGGER_TIMER_CAP_MS
@@ -113,6 +122,79 @@ def _deflate_at(m: Mode) -> Expr:
     return pressure_deflate_at_ms(floor, s["pressure_deflation_lead_ms"])
 
 
+def _helium_after_ejection() -> Expr:
+    """Helium that the inflate command lets in arrives at or after this beat's end of
+    ejection (the command is on; ``gas_timer`` counts ms since it turned on)."""
+    return And(Implies(gas_timer >= A.GAS_INFLATE_LAG_MIN_MS, heart_t >= heart_qs2),
+               Implies(gas_timer < A.GAS_INFLATE_LAG_MIN_MS,
+                       heart_t + A.GAS_INFLATE_LAG_MIN_MS - gas_timer >= heart_qs2))
+
+
+def _early_beat_lemma() -> Expr:
+    """ECG trigger on any rhythm: once this beat's R wave has been reported, the timer and
+    the interval are the detector's, an inflation in this beat starts only after its end
+    of ejection, and helium still draining was let out no later than the report."""
+    c = R_CHANNEL
+    ecg = mode.eq(Mode.ECG_TRIGGER)
+    since, seen_n, rr_est = _i("since_trigger_ms"), _i("triggers_seen"), _i("rr_est_ms")
+    rep, prev_rep = c.event_time, c.prev_event_time
+    reported = And(ecg, c.seen)
+    draining = And(Not(inflate_cmd), gas_filled, gas_timer < A.GAS_DEFLATE_MAX_MS)
+    return And(
+        Implies(Not(ecg), obs_in_ecg.eq(0)),
+        c.seen.eq(And(heart_t > rep, Not(c.missed), Not(heart_silent))),
+        Implies(And(reported, Or(seen_n >= 1, obs_in_ecg > heart_t - rep)),
+                since.eq(heart_t - rep - 1)),
+        Implies(And(reported, obs_in_ecg > heart_t - rep,
+                    since < _i("set_trigger_loss_timeout_ms")), seen_n >= 1),
+        Implies(And(ecg, Not(c.seen), seen_n >= 1),
+                since >= Min(heart_t + heart_prev_rr - prev_rep - 1, CAP)),
+        Implies(And(reported, Or(_b("armed"), inflate_cmd)),
+                And(seen_n >= 2, rr_est + A.R_DETECT_JITTER_MS >= heart_prev_rr)),
+        Implies(And(reported, inflate_cmd), _helium_after_ejection()),
+        Implies(And(reported, obs_in_ecg > heart_t - rep, draining),
+                Or(heart_t - gas_timer <= rep + 1, heart_t >= heart_qs2)),
+    )
+
+
+def _assist_lemma() -> Expr:
+    """Steady rhythm in ECG trigger: the floor has climbed, the interval is the run's, a
+    beat reported inside the efficacy envelope is armed and inflates before it ends."""
+    c = R_CHANNEL
+    n, lo, hi = obs_steady, obs_steady_rr_lo, obs_steady_rr_hi
+    jitter = A.R_DETECT_JITTER_MS
+    floor, before = _i("rr_floor_ms"), _i("rr_floor_before_ms")
+    rr_est, since, seen_n = _i("rr_est_ms"), _i("since_trigger_ms"), _i("triggers_seen")
+    # floor updates by intervals of the run: one per reported beat of the run after its
+    # first two (the first measures an interval from before the run, the second may be
+    # the skipped half of a split beat)
+    updates = Max(0, Ite(c.seen, n - 1, n - 2))
+    ratio_1 = _i("set_assist_ratio").eq(1)
+    run = And(ratio_1, n >= ASSIST_RUN_MIN_BEATS,
+              assist_window_open(lo, hi, n - 2))
+    waiting = And(_b("armed"), Not(inflate_cmd),
+                  since < ecg_inflate_at_ms(rr_est, current_settings()["inflation_offset_ms"]))
+    # the trigger-loss timeout outlasts every interval of the run: no loss resets the count
+    no_loss = _i("set_trigger_loss_timeout_ms") > hi + A.RR_STEP_MAX_MS + jitter
+    return And(
+        Implies(mode.eq(Mode.ECG_TRIGGER), And(floor >= RR_MIN_MS, before >= RR_MIN_MS)),
+        Implies(n >= 1, And(
+            mode.eq(Mode.ECG_TRIGGER), obs_in_ecg > heart_t,
+            Between(lo, RR_MIN_MS, hi), hi <= RR_MAX_MS, Between(heart_prev_rr, lo, hi),
+            c.prev_seen, c.streak >= Min(n, 2))),
+        Implies(And(n >= 1, no_loss), And(
+            floor >= Min(lo - jitter, RR_MIN_MS + RR_FLOOR_RISE_MS * updates),
+            Implies(n >= 2, Between(rr_est, lo - jitter, hi + jitter)))),
+        Implies(And(n >= 1, no_loss, Not(c.missed), Not(heart_silent)), And(
+            seen_n >= Min(Ite(c.seen, n + 1, n), 3),
+            Implies(c.seen, Between(rr_est, lo - jitter, hi + jitter)))),
+        Implies(And(ratio_1, n >= 2, c.seen, assist_window_open(lo, hi, n - 1)),
+                Or(obs_unassisted.eq(0), waiting)),
+        Implies(And(run, Not(c.seen)), obs_unassisted.eq(0)),
+        Implies(And(run, c.seen), obs_unassisted <= 1),
+    )
+
+
 def _sync_lemma(m: Mode, c: Channel, lo: int, hi: int) -> Expr:
     g = c.ghost
     since, seen_n = _i("since_trigger_ms"), _i("triggers_seen")
@@ -122,9 +204,7 @@ def _sync_lemma(m: Mode, c: Channel, lo: int, hi: int) -> Expr:
     this_beat = And(c.seen, Not(heart_silent))
     next_beat = And(Not(c.seen), c.prev_seen,
                     heart_t + (defl_at - since) + A.GAS_DEFLATE_MAX_MS <= heart_pep)
-    after_ejection = And(Implies(gas_timer >= A.GAS_INFLATE_LAG_MIN_MS, heart_t >= heart_qs2),
-                         Implies(gas_timer < A.GAS_INFLATE_LAG_MIN_MS,
-                                 heart_t + A.GAS_INFLATE_LAG_MIN_MS - gas_timer >= heart_qs2))
+    after_ejection = _helium_after_ejection()
     return And(
         Implies(And(in_mode, seen_n >= 1), since.eq(g.since)),
         Implies(And(in_mode, seen_n >= 2), rr_est.eq(g.interval)),
@@ -172,6 +252,22 @@ def lemmas(state: list[StateVar]) -> list[Lemma]:
               "in a trigger mode the controller's timer and interval are the detector's; it "
               "is armed or inflated only in a detected beat after a single-beat interval, "
               "after the end of ejection and before its deflation point"),
+        Lemma("L-BEAT-ANY-RHYTHM", And(heart_t < heart_rr, *beat_ejection_invariant()),
+              (*ANY_RHYTHM, "ASM-PRESSURE-DETECT"), ("L-DOM-ENVIRONMENT",),
+              "on any rhythm the heart is inside its beat and the beat's ejection follows the "
+              "rate bands of the interval before it"),
+        Lemma("L-EARLY-BEAT", _early_beat_lemma(), (*ANY_RHYTHM, "ASM-R-DETECT"),
+              ("L-DOM-CONTROLLER", "L-DOM-ENVIRONMENT", "L-SETTINGS", "L-QUIET",
+               "L-BEAT-ANY-RHYTHM"),
+              "ECG trigger on any rhythm: after this beat's R report the controller's timer "
+              "and interval are the detector's, inflation waits for the end of ejection, and "
+              "helium still draining was let out by the report at the latest"),
+        Lemma("L-ASSIST", _assist_lemma(), sync_asm,
+              ("L-DOM-CONTROLLER", "L-DOM-ENVIRONMENT", "L-SETTINGS", "L-QUIET", "L-HEART",
+               "L-CH-R", "L-SYNC", "L-EARLY-BEAT"),
+              "in a steady rhythm in ECG trigger the R-R floor has climbed back, the interval "
+              "estimate is the run's, and inside the efficacy envelope every reported beat is "
+              "armed and inflates before it ends"),
         Lemma("L-GAS",
               Implies(And(Not(inflate_cmd), gas_filled, gas_timer < A.GAS_DEFLATE_MAX_MS),
                       Or(obs_since_internal <= gas_timer + 1,

@@ -14,10 +14,18 @@ from iabp.spec.controller_step import (
     inflate_cmd,
     mode,
 )
-from iabp.spec.environment import R_CHANNEL, UPSTROKE_CHANNEL
-from iabp.spec.expr import BOOL, INT, And, Expr, Ite, Min, Not, Or, Var
+from iabp.spec.environment import (
+    R_CHANNEL,
+    UPSTROKE_CHANNEL,
+    heart_rr,
+    heart_silent,
+    heart_t,
+    new_beat,
+)
+from iabp.spec.expr import BOOL, INT, And, Expr, Ite, Max, Min, Not, Or, Var
 from iabp.spec.modes import STOPPED_MODES, TRIGGER_MODES, Mode
 from iabp.spec.system import Assign, StateVar, VarRole
+from iabp.spec.timing import RR_MAX_MS, RR_MIN_MS
 
 SINCE_INTERNAL_CAP_MS = A.GAS_DEFLATE_MAX_MS + 1
 #: Saturation of the ms-since-the-inflation-began observer: past the longest internal period.
@@ -30,6 +38,15 @@ obs_since_activity = Var("obs_since_activity_ms", INT)
 obs_idle = Var("obs_idle_ms", INT)
 obs_unassisted = Var("obs_unassisted_beats", INT)
 obs_since_rise = Var("obs_since_inflation_start_ms", INT)
+obs_in_ecg = Var("obs_in_ecg_ms", INT)
+obs_steady = Var("obs_steady_beats", INT)
+obs_steady_rr_lo = Var("obs_steady_rr_lo_ms", INT)
+obs_steady_rr_hi = Var("obs_steady_rr_hi_ms", INT)
+#: Saturation of the steady-beat count: enough beats for the R-R floor to climb from the
+#: shortest interval to the longest (20 ms per beat).
+STEADY_CAP = 60
+#: Saturation of the ms-in-ECG-trigger-mode observer: as long as the longest beat.
+IN_ECG_CAP_MS = RR_MAX_MS
 
 
 def rising_inflation() -> Expr:
@@ -64,10 +81,29 @@ def state_vars() -> list[StateVar]:
         StateVar("obs_since_inflation_start_ms", INT, o, "ms since the inflate command last "
                  "turned on (saturating)", 0, SINCE_RISE_CAP_MS,
                  init=obs_since_rise.eq(SINCE_RISE_CAP_MS)),
+        StateVar("obs_in_ecg_ms", INT, o, "ms the console has been in ECG trigger mode without "
+                 "a break (saturating; 0 outside it)", 0, IN_ECG_CAP_MS,
+                 init=obs_in_ecg.eq(0)),
+        StateVar("obs_steady_beats", INT, o, "beats in a row, just ended, that ran whole in ECG "
+                 "trigger mode, were reported by the R-wave detector and saw no settings "
+                 "request (saturating)", 0, STEADY_CAP, init=obs_steady.eq(0)),
+        # no declared range: the heart's R-R is only in range under ASM-HEART-RATE (L-ASSIST)
+        StateVar("obs_steady_rr_lo_ms", INT, o, "shortest R-R of those beats (ms)",
+                 init=obs_steady_rr_lo.eq(RR_MAX_MS)),
+        StateVar("obs_steady_rr_hi_ms", INT, o, "longest R-R of those beats (ms)",
+                 init=obs_steady_rr_hi.eq(RR_MIN_MS)),
     ]
 
 
 def step() -> list[Assign]:
+    """Every observer's update: those over what the console shows, and the steady run
+    (which also reads the heart)."""
+    return [*console_step(), *_steady_run()]
+
+
+def console_step() -> list[Assign]:
+    """The observers over what the console shows (mode, balloon command, detector reports,
+    settings): the runtime monitor runs these on telemetry."""
     o = VarRole.OBSERVER
     trig_mode_n = mode.nxt.isin(TRIGGER_MODES)
     fresh_entry = mode.nxt.ne(mode)
@@ -94,4 +130,27 @@ def step() -> list[Assign]:
         Assign("obs_since_inflation_start_ms", Ite(rising_inflation(), 0,
                                                    Min(obs_since_rise + 1, SINCE_RISE_CAP_MS)),
                False, o),
+        Assign("obs_in_ecg_ms", Ite(mode.nxt.eq(Mode.ECG_TRIGGER),
+                                    Min(obs_in_ecg + 1, IN_ECG_CAP_MS), 0), False, o),
+    ]
+
+
+def _steady_run() -> list[Assign]:
+    """The run of steady beats: a beat that ends whole in ECG trigger mode, reported by
+    the detector, extends it (and its R-R range); anything else ends it."""
+    o = VarRole.OBSERVER
+    broken = Or(mode.nxt.ne(Mode.ECG_TRIGGER), Var("set_request", BOOL))
+    beat_ok = And(R_CHANNEL.seen, Not(heart_silent), obs_in_ecg > heart_t)
+    first = obs_steady.eq(0)
+    extend = And(Not(broken), new_beat, beat_ok)
+    keep = And(Not(broken), Not(new_beat))
+    return [
+        Assign("obs_steady_beats", Ite(extend, Min(obs_steady + 1, STEADY_CAP),
+                                       Ite(keep, obs_steady, 0)), False, o),
+        Assign("obs_steady_rr_lo_ms", Ite(extend, Ite(first, heart_rr, Min(obs_steady_rr_lo,
+                                                                           heart_rr)),
+                                          Ite(keep, obs_steady_rr_lo, RR_MAX_MS)), False, o),
+        Assign("obs_steady_rr_hi_ms", Ite(extend, Ite(first, heart_rr, Max(obs_steady_rr_hi,
+                                                                           heart_rr)),
+                                          Ite(keep, obs_steady_rr_hi, RR_MIN_MS)), False, o),
     ]

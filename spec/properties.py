@@ -11,7 +11,11 @@ from __future__ import annotations
 from iabp.spec import assumptions as A
 from iabp.spec.controller_step import (
     HIGH_FAULT_INPUTS,
+    RR_FLOOR_RISE_MS,
     UNASSISTED_BEATS_ALARM,
+    ecg_deflate_at_ms,
+    ecg_inflate_at_ms,
+    ecg_inflate_until_ms,
     in_trigger_mode,
     inflate_cmd,
     is_pumping,
@@ -28,20 +32,25 @@ from iabp.spec.environment import (
     heart_t,
     in_ejection,
 )
-from iabp.spec.expr import BOOL, INT, TRUE, And, Implies, Ite, Not, Or, Var
+from iabp.spec.expr import BOOL, INT, TRUE, And, Expr, Implies, Ite, Min, Not, Or, Var
 from iabp.spec.modes import Mode, OperatorCommand
 from iabp.spec.observers import (
     obs_beats,
     obs_idle,
+    obs_in_ecg,
     obs_no_trigger,
     obs_since_activity,
     obs_since_internal,
     obs_since_rise,
+    obs_steady,
+    obs_steady_rr_hi,
+    obs_steady_rr_lo,
     obs_unassisted,
     rising_inflation,
 )
 from iabp.spec.settings import SETTINGS, current_settings, requested_settings, settings_valid
 from iabp.spec.system import Property, PropertyKind
+from iabp.spec.timing import PEP_LO_BAND_MS, RR_BAND_EDGES_MS, RR_MAX_MS, RR_MIN_MS
 
 T, S = PropertyKind.TRANSITION, PropertyKind.STATE
 
@@ -61,11 +70,66 @@ def _i(name: str) -> Var:
 #: timeout grow past it breaks a proof.
 TRIGGER_LOSS_BOUND_MS = 5000
 
-HEART = ("ASM-HEART-RATE", "ASM-RR-STEP", "ASM-EJECTION")
+HEART = A.SINUS_HEART
+ANY_RHYTHM = A.ANY_RHYTHM_HEART
+
+#: On any rhythm, helium is out of the balloon this long after the R-wave report of the
+#: beat (ms): the report tick, then the longest deflation (ASM-GAS).
+EMPTY_AFTER_R_REPORT_MS = A.TICK_MS + A.GAS_DEFLATE_MAX_MS
+
+
+def early_beat_helium_bound_ms() -> list[tuple[int, int, int]]:
+    """The stated bound of P-EARLY-BEAT-BOUND per rate band: ``(rr_lo_ms, rr_hi_ms, ms)``.
+
+    On a beat nobody could predict (premature, AF) helium may be in the balloon from the
+    start of ejection (earliest: QRS onset + the band's shortest PEP) until the latest
+    R-wave report (QRS onset + R_DETECT_DELAY_MAX_MS) plus EMPTY_AFTER_R_REPORT_MS; ``rr``
+    is the interval that ENDS at the beat (a premature beat has a short one).
+    """
+    edges = (*RR_BAND_EDGES_MS, RR_MAX_MS + 1)
+    return [(lo, hi - 1, max(0, A.R_DETECT_DELAY_MAX_MS + EMPTY_AFTER_R_REPORT_MS - pep))
+            for lo, hi, pep in zip(edges, edges[1:], PEP_LO_BAND_MS, strict=False)]
+
 #: The shortest internal-mode period the validator accepts (ms).
 INTERNAL_PERIOD_MIN_MS = next(s.lo for s in SETTINGS if s.name == "internal_period_ms")
 DETECT = ("ASM-R-DETECT", "ASM-PRESSURE-DETECT", "ASM-MISS-SPACING")
 HIGH_ALARMS = (*HIGH_FAULT_INPUTS.values(), "alm_contra_absolute", "alm_async_activity")
+
+
+def assist_window_open(rr_lo: Expr, rr_hi: Expr, floor_updates: Expr) -> Expr:
+    """The efficacy envelope in ECG trigger at 1:1 (P-ASSIST-EVERY-BEAT).
+
+    The beats' R-R intervals lie in ``[rr_lo, rr_hi]`` ms, so every measured interval lies
+    within the detector jitter of that range, and the R-R floor has climbed from the
+    shortest interval the heart can have by ``floor_updates`` beats at
+    ``RR_FLOOR_RISE_MS`` (it may have been pulled down by an early beat just before the
+    run). Then the timing rules of :mod:`iabp.spec.controller_step` leave an inflation
+    window on every beat: it opens (at the end of ejection predicted for the longest
+    interval) before it closes (the last start the floor allows, and the deflation point),
+    and the trigger-loss timeout outlasts the longest interval. Read as a table of rates
+    it is the README's efficacy envelope.
+    """
+    s = current_settings()
+    jitter = A.R_DETECT_JITTER_MS
+    floor_lo = Min(rr_lo - jitter, RR_MIN_MS + RR_FLOOR_RISE_MS * floor_updates)
+    opens = ecg_inflate_at_ms(rr_hi + jitter, s["inflation_offset_ms"])
+    return And(rr_lo - jitter >= A.RR_ACCEPT_MIN_MS,
+               opens < ecg_inflate_until_ms(floor_lo),
+               opens < ecg_deflate_at_ms(floor_lo, s["ecg_deflation_lead_ms"]),
+               s["trigger_loss_timeout_ms"] > rr_hi + A.RR_STEP_MAX_MS + jitter)
+
+
+#: The steady beats P-ASSIST-EVERY-BEAT needs before it promises every beat: two to have
+#: a measured interval from the run, one more so that the previous beat was judged too.
+ASSIST_RUN_MIN_BEATS = 3
+
+
+def assist_every_beat_premise() -> Expr:
+    """ECG trigger at 1:1 after enough steady beats inside the efficacy envelope."""
+    n = obs_steady
+    return And(mode.eq(Mode.ECG_TRIGGER), _i("set_assist_ratio").eq(1),
+               n >= ASSIST_RUN_MIN_BEATS,
+               assist_window_open(obs_steady_rr_lo, obs_steady_rr_hi, n - 2))
 
 
 def properties() -> list[Property]:
@@ -93,6 +157,36 @@ def properties() -> list[Property]:
             "From the start of ejection (QRS onset + PEP) to its end (onset + QS2) of every beat, the "
             "balloon holds no helium (deflation complete under the stated gas time), unless "
             "the gas comes from internal-mode pumping (covered by P-INTERNAL-*)."),
+        Property(
+            "P-EARLY-BEAT-BOUND", "on any rhythm, helium in ejection ends within the R-wave "
+            "decision and the gas time",
+            ("REQ-DEFL-BEFORE-EJECTION",), ("HZ-LATE-DEFL",), S,
+            And(mode.eq(Mode.ECG_TRIGGER), obs_in_ecg > heart_t, R_CHANNEL.seen,
+                heart_t >= R_CHANNEL.delay + EMPTY_AFTER_R_REPORT_MS, in_ejection()),
+            Not(balloon_may_hold_gas(inflate_cmd)),
+            (*ANY_RHYTHM, "ASM-R-DETECT", "ASM-GAS"), ("L-EARLY-BEAT",),
+            "Whatever the rhythm (a premature beat, atrial fibrillation, a pause: any R-R in "
+            "the supported range after any other), in ECG trigger mode, on every beat the "
+            "R-wave detector reports, the balloon is empty from "
+            f"{EMPTY_AFTER_R_REPORT_MS} ms after that report on: helium in that beat's "
+            "ejection lasts at most the detector's delay after QRS onset plus "
+            f"{EMPTY_AFTER_R_REPORT_MS} ms minus the pre-ejection period (the bound per rate "
+            "band is printed by the prover). P-NO-GAS-IN-EJECTION is the stronger "
+            "result for the rhythms ASM-RR-STEP covers: zero."),
+        Property(
+            "P-ASSIST-EVERY-BEAT", "in a steady rhythm inside the envelope every beat is "
+            "assisted at 1:1",
+            ("REQ-ASSIST",), ("HZ-NO-THERAPY",), S,
+            assist_every_beat_premise(), obs_unassisted <= 1,
+            (*HEART, *DETECT), ("L-ASSIST",),
+            f"Efficacy (bounded response): in ECG trigger mode at 1:1, once "
+            f"{ASSIST_RUN_MIN_BEATS} beats in a row have run whole in that mode, each "
+            "reported by the R-wave detector, with no settings request, and their R-R "
+            "intervals leave an inflation window (assist_window_open: the README's efficacy "
+            "envelope, e.g. steady rhythm up to about 110 bpm at default settings, after "
+            "the R-R floor has climbed back from an early beat), the balloon is inflated on "
+            "every beat: never two beat reports without an inflation between them. A pump "
+            "that never inflates is safe; this is what makes it a pump."),
         Property(
             "P-CONTRA-ABSOLUTE", "no pumping with an absolute contraindication",
             ("REQ-CONTRA-BLOCK",), ("HZ-CONTRA", "HZ-SILENT"), T,

@@ -1,5 +1,8 @@
 """Hazards and safety requirements, with the stable IDs of ``shared/domain/hazards.md``.
 
+Added here, beyond that list (issue 13, efficacy): HZ-NO-THERAPY and REQ-ASSIST, because
+a pump that never inflates meets every safety requirement.
+
 Every property in :mod:`iabp.spec.properties` names the requirement(s) and hazard(s) it
 answers, so an auditor can follow hazard -> requirement -> property -> proof ->
 monitor rule -> test.
@@ -48,6 +51,8 @@ HAZARDS: tuple[Hazard, ...] = (
            "cause persists", "nobody intervenes"),
     Hazard("HZ-STUCK", "the operator cannot stop pumping at once", "any of the above, prolonged"),
     Hazard("HZ-IDLE", "balloon left still in the aorta too long", "thrombus on the membrane"),
+    Hazard("HZ-NO-THERAPY", "the pump skips inflations in a rhythm it can time",
+           "no diastolic augmentation: the support the balloon is there for is lost"),
     Hazard("HZ-BLIND", "the monitor loses, or misreads, the console's telemetry and says nothing",
            "the safety net is gone unnoticed"),
 )
@@ -87,6 +92,9 @@ REQUIREMENTS: tuple[Requirement, ...] = (
                 ("HZ-SILENT",)),
     Requirement("REQ-IDLE-ALARM", "raise an alarm when the balloon has been in the patient in "
                 "standby longer than the idle limit", ("HZ-IDLE",)),
+    Requirement("REQ-ASSIST", "in a steady rhythm inside the stated envelope (rates, "
+                "settings), inflate on every beat the assist ratio selects, within a bounded "
+                "number of beats", ("HZ-NO-THERAPY",)),
     Requirement("REQ-MON-FAILSAFE", "the monitor enters its latched safe state on any observed "
                 "violation, on corrupt or out-of-order telemetry beyond a threshold, on silence "
                 "longer than the watchdog, and on losing the port; its own crash drops the "

@@ -186,6 +186,21 @@ def variants() -> list[Variant]:
         Variant("V-MON-INTERLOCK-STUCK-ON", "P-MON-ENERGISE-TO-RUN",
                 "the interlock output stays energised whatever the monitor decides",
                 _replace("mon_interlock_energised", _b("mon_trip_cause") | ~_b("mon_trip_cause"))),
+        Variant("V-NO-R-WAVE-DEFLATION", "P-EARLY-BEAT-BOUND",
+                "a detected R wave does not deflate the balloon (only the predicted "
+                "deflation point does)",
+                lambda s: s.replace_assign("inflate_cmd", Or(
+                    s.assign("inflate_cmd").expr,
+                    And(inflate_cmd, _b("trigger"), Not(_b("deflation_due")),
+                        mode.nxt.eq(Mode.ECG_TRIGGER), Not(_b("mode_entered")))),
+                    "iabp-broken-r-wave-deflation")),
+        Variant("V-ONE-TO-ONE-SKIPS-BEATS", "P-ASSIST-EVERY-BEAT",
+                "arming counts the ratio one beat late: 1:1 silently assists every other beat "
+                "(issue 14's mutation)",
+                lambda s: s.replace_assign("arm_on_trigger", And(
+                    s.assign("arm_on_trigger").expr,
+                    _i("beats_since_inflation") >= _n("set_assist_ratio")),
+                    "iabp-broken-ratio-late")),
         Variant("V-ASSUME-NO-RR-STEP-LIMIT", "P-NO-GAS-IN-EJECTION",
                 "the proof is run without ASM-RR-STEP (premature beats allowed)",
                 _drop_assumption("ASM-RR-STEP")),

@@ -29,13 +29,14 @@ _TO_MEASURED: Final[dict[str, Expr]] = {
        for k, m in MEASURED_KEYS.items()},
 }
 #: One tick of the spec's plant on the command and of the same plant on the measured
-#: balloon state; and one tick of the spec's observers. Compiled once, run every frame.
+#: balloon state; and one tick of the spec's console observers (those over what the console
+#: shows). Compiled once, run every frame.
 PLANT_LINES: Final[tuple[Assign, ...]] = (
     *plant_step(inflate_cmd),
     *(Assign(MEASURED_KEYS[a.target], substitute(a.expr, _TO_MEASURED), a.is_wire, a.role)
       for a in plant_step(Var("mon_gas_inflated", BOOL))),
 )
-OBSERVER_LINES: Final[tuple[Assign, ...]] = tuple(observers.step())
+OBSERVER_LINES: Final[tuple[Assign, ...]] = tuple(observers.console_step())
 STEP_LINES: Final[tuple[Assign, ...]] = (*PLANT_LINES, *OBSERVER_LINES)
 SETTING_PAIRS: Final = tuple((s.name, s.var.name, s.var.name + "'") for s in SETTINGS)
 """Each pump setting (assist ratio, inflation offset, deflation leads...) as (its name in

@@ -126,6 +126,14 @@ UNOBSERVABLE: Final[tuple[Unobservable, ...]] = (
     Unobservable("P-CONTRA-RELATIVE", "the operator's override key",
                  "not on the wire; the override recorded in the patient profile is used",
                  ("MON-CONTRA-RELATIVE",)),
+    Unobservable("P-EARLY-BEAT-BOUND", "nothing: it is a weaker claim than one already checked",
+                 "the monitor holds every beat to zero helium in ejection; a runtime rule for "
+                 "the bound would let through what the stronger rule stops",
+                 ("MON-NO-GAS-IN-EJECTION",)),
+    Unobservable("P-ASSIST-EVERY-BEAT", "nothing, but stopping would be the wrong answer",
+                 "a monitor that stops the pump because it skipped beats removes the rest of "
+                 "the therapy; unassisted beats are checked through the console's own "
+                 "assist-suspended alarm instead", ("MON-ASSIST-SUSPENDED",)),
     Unobservable("MODE_TABLE guards", "operator keys and fault sensors in the guards",
                  "only source -> destination pairs are checked", ("MON-MODE-TABLE",)),
 )
