@@ -159,7 +159,8 @@ def _early_beat_lemma() -> Expr:
 
 def _assist_lemma() -> Expr:
     """Steady rhythm in ECG trigger: the floor has climbed, the interval is the run's, a
-    beat reported inside the efficacy envelope is armed and inflates before it ends."""
+    beat the 1:N ratio selects, reported inside the efficacy envelope, is armed and
+    inflates before it ends."""
     c = R_CHANNEL
     n, lo, hi = obs_steady, obs_steady_rr_lo, obs_steady_rr_hi
     jitter = A.R_DETECT_JITTER_MS
@@ -169,9 +170,9 @@ def _assist_lemma() -> Expr:
     # first two (the first measures an interval from before the run, the second may be
     # the skipped half of a split beat)
     updates = Max(0, Ite(c.seen, n - 1, n - 2))
-    ratio_1 = _i("set_assist_ratio").eq(1)
-    run = And(ratio_1, n >= ASSIST_RUN_MIN_BEATS,
-              assist_window_open(lo, hi, n - 2))
+    ratio = _i("set_assist_ratio")
+    unassisted = obs_unassisted
+    run = And(n >= ASSIST_RUN_MIN_BEATS, assist_window_open(lo, hi, n - 2))
     waiting = And(_b("armed"), Not(inflate_cmd),
                   since < ecg_inflate_at_ms(rr_est, current_settings()["inflation_offset_ms"]))
     # the trigger-loss timeout outlasts every interval of the run: no loss resets the count
@@ -188,10 +189,12 @@ def _assist_lemma() -> Expr:
         Implies(And(n >= 1, no_loss, Not(c.missed), Not(heart_silent)), And(
             seen_n >= Min(Ite(c.seen, n + 1, n), 3),
             Implies(c.seen, Between(rr_est, lo - jitter, hi + jitter)))),
-        Implies(And(ratio_1, n >= 2, c.seen, assist_window_open(lo, hi, n - 1)),
-                Or(obs_unassisted.eq(0), waiting)),
-        Implies(And(run, Not(c.seen)), obs_unassisted.eq(0)),
-        Implies(And(run, c.seen), obs_unassisted <= 1),
+        Implies(mode.eq(Mode.ECG_TRIGGER),
+                _i("beats_since_inflation").eq(Min(_i("unassisted_triggers"), 3))),
+        Implies(And(n >= 2, c.seen, assist_window_open(lo, hi, n - 1)),
+                Or(unassisted < ratio, waiting)),
+        Implies(And(run, Not(c.seen)), unassisted < ratio),
+        Implies(And(run, c.seen), unassisted <= ratio),
     )
 
 
@@ -264,7 +267,7 @@ def lemmas(state: list[StateVar]) -> list[Lemma]:
               "helium still draining was let out by the report at the latest"),
         Lemma("L-ASSIST", _assist_lemma(), sync_asm,
               ("L-DOM-CONTROLLER", "L-DOM-ENVIRONMENT", "L-SETTINGS", "L-QUIET", "L-HEART",
-               "L-CH-R", "L-SYNC", "L-EARLY-BEAT"),
+               "L-CH-R", "L-SYNC", "L-EARLY-BEAT", "L-UNASSISTED"),
               "in a steady rhythm in ECG trigger the R-R floor has climbed back, the interval "
               "estimate is the run's, and inside the efficacy envelope every reported beat is "
               "armed and inflates before it ends"),

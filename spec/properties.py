@@ -97,7 +97,7 @@ HIGH_ALARMS = (*HIGH_FAULT_INPUTS.values(), "alm_contra_absolute", "alm_async_ac
 
 
 def assist_window_open(rr_lo: Expr, rr_hi: Expr, floor_updates: Expr) -> Expr:
-    """The efficacy envelope in ECG trigger at 1:1 (P-ASSIST-EVERY-BEAT).
+    """The efficacy envelope in ECG trigger (P-ASSIST-EVERY-BEAT).
 
     The beats' R-R intervals lie in ``[rr_lo, rr_hi]`` ms, so every measured interval lies
     within the detector jitter of that range, and the R-R floor has climbed from the
@@ -125,10 +125,9 @@ ASSIST_RUN_MIN_BEATS = 3
 
 
 def assist_every_beat_premise() -> Expr:
-    """ECG trigger at 1:1 after enough steady beats inside the efficacy envelope."""
+    """ECG trigger after enough steady beats inside the efficacy envelope."""
     n = obs_steady
-    return And(mode.eq(Mode.ECG_TRIGGER), _i("set_assist_ratio").eq(1),
-               n >= ASSIST_RUN_MIN_BEATS,
+    return And(mode.eq(Mode.ECG_TRIGGER), n >= ASSIST_RUN_MIN_BEATS,
                assist_window_open(obs_steady_rr_lo, obs_steady_rr_hi, n - 2))
 
 
@@ -174,18 +173,18 @@ def properties() -> list[Property]:
             "band is printed by the prover). P-NO-GAS-IN-EJECTION is the stronger "
             "result for the rhythms ASM-RR-STEP covers: zero."),
         Property(
-            "P-ASSIST-EVERY-BEAT", "in a steady rhythm inside the envelope every beat is "
-            "assisted at 1:1",
+            "P-ASSIST-EVERY-BEAT", "in a steady rhythm inside the envelope every beat the "
+            "ratio selects is assisted",
             ("REQ-ASSIST",), ("HZ-NO-THERAPY",), S,
-            assist_every_beat_premise(), obs_unassisted <= 1,
+            assist_every_beat_premise(), obs_unassisted <= _i("set_assist_ratio"),
             (*HEART, *DETECT), ("L-ASSIST",),
-            f"Efficacy (bounded response): in ECG trigger mode at 1:1, once "
+            f"Efficacy (bounded response): in ECG trigger mode at 1:N, once "
             f"{ASSIST_RUN_MIN_BEATS} beats in a row have run whole in that mode, each "
             "reported by the R-wave detector, with no settings request, and their R-R "
             "intervals leave an inflation window (assist_window_open: the README's efficacy "
-            "envelope, e.g. steady rhythm up to about 110 bpm at default settings, after "
-            "the R-R floor has climbed back from an early beat), the balloon is inflated on "
-            "every beat: never two beat reports without an inflation between them. A pump "
+            "envelope, e.g. steady rhythm up to 90 bpm at default settings, after the R-R "
+            "floor has climbed back from an early beat), the balloon is inflated on every "
+            "beat the ratio selects: never N + 1 beat reports without an inflation. A pump "
             "that never inflates is safe; this is what makes it a pump."),
         Property(
             "P-CONTRA-ABSOLUTE", "no pumping with an absolute contraindication",

@@ -17,10 +17,11 @@ SIM = SpecSimulator(SPEC)
 
 
 def run_ecg(heart: HeartScript, ticks: int, first_rr_ms: int, props: list[Property],
-            assumptions: frozenset[str] | None = None) -> Run:
-    """START_ECG at tick 5 with default settings; the executable Controller must command
-    the balloon exactly as the spec step does on every tick."""
-    controller = Controller(DEFAULT_SETTINGS)
+            assumptions: frozenset[str] | None = None,
+            settings: Mapping[str, int] = DEFAULT_SETTINGS) -> Run:
+    """START_ECG at tick 5 (default settings unless given); the executable Controller must
+    command the balloon exactly as the spec step does on every tick."""
+    controller = Controller(dict(settings))
 
     def operator(tick: int, _state: Mapping[str, Any]) -> Mapping[str, Any]:
         return {"op": OperatorCommand.START_ECG} if tick == 5 else {}
@@ -30,6 +31,6 @@ def run_ecg(heart: HeartScript, ticks: int, first_rr_ms: int, props: list[Proper
                                                activity=values["activity"], op=values["op"]))
         assert out.inflate == nxt["inflate_cmd"]
 
-    sc = Scenario("ecg-run", ticks, heart, operator, dict(DEFAULT_SETTINGS),
+    sc = Scenario("ecg-run", ticks, heart, operator, dict(settings),
                   first_rr_ms=first_rr_ms, legal=assumptions is None)
     return SIM.run(sc, props, shadow=shadow, assumptions=assumptions)

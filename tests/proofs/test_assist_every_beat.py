@@ -15,12 +15,14 @@ from hypothesis import strategies as st
 
 from iabp.proofs.simulate import BeatChoice, steady_heart
 from iabp.spec import assumptions as A
+from iabp.spec.settings import DEFAULT_SETTINGS
 from tests.proofs.ecg_runs import SPEC, run_ecg
 
 PROP = SPEC.property("P-ASSIST-EVERY-BEAT")
 
 
-def _run(rr_ms: int, delays_ms: list[int], beats: int) -> tuple[Any, list[int]]:
+def _run(rr_ms: int, delays_ms: list[int], beats: int, ratio: int = 1
+         ) -> tuple[Any, list[int]]:
     """START_ECG on a steady heart whose R-wave delays cycle through ``delays_ms``;
     returns the run and, per beat, how many inflations started in it."""
     base = steady_heart(rr_ms)
@@ -29,7 +31,8 @@ def _run(rr_ms: int, delays_ms: list[int], beats: int) -> tuple[Any, list[int]]:
         b = base(i, prev_rr, prev_pep)
         return BeatChoice(**{**b.__dict__, "r_delay_ms": delays_ms[i % len(delays_ms)]})
 
-    run = run_ecg(heart, rr_ms * beats, rr_ms, [PROP])
+    run = run_ecg(heart, rr_ms * beats, rr_ms, [PROP],
+                  settings={**DEFAULT_SETTINGS, "assist_ratio": ratio})
     per_beat: list[int] = []
     prev = False
     for row in run.rows:
@@ -52,6 +55,13 @@ def test_inside_the_envelope_every_beat_is_inflated_once_the_run_is_long(rr, del
     # from the first beat the property speaks about on (README table: at most 17 beats at
     # these rates, plus the beat the console starts in), every beat is inflated
     assert all(n >= 1 for n in per_beat[18:-1]), per_beat
+
+
+def test_at_1_to_3_every_third_beat_is_inflated() -> None:
+    run, per_beat = _run(750, [40, 70], 26, ratio=3)
+    assert PROP.id in run.premise_tick and PROP.id not in run.violation_tick
+    late = per_beat[18:-1]
+    assert all(sum(late[i:i + 3]) == 1 for i in range(len(late) - 2)), late
 
 
 def test_just_outside_the_envelope_the_allowed_jitter_really_skips_beats() -> None:
