@@ -167,6 +167,62 @@ class TcpServer:
         self._server.close()
 
 
+class LiveRig:
+    """The live end-to-end rig: the simulated console streams telemetry in real time over a
+    pty towards a monitor (``monitor_path``, for a child ``iabp monitor``), whose
+    energise-to-run heartbeat comes back over a second pty (``relay_path``) to a watchdog
+    (the relay box) running in this process; its state changes land in ``events``.
+    A context manager: on exit the streams stop and every pty is closed (stop the child
+    first)."""
+
+    def __init__(self) -> None:
+        from iabp.monitor.interlock import monotonic_ms
+        from iabp.sim.console import SimulatedConsole
+        from iabp.sim.demo import RELAY_TIMEOUT_MS, Pty, null_modem
+        from iabp.sim.demo import MasterPort as RelayPort
+        from iabp.sim.relay_box import WatchdogEvent, WatchdogRunner
+
+        self.console_pty, monitor_pty, relay_pty = Pty(), Pty(), Pty()
+        self._ptys = (self.console_pty, monitor_pty, relay_pty)
+        self.monitor_path, self.relay_path = monitor_pty.path, relay_pty.path
+        self.stop = threading.Event()
+        self.events: list[WatchdogEvent] = []
+        runner = WatchdogRunner(RelayPort(relay_pty.master), RELAY_TIMEOUT_MS,
+                                clock=monotonic_ms, on_event=self.events.append)
+        self.console = SimulatedConsole(self.console_pty.path)
+        self._threads = [
+            threading.Thread(target=null_modem, daemon=True,
+                             args=(self.console_pty.master, monitor_pty.master, self.stop)),
+            threading.Thread(target=runner.run, kwargs={"should_stop": self.stop.is_set},
+                             daemon=True),
+            threading.Thread(target=self._stream, daemon=True),
+        ]
+        for t in self._threads:
+            t.start()
+
+    def _stream(self) -> None:
+        """Stream telemetry in real time until stopped; a vanished peer ends the stream."""
+        try:
+            while not self.stop.is_set():
+                self.console.run(0.1, realtime=True)
+        except Exception:  # noqa: BLE001 - the monitor side went away: the test decides
+            self.stop.set()
+
+    def close(self) -> None:
+        self.stop.set()
+        for t in self._threads:
+            t.join(timeout=5)
+        self.console.close()
+        for p in self._ptys:
+            p.close()
+
+    def __enter__(self) -> LiveRig:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
 def python_env() -> dict[str, str]:
     """Environment for a child Python that imports the project from the repo root."""
     env = dict(os.environ)

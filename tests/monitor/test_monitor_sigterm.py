@@ -13,29 +13,18 @@ import json
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from iabp.monitor.audit_log import VerifyStatus, generate_key, verify_log
-from iabp.monitor.interlock import monotonic_ms
-from iabp.sim.console import SimulatedConsole
-from iabp.sim.demo import RELAY_TIMEOUT_MS, MasterPort, Pty, null_modem
-from iabp.sim.relay_box import WatchdogEvent, WatchdogRunner, WatchdogState
-from tests.monitor.helpers_pty import python_env
+from iabp.sim.demo import Pty
+from iabp.sim.relay_box import WatchdogState
+from tests.monitor.helpers_pty import LiveRig, python_env
 
 pytestmark = pytest.mark.property("REQ-MON-FAILSAFE")
 EXIT_TIMEOUT_S = 30.0
-
-
-def _stream(console: SimulatedConsole, stop: threading.Event) -> None:
-    try:
-        while not stop.is_set():
-            console.run(0.1, realtime=True)
-    except Exception:  # noqa: BLE001 - the monitor side went away
-        stop.set()
 
 
 def _start_monitor(url: str, log: Path, key: Path, *extra: str) -> subprocess.Popen[bytes]:
@@ -82,48 +71,35 @@ def test_sigterm_on_a_watching_monitor_trips_the_interlock_and_seals_the_log(
     key = tmp_path / "monitor.key"
     generate_key(key)
     log = tmp_path / "audit.jsonl"
-    console_pty, monitor_pty, relay_pty = Pty(), Pty(), Pty()
-    stop = threading.Event()
-    events: list[WatchdogEvent] = []
-    runner = WatchdogRunner(MasterPort(relay_pty.master), RELAY_TIMEOUT_MS,
-                            clock=monotonic_ms, on_event=events.append)
-    console = SimulatedConsole(console_pty.path)
-    threads = [
-        threading.Thread(target=null_modem, daemon=True,
-                         args=(console_pty.master, monitor_pty.master, stop)),
-        threading.Thread(target=runner.run, kwargs={"should_stop": stop.is_set}, daemon=True),
-        threading.Thread(target=_stream, args=(console, stop), daemon=True),
-    ]
-    for t in threads:
-        t.start()
-    child = _start_monitor(monitor_pty.path, log, key, "--interlock", relay_pty.path)
-    try:
-        assert _wait_for(lambda: any(e.state is WatchdogState.ARMED for e in events), 20), \
-            "heartbeat never arrived"
-        time.sleep(1.0)
-        n_before = len([e for e in events if e.state is WatchdogState.TRIPPED])
-        child.send_signal(signal.SIGTERM)
-        code = child.wait(timeout=EXIT_TIMEOUT_S)
-        assert child.stderr is not None
-        err = child.stderr.read().decode("utf-8", "replace")
-        assert "Traceback" not in err, err
-        assert "stopped by SIGTERM" in err
-        assert _wait_for(lambda: len([e for e in events if e.state is WatchdogState.TRIPPED])
-                         > n_before or n_before > 0, 10), "the relay box did not trip"
-        records = _assert_sealed_by_sigterm(log, key)
-        tripped = any(r["type"] == "safe_state" for r in records)
-        # 0 when the monitor only watched; 1 if a (load-induced) trip happened before
-        assert code == (1 if tripped else 0), (code, err)
-    finally:
-        stop.set()
-        if child.poll() is None:
-            child.kill()
-            child.wait(timeout=10)
-        for t in threads:
-            t.join(timeout=5)
-        console.close()
-        for p in (console_pty, monitor_pty, relay_pty):
-            p.close()
+    with LiveRig() as rig:
+        child = _start_monitor(rig.monitor_path, log, key, "--interlock", rig.relay_path)
+        try:
+            _sigterm_while_watching(child, rig, log, key)
+        finally:
+            if child.poll() is None:
+                child.kill()
+                child.wait(timeout=10)
+
+
+def _sigterm_while_watching(child: subprocess.Popen[bytes], rig: LiveRig, log: Path,
+                            key: Path) -> None:
+    events = rig.events
+    assert _wait_for(lambda: any(e.state is WatchdogState.ARMED for e in events), 20), \
+        "heartbeat never arrived"
+    time.sleep(1.0)
+    n_before = len([e for e in events if e.state is WatchdogState.TRIPPED])
+    child.send_signal(signal.SIGTERM)
+    code = child.wait(timeout=EXIT_TIMEOUT_S)
+    assert child.stderr is not None
+    err = child.stderr.read().decode("utf-8", "replace")
+    assert "Traceback" not in err, err
+    assert "stopped by SIGTERM" in err
+    assert _wait_for(lambda: len([e for e in events if e.state is WatchdogState.TRIPPED])
+                     > n_before or n_before > 0, 10), "the relay box did not trip"
+    records = _assert_sealed_by_sigterm(log, key)
+    tripped = any(r["type"] == "safe_state" for r in records)
+    # 0 when the monitor only watched; 1 if a (load-induced) trip happened before
+    assert code == (1 if tripped else 0), (code, err)
 
 
 def test_sigterm_after_a_trip_exits_1_with_the_log_sealed(tmp_path: Path) -> None:
