@@ -51,6 +51,22 @@ class ControllerInputs:
     contra_override: bool = False
     settings_request: Mapping[str, int] | None = None  #: full set of requested settings
 
+    @classmethod
+    def from_values(cls, values: Mapping[str, Any]) -> ControllerInputs:
+        """The inputs of one tick read back from a spec valuation (the spec's input names;
+        the requested settings only when ``set_request`` is on): the inverse of
+        :meth:`as_values`, for running the Controller beside the spec."""
+        request = None
+        if values["set_request"]:
+            request = {s.name: values[s.request.name] for s in SETTINGS}
+        return cls(
+            r_wave=values["r_wave"], upstroke=values["upstroke"], notch=values["notch"],
+            activity=values["activity"], op=values["op"], gas_loss=values["gas_loss"],
+            blood_detected=values["blood_detected"], catheter_kink=values["catheter_kink"],
+            system_fault=values["system_fault"], contra_absolute=values["contra_absolute"],
+            contra_relative=values["contra_relative"],
+            contra_override=values["contra_override"], settings_request=request)
+
     def as_values(self, current_settings: Mapping[str, int]) -> dict[str, Any]:
         req = dict(current_settings)
         if self.settings_request is not None:

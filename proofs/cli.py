@@ -29,6 +29,7 @@ from iabp.proofs.ci_formats import check_output_file, write_ci_files
 from iabp.proofs.counterexample import table_text
 from iabp.proofs.engine import DEFAULT_SEED
 from iabp.proofs.prover import prove_all
+from iabp.proofs.replay import emit_test
 from iabp.proofs.results import PropertyResult, Status
 from iabp.spec import assumptions as A
 from iabp.spec.errors import IabpError, UsageError
@@ -82,6 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     # -- CI outputs (proofs.ci_formats) --
     p.add_argument("--junit", type=Path, metavar="FILE", help="also write JUnit XML results")
     p.add_argument("--sarif", type=Path, metavar="FILE", help="also write SARIF 2.1.0 results")
+    p.add_argument("--emit-tests", type=Path, metavar="DIR",
+                   help="write a pytest file per counterexample into DIR: it replays the "
+                        "trace on the concrete Controller and must fail on the spec proved "
+                        "(e.g. a --variant) and pass on the real spec")
     return p
 
 
@@ -140,6 +145,12 @@ def _check_outputs(args: argparse.Namespace) -> None:
                              "which a run replaces whole (and audit verify would call it an "
                              "extra file); write it elsewhere")
         check_output_file(path, option)
+    if args.emit_tests is not None:
+        if args.emit_tests.exists() and not args.emit_tests.is_dir():
+            raise UsageError(f"--emit-tests {args.emit_tests} is not a directory")
+        if not args.no_artifacts and _inside(args.emit_tests, args.out):
+            raise UsageError(f"--emit-tests {args.emit_tests} is inside the artifact directory "
+                             f"{args.out}, which a run replaces whole; write them elsewhere")
     if args.junit is not None and args.sarif is not None \
             and os.path.abspath(args.junit) == os.path.abspath(args.sarif):
         raise UsageError("--junit and --sarif name the same file")
@@ -185,6 +196,13 @@ def _run(console: Console, err: Console, spec: SystemSpec, props: list[Property]
                           f"last ticks shown; full trace in the artifacts):")
             console.print(table_text(r.counterexample, prop, spec), markup=False,
                           soft_wrap=True)
+    if args.emit_tests is not None:
+        try:
+            emitted = _emit_tests(args.emit_tests, results, args.variant)
+        except OSError as exc:
+            err.print(f"iabp prove: error: --emit-tests {args.emit_tests}: {exc}", markup=False)
+            return 2
+        console.print(f"wrote {len(emitted)} counterexample test(s) to {args.emit_tests}")
     for prop, r in results:
         if prop.id == EARLY_BEAT_PROPERTY and r.status is Status.PROVED:
             console.print(early_beat_bound_text(), markup=False, soft_wrap=True)
@@ -193,6 +211,14 @@ def _run(console: Console, err: Console, spec: SystemSpec, props: list[Property]
     console.print(f"\n{proved}/{len(results)} proved in {total:.1f} s"
                   + ("" if args.no_artifacts else f"; artifacts in {args.out}"))
     return 0 if proved == len(results) else 1
+
+
+def _emit_tests(out: Path, results: list[tuple[Property, PropertyResult]],
+                variant_id: str | None) -> list[Path]:
+    """One replay test per counterexample (``iabp.proofs.replay``)."""
+    out.mkdir(parents=True, exist_ok=True)
+    return [emit_test(out, prop.id, variant_id, r.counterexample, r.method)[0]
+            for prop, r in results if r.counterexample is not None]
 
 
 #: The property whose proof carries a stated bound instead of zero.

@@ -189,21 +189,38 @@ class SpecSimulator:
                 raise SpecError(f"scenario {sc.name}: power-on state breaks init #{i}")
         return state
 
+    def _checked_initial(self, initial: Mapping[str, Any]) -> dict[str, Any]:
+        state = {s.name: initial[s.name] for s in self.spec.state}
+        for i, chk in enumerate(self.init_checks):
+            if not chk(state):
+                raise SpecError(f"the given power-on state breaks init #{i}")
+        for s in self.spec.state:
+            if s.init is not None and not compile_expr(s.init)(state):
+                raise SpecError(f"the given power-on state breaks the init of {s.name}")
+        return state
+
     def run(self, sc: Scenario, props: list[Property], stop_when_all_reached: bool = False,
             stop_on_violation: bool = False, keep_rows: bool = True,
             shadow: Callable[[Mapping[str, Any], Mapping[str, Any]], None] | None = None,
-            assumptions: frozenset[str] | None = None) -> Run:
+            assumptions: frozenset[str] | None = None,
+            initial: Mapping[str, Any] | None = None,
+            env_rows: Sequence[Mapping[str, Any]] | None = None) -> Run:
         """Run ``sc``; ``shadow(values, next_state)`` is called every tick (e.g. to run the
         concrete Controller alongside and compare). The environment must obey every
         assumption of the spec, or only ``assumptions`` when given (a counterexample to a
-        property needs only that property's assumptions)."""
+        property needs only that property's assumptions). ``initial``: start from this
+        power-on state (every state variable; checked against the spec's power-on
+        constraints) instead of the one the scenario builds. ``env_rows``: replay a
+        recorded trace: on tick k the environment's free choices are those of
+        ``env_rows[k + 1]`` and the detector inputs those of ``env_rows[k]`` (where given),
+        instead of the scenario's heart and the detector model."""
         env_checks, env_all = self.env_checks(assumptions)
         state_props = [p for p in props if p.kind is PropertyKind.STATE]
         trans_props = [p for p in props if p.kind is PropertyKind.TRANSITION]
         order = [p.id for p in state_props] + [p.id for p in trans_props]
         check_state = compile_many([e for p in state_props for e in (p.premise, p.formula)])
         check_trans = compile_many([e for p in trans_props for e in (p.premise, p.formula)])
-        state = self.initial_state(sc)
+        state = self.initial_state(sc) if initial is None else self._checked_initial(initial)
         out = Run(sc.name, [], {}, {})
         beat = 0
         for tick in range(sc.ticks):
@@ -211,14 +228,20 @@ class SpecSimulator:
             values.update(IDLE_INPUTS)
             for st in SETTINGS:
                 values[st.request.name] = state[st.var.name]
-            values.update(sc.operator(tick, state))
+            given = sc.operator(tick, state)
+            values.update(given)
             for name, fn in self.derived.items():
-                values[name] = fn(values)
+                if env_rows is None or name not in given:
+                    values[name] = fn(values)
             nxt, wires = self.step(values)
             if shadow is not None:
                 shadow(values, nxt)
             new_beat = state["heart_t_ms"] + 1 >= state["heart_rr_ms"]
-            if new_beat:
+            if env_rows is not None and tick + 1 < len(env_rows):
+                recorded = env_rows[tick + 1]
+                for name in self.chosen:
+                    nxt[name] = recorded.get(name, state[name])
+            elif new_beat:
                 beat += 1
                 nxt.update(sc.heart(beat, state["heart_rr_ms"], state["heart_pep_ms"]).values())
             else:

@@ -19,7 +19,7 @@ from iabp.proofs.simulate import BeatChoice, Scenario, SpecSimulator, ejection_b
 from iabp.spec import assumptions as A
 from iabp.spec.iabp import iabp_spec
 from iabp.spec.modes import OperatorCommand
-from iabp.spec.settings import DEFAULT_SETTINGS, SETTINGS
+from iabp.spec.settings import DEFAULT_SETTINGS
 from iabp.spec.system import VarRole
 
 SPEC = iabp_spec()
@@ -93,16 +93,7 @@ def test_controller_runs_the_spec_and_every_property_holds(beats, ops, ratio, st
         return ops.get(tick, {})
 
     def shadow(values: Mapping[str, Any], nxt: Mapping[str, Any]) -> None:
-        request = None
-        if values["set_request"]:
-            request = {s.name: values[s.request.name] for s in SETTINGS}
-        controller.step(ControllerInputs(
-            r_wave=values["r_wave"], upstroke=values["upstroke"], notch=values["notch"],
-            activity=values["activity"], op=values["op"], gas_loss=values["gas_loss"],
-            blood_detected=values["blood_detected"], catheter_kink=values["catheter_kink"],
-            system_fault=values["system_fault"], contra_absolute=values["contra_absolute"],
-            contra_relative=values["contra_relative"],
-            contra_override=values["contra_override"], settings_request=request))
+        controller.step(ControllerInputs.from_values(values))
         for name in CONTROLLER_VARS:
             assert controller.state[name] == nxt[name], name
 

@@ -1,14 +1,19 @@
 """Every deliberately broken variant makes its proof FAIL with a real counterexample.
 
 The counterexample must start at power-on and break exactly the property the variant
-targets: the property's formula is re-evaluated on the trace's last step.
+targets: the property's formula is re-evaluated on the trace's last step. It then becomes
+a test (``iabp prove --emit-tests``): replayed on the concrete Controller it fails on the
+variant and passes on the real spec.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from iabp.proofs.engine import ProofContext, prove_property
+from iabp.proofs.replay import check_emitted, emit_test
 from iabp.proofs.results import Status
 from iabp.proofs.search import CounterexampleFinder
 from iabp.spec.engines.to_python import compile_expr
@@ -17,7 +22,7 @@ from iabp.spec.variants import Variant, variants
 
 
 @pytest.mark.parametrize("v", variants(), ids=lambda v: v.id)
-def test_variant_is_violated_with_a_counterexample(v: Variant) -> None:
+def test_variant_is_violated_with_a_counterexample(v: Variant, tmp_path: Path) -> None:
     spec = v.spec()
     prop = spec.property(v.breaks)
     ctx = ProofContext(spec, timeout_s=60)
@@ -38,3 +43,6 @@ def test_variant_is_violated_with_a_counterexample(v: Variant) -> None:
         assert formula(values) is False
     else:
         assert formula(after) is False or formula(before) is False
+    _, trace_json = emit_test(tmp_path, v.breaks, v.id, trace, r.method)
+    check_emitted(trace_json, on_found_spec=True)
+    check_emitted(trace_json, on_found_spec=False)
