@@ -27,9 +27,9 @@ from rich.table import Table
 from iabp.proofs.artifacts import fresh_artifact_dir
 from iabp.proofs.ci_formats import check_output_file, write_ci_files
 from iabp.proofs.counterexample import table_text
+from iabp.proofs.emit_tests import emit_test
 from iabp.proofs.engine import DEFAULT_SEED
 from iabp.proofs.prover import prove_all
-from iabp.proofs.replay import emit_test
 from iabp.proofs.results import PropertyResult, Status
 from iabp.spec import assumptions as A
 from iabp.spec.errors import IabpError, UsageError
@@ -215,7 +215,7 @@ def _run(console: Console, err: Console, spec: SystemSpec, props: list[Property]
 
 def _emit_tests(out: Path, results: list[tuple[Property, PropertyResult]],
                 variant_id: str | None) -> list[Path]:
-    """One replay test per counterexample (``iabp.proofs.replay``)."""
+    """One replay test per counterexample (``iabp.proofs.emit_tests``, replayed by ``iabp.sim.cex_replay``)."""
     out.mkdir(parents=True, exist_ok=True)
     return [emit_test(out, prop.id, variant_id, r.counterexample, r.method)[0]
             for prop, r in results if r.counterexample is not None]

@@ -223,11 +223,14 @@ class SpecSimulator:
         state = self.initial_state(sc) if initial is None else self._checked_initial(initial)
         out = Run(sc.name, [], {}, {})
         beat = 0
+        # names computed once: the loop below runs once per simulated millisecond
+        requests = [(st.request.name, st.var.name) for st in SETTINGS]
+        primed: dict[str, str] = {}
         for tick in range(sc.ticks):
             values = dict(state)
             values.update(IDLE_INPUTS)
-            for st in SETTINGS:
-                values[st.request.name] = state[st.var.name]
+            for req, var in requests:
+                values[req] = state[var]
             given = sc.operator(tick, state)
             values.update(given)
             for name, fn in self.derived.items():
@@ -249,7 +252,9 @@ class SpecSimulator:
                     nxt[name] = state[name]
             full = dict(values)
             full.update(wires)
-            full.update({k + "'": v for k, v in nxt.items()})
+            if len(primed) != len(nxt):
+                primed = {k: k + "'" for k in nxt}
+            full.update(zip(map(primed.__getitem__, nxt), nxt.values(), strict=True))
             if not all(env_all(full)):
                 for asm, text, chk in env_checks:
                     if not chk(full):

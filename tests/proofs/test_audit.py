@@ -202,3 +202,18 @@ def test_cli_usage_errors_exit_2(argv: list[str]) -> None:
 
 def test_iabp_entry_point_dispatches_audit(small: Path) -> None:
     assert iabp_cli.main(["audit", "verify", str(small), "--variant", SMALL_VARIANT[0]]) == 0
+
+
+def test_regeneration_compares_formulas_not_z3_s_printing() -> None:
+    """z3 may print one formula with other let-names and declaration order in another
+    process: the same query. A changed formula or header is not."""
+    from iabp.proofs.audit import same_query
+
+    head = "; query: q\n; expected: unsat\n"
+    a = head + "(declare-fun x () Int)\n(declare-fun y () Int)\n(assert (> x y))\n(check-sat)\n"
+    b = head + ("(declare-fun y () Int)\n(declare-fun x () Int)\n"
+                "(assert (let ((a!1 x)) (> a!1 y)))\n(check-sat)\n")
+    c = head + "(declare-fun x () Int)\n(declare-fun y () Int)\n(assert (> y x))\n(check-sat)\n"
+    assert same_query(a.encode(), b.encode())
+    assert not same_query(a.encode(), c.encode())
+    assert not same_query(a.encode(), a.replace("unsat", "sat").encode())

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from iabp.__main__ import main as iabp_main
-from iabp.proofs.replay import check_emitted
+from iabp.sim.cex_replay import check_emitted
 from tests.monitor.helpers_pty import python_env
 
 

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from iabp.proofs.emit_tests import emit_test
 from iabp.proofs.engine import ProofContext, prove_property
-from iabp.proofs.replay import check_emitted, emit_test
 from iabp.proofs.results import Status
 from iabp.proofs.search import CounterexampleFinder
+from iabp.sim.cex_replay import check_emitted
 from iabp.spec.engines.to_python import compile_expr
 from iabp.spec.system import PropertyKind
 from iabp.spec.variants import Variant, variants
