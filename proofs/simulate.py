@@ -225,7 +225,7 @@ class SpecSimulator:
         beat = 0
         # names computed once: the loop below runs once per simulated millisecond
         requests = [(st.request.name, st.var.name) for st in SETTINGS]
-        primed: dict[str, str] = {}
+        primed = {s.name: s.name + "'" for s in self.spec.state}
         for tick in range(sc.ticks):
             values = dict(state)
             values.update(IDLE_INPUTS)
@@ -252,9 +252,7 @@ class SpecSimulator:
                     nxt[name] = state[name]
             full = dict(values)
             full.update(wires)
-            if len(primed) != len(nxt):
-                primed = {k: k + "'" for k in nxt}
-            full.update(zip(map(primed.__getitem__, nxt), nxt.values(), strict=True))
+            full.update((primed[k], v) for k, v in nxt.items())
             if not all(env_all(full)):
                 for asm, text, chk in env_checks:
                     if not chk(full):

@@ -1,9 +1,10 @@
 """Counterexamples as tests: replay a trace on the concrete Controller, check the property.
 
 ``iabp prove --emit-tests DIR`` (:mod:`iabp.proofs.emit_tests`) writes, for every VIOLATED
-property, a pytest file and the trace (JSON) it replays with this module. The replay takes from the trace only what the outside world
-chose: the power-on settings, the operator's and the sensors' inputs on every tick, and
-the heart's and detectors' choices at every new beat. Everything else is recomputed: the
+property, a pytest file and the trace (JSON) it replays with this module. The replay takes
+from the trace only what the outside world chose: the power-on state, the operator's,
+sensors' and detectors' inputs on every tick, and the heart's free choices on every tick.
+Everything else is recomputed: the
 spec's step runs, the executable :class:`~iabp.controller.controller.Controller` (built
 from the same spec) runs beside it and must command the same thing on every tick, and
 the property is evaluated on every tick. So the emitted test
@@ -70,12 +71,13 @@ def _decode(spec: SystemSpec, rows: Sequence[Mapping[str, Any]]) -> list[dict[st
 
 
 def _scenario(spec: SystemSpec, rows: list[dict[str, Any]]) -> Scenario:
-    starts = [r for r in rows[1:] if r["heart_t_ms"] == 0]
+    """The trace as a scenario. The run replays the power-on state and every tick's
+    environment from the rows themselves; the heart script serves only a new beat on the
+    one tick past the last row, and repeats the last row's beat."""
     inputs = [i.name for i in spec.inputs]
 
-    def heart(i: int, _prev_rr: int, _prev_pep: int) -> BeatChoice:
-        src = rows[0] if i == 0 or not starts else starts[min(i - 1, len(starts) - 1)]
-        return BeatChoice(**{f: src[k] for f, k in _BEAT_FIELDS.items()})
+    def heart(_i: int, _prev_rr: int, _prev_pep: int) -> BeatChoice:
+        return BeatChoice(**{f: rows[-1][k] for f, k in _BEAT_FIELDS.items()})
 
     def operator(tick: int, _state: Mapping[str, Any]) -> Mapping[str, Any]:
         row = rows[min(tick, len(rows) - 1)]
@@ -105,7 +107,7 @@ def replay(spec: SystemSpec, property_id: str, rows: Sequence[Mapping[str, Any]]
         # settings module, not from the variant: the variant's own step runs alone
         return _outcome(spec, prop, sc, decoded, None, "the Controller refuses these "
                         "settings; the variant's step ran without it")
-    names = [n for n in controller.state]
+    names = list(controller.state)
 
     def shadow(values: Mapping[str, Any], nxt: Mapping[str, Any]) -> None:
         controller.step(ControllerInputs.from_values(values))

@@ -27,8 +27,7 @@ def run_ecg(heart: HeartScript, ticks: int, first_rr_ms: int, props: list[Proper
         return {"op": OperatorCommand.START_ECG} if tick == 5 else {}
 
     def shadow(values: Mapping[str, Any], nxt: Mapping[str, Any]) -> None:
-        out = controller.step(ControllerInputs(r_wave=values["r_wave"],
-                                               activity=values["activity"], op=values["op"]))
+        out = controller.step(ControllerInputs.from_values(values))
         assert out.inflate == nxt["inflate_cmd"]
 
     sc = Scenario("ecg-run", ticks, heart, operator, dict(settings),
