@@ -206,7 +206,8 @@ def _internal_entry(r: _Reading) -> str:
     if r.flag("activity"):
         return "the console entered internal mode while heart activity was detected"
     return (f"the console entered internal mode {r.int('obs_since_activity_ms')} ms after the "
-            f"last detected heart activity (limit {A.ASYSTOLE_CONFIRM_MS})")
+            f"last detected heart activity (a beating heart can be silent up to "
+            f"{A.ACTIVITY_GAP_MAX_MS} ms)")
 
 
 def _internal_exit(r: _Reading) -> str:

@@ -18,6 +18,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
@@ -34,7 +35,12 @@ from iabp.proofs.results import PropertyResult, Status
 from iabp.spec import assumptions as A
 from iabp.spec.errors import IabpError, UsageError
 from iabp.spec.iabp import iabp_spec
-from iabp.spec.properties import EMPTY_AFTER_R_REPORT_MS, early_beat_helium_bound_ms
+from iabp.spec.properties import (
+    EMPTY_AFTER_R_REPORT_MS,
+    INTERNAL_RESTART_EMPTY_MS,
+    early_beat_helium_bound_ms,
+    internal_restart_helium_bound_ms,
+)
 from iabp.spec.system import Property, SystemSpec
 from iabp.spec.variants import variant, variants
 
@@ -204,8 +210,8 @@ def _run(console: Console, err: Console, spec: SystemSpec, props: list[Property]
             return 2
         console.print(f"wrote {len(emitted)} counterexample test(s) to {args.emit_tests}")
     for prop, r in results:
-        if prop.id == EARLY_BEAT_PROPERTY and r.status is Status.PROVED:
-            console.print(early_beat_bound_text(), markup=False, soft_wrap=True)
+        if prop.id in BOUND_TEXT and r.status is Status.PROVED:
+            console.print(BOUND_TEXT[prop.id](), markup=False, soft_wrap=True)
     total = time.perf_counter() - t0
     proved = sum(r.status is Status.PROVED for _, r in results)
     console.print(f"\n{proved}/{len(results)} proved in {total:.1f} s"
@@ -221,20 +227,38 @@ def _emit_tests(out: Path, results: list[tuple[Property, PropertyResult]],
             for prop, r in results if r.counterexample is not None]
 
 
-#: The property whose proof carries a stated bound instead of zero.
-EARLY_BEAT_PROPERTY = "P-EARLY-BEAT-BOUND"
+def _bands_text(rows: list[tuple[int, int, int]]) -> str:
+    return "\n  ".join(f"{lo}-{hi} ms ({round(60000 / hi)}-{round(60000 / lo)} bpm): {ms} ms"
+                       for lo, hi, ms in rows)
 
 
 def early_beat_bound_text() -> str:
     """The bound P-EARLY-BEAT-BOUND proves, per rate band, as the prover prints it."""
-    rows = early_beat_helium_bound_ms()
-    parts = [f"{lo}-{hi} ms ({round(60000 / hi)}-{round(60000 / lo)} bpm): {ms} ms" for lo, hi, ms in rows]
     return (f"\n{EARLY_BEAT_PROPERTY} proved: on a beat no rhythm predicted (premature, AF), "
             "helium in ejection lasts at most (by the R-R that ends at that beat):\n  "
-            + "\n  ".join(parts)
+            + _bands_text(early_beat_helium_bound_ms())
             + f"\n  (R-wave decision <= {A.R_DETECT_DELAY_MAX_MS} ms after QRS onset, + "
             f"{EMPTY_AFTER_R_REPORT_MS} ms to empty, - the band's shortest PEP; on the rhythms "
             "ASM-RR-STEP covers P-NO-GAS-IN-EJECTION proves zero)")
+
+
+def internal_restart_bound_text() -> str:
+    """The bound P-INTERNAL-RESTART proves, per rate band, as the prover prints it."""
+    return (f"\n{INTERNAL_RESTART_PROPERTY} proved: on the first beat after asystole during "
+            "internal pumping, helium in ejection lasts at most:\n  "
+            + _bands_text(internal_restart_helium_bound_ms())
+            + f"\n  (activity report <= {A.ACTIVITY_DELAY_MAX_MS} ms after QRS onset, + "
+            f"{INTERNAL_RESTART_EMPTY_MS - A.ACTIVITY_DELAY_MAX_MS} ms to empty, - the band's "
+            "shortest PEP)")
+
+
+#: The properties whose proofs carry a stated bound instead of zero, and how it is printed.
+EARLY_BEAT_PROPERTY = "P-EARLY-BEAT-BOUND"
+INTERNAL_RESTART_PROPERTY = "P-INTERNAL-RESTART"
+BOUND_TEXT: dict[str, Callable[[], str]] = {
+    EARLY_BEAT_PROPERTY: early_beat_bound_text,
+    INTERNAL_RESTART_PROPERTY: internal_restart_bound_text,
+}
 
 
 def _table(results: list[tuple[Property, PropertyResult]]) -> Table:

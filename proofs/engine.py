@@ -199,12 +199,34 @@ def prove_property(ctx: ProofContext, prop: Property,
     if o.answer is Answer.UNSAT:
         return _finish(result, t0, Status.VACUOUS, "the premise is unreachable: it contradicts "
                        "the proved invariants")
+    for name, case in prop.cases:
+        narrowed = prop.case(name, case)
+        case_q = Query(f"{prop.id}.premise-{_slug(name)}",
+                       f"the premise is reachable in the case '{name}'", Answer.SAT,
+                       [*premise_q.assertions[:-1],
+                        (ttr if prop.kind is PropertyKind.TRANSITION else ctx.state_tr)(
+                            narrowed.premise)])
+        o = ctx.run(case_q)
+        record(case_q, o)
+        if o.answer is Answer.UNSAT:
+            return _finish(result, t0, Status.VACUOUS, f"the premise is unreachable in the case "
+                           f"'{name}': the property says nothing there")
     if find_witness is not None:
         result.witness_ticks = find_witness(prop)
         if result.witness_ticks is None:
             return _finish(result, t0, Status.UNKNOWN, "proved, but no witness trace reaching the "
                            "premise was found, so vacuity is not excluded")
+        for name, case in prop.cases:
+            if find_witness(prop.case(name, case)) is None:
+                return _finish(result, t0, Status.UNKNOWN, f"proved, but no witness trace "
+                               f"reaches the premise in the case '{name}', so vacuity there is "
+                               "not excluded")
     return _finish(result, t0, Status.PROVED, "all obligations unsat")
+
+
+def _slug(name: str) -> str:
+    """A case name as part of a query (and SMT-LIB2 file) name."""
+    return "-".join("".join(c if c.isalnum() else " " for c in name.lower()).split())
 
 
 def _finish(r: PropertyResult, t0: float, status: Status, reason: str) -> PropertyResult:

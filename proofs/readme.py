@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from iabp.spec.assumptions import ASSUMPTIONS
+from iabp.spec.assumptions import ASSUMPTIONS, R_DETECT_JITTER_MS
 from iabp.spec.controller_step import ecg_deflate_at_ms, ecg_inflate_at_ms, ecg_inflate_until_ms
 from iabp.spec.engines.to_python import compile_expr
 from iabp.spec.expr import INT, Var
@@ -21,6 +21,7 @@ from iabp.spec.iabp import iabp_spec
 from iabp.spec.observers import STEADY_CAP
 from iabp.spec.properties import (
     ASSIST_RUN_MIN_BEATS,
+    assist_floor_lo,
     assist_window_open,
     early_beat_helium_bound_ms,
 )
@@ -100,17 +101,35 @@ def _assist_after_beats(window: Callable[[dict[str, int]], bool], rr_lo: int, rr
     return None
 
 
+def _least_inflation_ms(lo: int, hi: int) -> int:
+    """Inflation time every assisted beat gets in a long steady run with R-R in
+    [lo, hi] ms: from the latest start the inflation rule allows (the end of ejection
+    predicted for the longest interval the detector can measure) to the earlier of the
+    deflation point P-INFLATION-HELD proves and the earliest next R report."""
+    values = {f"set_{k}": v for k, v in DEFAULT_SETTINGS.items()}
+    lo_v, hi_v, u = Var("lo", INT), Var("hi", INT), Var("u", INT)
+    start = compile_expr(ecg_inflate_at_ms(hi_v + R_DETECT_JITTER_MS,
+                                           Var("set_inflation_offset_ms", INT)))
+    deflate = compile_expr(ecg_deflate_at_ms(assist_floor_lo(lo_v, u),
+                                             Var("set_ecg_deflation_lead_ms", INT)))
+    env = {**values, "lo": lo, "hi": hi, "u": STEADY_CAP}
+    end = min(int(deflate(env)), lo - R_DETECT_JITTER_MS)
+    return end - int(start(env))
+
+
 def efficacy_table() -> str:
     window = compile_expr(assist_window_open(Var("lo", INT), Var("hi", INT), Var("u", INT)))
     rows = ["| HR (bpm) | R-R (ms) | every beat assisted after (steady R-R) | "
-            "(R-R varying by 40 ms) |", "|---|---|---|---|"]
+            "(R-R varying by 40 ms) | each inflation lasts at least (steady R-R) |",
+            "|---|---|---|---|---|"]
     for hr in (40, 50, 60, 70, 80, 90, 100, 105, 110, 115):
         r = round(60000 / hr)
         cells = []
         for lo, hi in ((r, r), (r - 20, r + 20)):
             k = _assist_after_beats(window, lo, hi)
             cells.append("not proved" if k is None else f"{k} beats")
-        rows.append(f"| {hr} | {r} | {cells[0]} | {cells[1]} |")
+        held = (f"{_least_inflation_ms(r, r)} ms" if cells[0] != "not proved" else "-")
+        rows.append(f"| {hr} | {r} | {cells[0]} | {cells[1]} | {held} |")
     return "\n".join(rows)
 
 

@@ -74,6 +74,26 @@ def _varying(rrs: list[int], **kw: Any) -> HeartScript:
     return script
 
 
+def _while_inflated(start: Mapping[str, Any], acts: list[tuple[int, Mapping[str, Any], int]],
+                    start_at: int = 5) -> OperatorScript:
+    """``start`` at tick ``start_at``; then each act ``(not_before, inputs, hold_ms)`` in turn: at the
+    first tick from ``not_before`` on which the balloon is inflated, ``inputs`` are held for
+    ``hold_ms`` ticks (a fault or STANDBY that lands mid-inflation); ``start`` is pressed
+    again 300 ms after each act (the operator acknowledges 200 ms after it)."""
+    todo = list(acts)
+    held: dict[int, Mapping[str, Any]] = {start_at: start}
+
+    def script(tick: int, state: Mapping[str, Any]) -> Mapping[str, Any]:
+        if todo and tick >= todo[0][0] and state["inflate_cmd"]:
+            _, inputs, hold = todo.pop(0)
+            for t in range(tick, tick + hold):
+                held[t] = inputs
+            held[tick + hold + 200] = {"op": Op.ACKNOWLEDGE}
+            held[tick + hold + 300] = start
+        return held.get(tick, {})
+    return script
+
+
 def scenarios() -> list[Scenario]:
     """The standard library of scenarios (about 70 s of simulated time in all)."""
     s = dict(DEFAULT_SETTINGS)
@@ -85,10 +105,6 @@ def scenarios() -> list[Scenario]:
     long_timeout_request = {"set_request": True, "req_trigger_loss_timeout_ms": 20_000}
     return [
         Scenario("ecg-80bpm", 6000, steady_heart(750), _press({5: {"op": Op.START_ECG}})),
-        # long enough for the R-R floor to climb from the shortest possible interval: the
-        # efficacy envelope (P-ASSIST-EVERY-BEAT) is reached after about 16 steady beats
-        Scenario("ecg-80bpm-steady-20s", 20_000, steady_heart(750),
-                 _press({5: {"op": Op.START_ECG}})),
         Scenario("ecg-100bpm-late-detector-early-ejection", 6000,
                  steady_heart(600, pep_pos=0.0, qs2_pos=1.0, r_delay_ms=A.R_DETECT_DELAY_MAX_MS),
                  _press({5: {"op": Op.START_ECG}}), first_rr_ms=600),
@@ -112,10 +128,30 @@ def scenarios() -> list[Scenario]:
                  _press({5: {"op": Op.START_ECG}, 2500: long_timeout_request})),
         Scenario("pressure-80bpm", 6000, steady_heart(750),
                  _press({5: {"op": Op.START_PRESSURE}})),
+        Scenario("pressure-lead-off", 9000,
+                 _lost_between(steady_heart(750), 5, 9, "upstroke_missed"),
+                 _press({5: {"op": Op.START_PRESSURE}})),
+        Scenario("pressure-long-lead-off-after-long-timeout-request", 12_000,
+                 _lost_between(steady_heart(750), 6, 14, "upstroke_missed"),
+                 _press({5: {"op": Op.START_PRESSURE}, 2500: long_timeout_request})),
+        Scenario("pressure-150bpm-no-window", 5000, steady_heart(400),
+                 _press({5: {"op": Op.START_PRESSURE}}), first_rr_ms=400),
         Scenario("pressure-missed-upstrokes", 8000,
                  _with_misses(steady_heart(700), 5, "upstroke_missed"),
                  _press({5: {"op": Op.START_PRESSURE}}), first_rr_ms=700),
         Scenario("asystole-internal", 9000, _silent_between(steady_heart(1000), 2, 6),
+                 _press({4500: {"op": Op.START_INTERNAL}}), first_rr_ms=1000),
+        # an operator pressing START_INTERNAL every 50 ms from the first silent beat on: the
+        # console enters internal mode exactly when its asystole guard allows
+        Scenario("asystole-operator-keeps-pressing-internal", 5000,
+                 _silent_between(steady_heart(1000), 2, 5),
+                 _press({t: {"op": Op.START_INTERNAL} for t in range(2000, 5000, 50)}),
+                 first_rr_ms=1000),
+        # the heart beats again while the balloon is inflated, its activity reported as late
+        # as allowed: helium in the first ejection (P-INTERNAL-RESTART's bound)
+        Scenario("asystole-internal-heart-restarts-mid-inflation", 8000,
+                 _silent_between(steady_heart(1000, activity_delay_ms=A.ACTIVITY_DELAY_MAX_MS),
+                                 2, 5),
                  _press({4500: {"op": Op.START_INTERNAL}}), first_rr_ms=1000),
         # a longer internal inflation time requested 400 ms into a 750 ms cycle, after its
         # 300 ms inflation has ended: it must wait for the next cycle
@@ -132,6 +168,20 @@ def scenarios() -> list[Scenario]:
             {5: {"op": Op.START_ECG}, 4000: ack, 4100: {"op": Op.START_ECG}},
             [(3000, 3600, {"contra_absolute": True}),
              (4050, 7000, {"contra_relative": True, "contra_override": True})])),
+        # a fault or STANDBY mid-inflation in each pumping mode (P-FAULT-HALT and
+        # P-ALWAYS-STOPPABLE are checked for vacuity per mode, balloon inflated)
+        Scenario("ecg-fault-while-inflated", 5000, steady_heart(750),
+                 _while_inflated({"op": Op.START_ECG}, [(3000, {"gas_loss": True}, 50)])),
+        Scenario("pressure-standby-then-fault-while-inflated", 8000, steady_heart(750),
+                 _while_inflated({"op": Op.START_PRESSURE},
+                                 [(3000, {"op": Op.STANDBY}, 1),
+                                  (5500, {"catheter_kink": True}, 50)])),
+        Scenario("internal-standby-then-fault-while-inflated", 7000,
+                 _silent_between(steady_heart(1000), 2, 7),
+                 _while_inflated({"op": Op.START_INTERNAL},
+                                 [(4600, {"op": Op.STANDBY}, 1),
+                                  (5300, {"system_fault": True}, 50)], start_at=4500),
+                 first_rr_ms=1000),
         Scenario("operator-standby-mid-beat", 4000, steady_heart(750),
                  _press({5: {"op": Op.START_ECG}, 3500: {"op": Op.STANDBY}})),
         Scenario("settings-changes", 5000, steady_heart(750), _press(
@@ -141,6 +191,10 @@ def scenarios() -> list[Scenario]:
                                         (1200, 1210, {"mon_integrity_error": True})])),
         Scenario("idle-balloon", 10_200, steady_heart(750), _press({}),
                  {**s, "idle_limit_ms": 10_000}),
+        # last (the longest run, and only the efficacy properties need it): long enough for the R-R floor to climb from the shortest possible interval: the
+        # efficacy envelope (P-ASSIST-EVERY-BEAT) is reached after about 16 steady beats
+        Scenario("ecg-80bpm-steady-20s", 20_000, steady_heart(750),
+                 _press({5: {"op": Op.START_ECG}})),
     ]
 
 

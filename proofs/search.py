@@ -1,7 +1,8 @@
 """Looking for real traces from power-on: witnesses for premises, counterexamples for failures.
 
 - :class:`WitnessFinder` runs the scenario library on the spec and remembers, for each
-  property, a scenario and tick at which its premise holds (non-vacuity).
+  property and each of its named cases (``Property.cases``, e.g. one per trigger mode), a
+  scenario and tick at which that premise holds (non-vacuity).
 - :class:`CounterexampleFinder` first unrolls the transition relation from power-on with
   Z3 for a few ticks (bounded model checking: finds faults that need no heart history),
   then runs the scenario library on the spec (with the failing settings of the
@@ -36,18 +37,21 @@ class Witness:
 
 
 class WitnessFinder:
-    """Finds, per property, a scenario tick at which the premise holds."""
+    """Finds, per property and per named case of its premise (``Property.case``), a
+    scenario tick at which that premise holds."""
 
     def __init__(self, spec: SystemSpec) -> None:
         self.spec = spec
         self.sim = SpecSimulator(spec)
         self.found: dict[str, Witness] = {}
         self._pending = list(scenarios())
+        self._targets = [t for p in spec.properties
+                         for t in (p, *(p.case(name, e) for name, e in p.cases))]
 
     def __call__(self, prop: Property) -> int | None:
         while prop.id not in self.found and self._pending:
             sc = self._pending.pop(0)
-            todo = [p for p in self.spec.properties if p.id not in self.found]
+            todo = [p for p in self._targets if p.id not in self.found]
             run = self.sim.run(sc, todo, stop_when_all_reached=True, keep_rows=False)
             for pid, tick in run.premise_tick.items():
                 self.found.setdefault(pid, Witness(sc.name, tick))

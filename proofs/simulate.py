@@ -226,6 +226,7 @@ class SpecSimulator:
         # names computed once: the loop below runs once per simulated millisecond
         requests = [(st.request.name, st.var.name) for st in SETTINGS]
         primed = {s.name: s.name + "'" for s in self.spec.state}
+        waiting = list(range(len(order)))  #: properties whose premise has not held yet
         for tick in range(sc.ticks):
             values = dict(state)
             values.update(IDLE_INPUTS)
@@ -262,11 +263,16 @@ class SpecSimulator:
                 out.rows.append({"tick": tick, **values})
             flags = (check_state(values) if state_props else ()) + \
                 (check_trans(full) if trans_props else ())
-            for k, pid in enumerate(order):
-                if flags[2 * k] and pid not in out.premise_tick:
-                    out.premise_tick[pid] = tick
-                if not flags[2 * k + 1] and pid not in out.violation_tick:
-                    out.violation_tick[pid] = tick
+            # (premise, formula) pairs: look only at premises not reached yet, and at the
+            # formulas only when one is false (the common tick has none)
+            if waiting and any(flags[0::2]):
+                for k in [k for k in waiting if flags[2 * k]]:
+                    out.premise_tick[order[k]] = tick
+                    waiting.remove(k)
+            if not all(flags[1::2]):
+                for k, pid in enumerate(order):
+                    if not flags[2 * k + 1] and pid not in out.violation_tick:
+                        out.violation_tick[pid] = tick
             if stop_on_violation and out.violation_tick:
                 if keep_rows:
                     out.rows.append({"tick": tick + 1, **nxt})

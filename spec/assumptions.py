@@ -56,6 +56,10 @@ NOTCH_DELAY_MAX_MS = 120
 #: Cardiac activity (any R wave or pulsatile pressure) is noticed within this delay of
 #: the QRS onset of every beat of a beating heart (ms).
 ACTIVITY_DELAY_MAX_MS = 150
+#: The longest gap between two activity reports of a beating heart: the slowest beat
+#: (ASM-HEART-RATE) with its report at the start of one beat and the end of the next
+#: (ASM-ACTIVITY). Silence longer than this means a beat without activity: asystole (ms).
+ACTIVITY_GAP_MAX_MS = RR_MAX_MS + ACTIVITY_DELAY_MAX_MS
 
 #: Helium: no gas reaches the balloon sooner than this after the inflate command (ms).
 GAS_INFLATE_LAG_MIN_MS = 20
@@ -64,7 +68,8 @@ GAS_INFLATE_LAG_MIN_MS = 20
 GAS_DEFLATE_MAX_MS = 40
 
 #: No cardiac activity for this long means asystole: the guard of internal mode (ms).
-#: Must exceed the longest R-R plus the activity delay, or a slow heart would look dead.
+#: Must exceed ACTIVITY_GAP_MAX_MS, or a slow heart would look dead (P-INTERNAL-ENTRY
+#: checks the behaviour against that physiological gap, not against this constant).
 ASYSTOLE_CONFIRM_MS = 2000
 
 #: Jitter of the upstroke report time from beat to beat: PEP step plus detector spread.

@@ -30,6 +30,7 @@ from iabp.spec.environment import (
     R_CHANNEL,
     UPSTROKE_CHANNEL,
     Channel,
+    activity_delay,
     beat_ejection_invariant,
     beat_invariant,
     gas_filled,
@@ -44,6 +45,7 @@ from iabp.spec.environment import (
 from iabp.spec.expr import BOOL, INT, And, Between, Expr, Implies, Ite, Max, Min, Not, Or, Var
 from iabp.spec.modes import PUMPING_MODES, TRIGGER_MODES, Mode
 from iabp.spec.observers import (
+    SINCE_ACTIVITY_CAP_MS,
     SINCE_INTERNAL_CAP_MS,
     obs_beats,
     obs_idle,
@@ -265,6 +267,16 @@ def lemmas(state: list[StateVar]) -> list[Lemma]:
               "ECG trigger on any rhythm: after this beat's R report the controller's timer "
               "and interval are the detector's, inflation waits for the end of ejection, and "
               "helium still draining was let out by the report at the latest"),
+        Lemma("L-RESTART", And(
+            Implies(And(mode.eq(Mode.INTERNAL), Not(heart_silent)), heart_t <= activity_delay),
+            Implies(And(Not(heart_silent), heart_t > activity_delay),
+                    obs_since_activity <= heart_t - activity_delay - 1),
+            Implies(And(Not(heart_silent), obs_since_internal <= A.GAS_DEFLATE_MAX_MS),
+                    heart_t <= activity_delay + obs_since_internal)),
+              ("ASM-HEART-RATE", "ASM-ACTIVITY"),
+              ("L-DOM-CONTROLLER", "L-DOM-ENVIRONMENT", "L-ACTIVITY", "L-BEAT-ANY-RHYTHM"),
+              "a beating heart is in internal mode only until its activity report; the "
+              "report was seen this beat; recent internal pumping ended by then"),
         Lemma("L-ASSIST", _assist_lemma(), sync_asm,
               ("L-DOM-CONTROLLER", "L-DOM-ENVIRONMENT", "L-SETTINGS", "L-QUIET", "L-HEART",
                "L-CH-R", "L-SYNC", "L-EARLY-BEAT", "L-UNASSISTED"),
@@ -293,9 +305,10 @@ def lemmas(state: list[StateVar]) -> list[Lemma]:
                           And(Not(inflate_cmd), _b("alm_trigger_loss")))),
               (), ("L-DOM-CONTROLLER",),
               "the observer's ms-without-trigger equals the controller's trigger timer"),
-        Lemma("L-ACTIVITY", obs_since_activity.eq(_i("since_activity_ms")), (),
+        Lemma("L-ACTIVITY", obs_since_activity.eq(Min(_i("since_activity_ms"),
+                                                      SINCE_ACTIVITY_CAP_MS)), (),
               ("L-DOM-CONTROLLER",),
-              "the observer's ms-since-activity equals the controller's"),
+              "the observer's ms-since-activity is the controller's (saturating earlier)"),
         Lemma("L-UNASSISTED",
               And(Implies(in_trigger_mode(), obs_unassisted.eq(_i("unassisted_triggers"))),
                   Implies(And(in_trigger_mode(), _i("unassisted_triggers")

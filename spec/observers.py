@@ -28,6 +28,9 @@ from iabp.spec.system import Assign, StateVar, VarRole
 from iabp.spec.timing import RR_MAX_MS, RR_MIN_MS
 
 SINCE_INTERNAL_CAP_MS = A.GAS_DEFLATE_MAX_MS + 1
+#: Saturation of the ms-since-activity observer: just past the longest gap between two
+#: activity reports of a beating heart (its own constant, not the controller's guard).
+SINCE_ACTIVITY_CAP_MS = A.ACTIVITY_GAP_MAX_MS + 1
 #: Saturation of the ms-since-the-inflation-began observer: past the longest internal period.
 SINCE_RISE_CAP_MS = 1501
 
@@ -72,7 +75,7 @@ def state_vars() -> list[StateVar]:
         StateVar("obs_beats_since_inflation", INT, o, "trigger reports since the inflate "
                  "command last turned on in a trigger mode (saturates at 3)", 0, 3, init=obs_beats.eq(0)),
         StateVar("obs_since_activity_ms", INT, o, "ms since cardiac activity was reported",
-                 0, A.ASYSTOLE_CONFIRM_MS, init=obs_since_activity.eq(0)),
+                 0, SINCE_ACTIVITY_CAP_MS, init=obs_since_activity.eq(0)),
         StateVar("obs_idle_ms", INT, o, "ms the mode has been STANDBY or HALTED",
                  0, A.IDLE_TIMER_CAP_MS, init=obs_idle.eq(0)),
         StateVar("obs_unassisted_beats", INT, o, "trigger reports in this trigger mode since "
@@ -120,7 +123,7 @@ def console_step() -> list[Assign]:
                 Min(obs_beats + 1, 3), obs_beats)), False, o),
         Assign("obs_since_activity_ms", Ite(Var("activity", BOOL), 0,
                                             Min(obs_since_activity + 1,
-                                                A.ASYSTOLE_CONFIRM_MS)), False, o),
+                                                SINCE_ACTIVITY_CAP_MS)), False, o),
         Assign("obs_unassisted_beats", Ite(
             Or(fresh_entry, Not(trig_mode_n), rising_inflation()), 0,
             Ite(trigger_event(), Min(obs_unassisted + 1, UNASSISTED_CAP), obs_unassisted)),

@@ -33,7 +33,7 @@ from iabp.spec.environment import (
     in_ejection,
 )
 from iabp.spec.expr import BOOL, INT, TRUE, And, Expr, Implies, Ite, Min, Not, Or, Var
-from iabp.spec.modes import Mode, OperatorCommand
+from iabp.spec.modes import PUMPING_MODES, TRIGGER_MODES, Mode, OperatorCommand
 from iabp.spec.observers import (
     obs_beats,
     obs_idle,
@@ -78,22 +78,55 @@ ANY_RHYTHM = A.ANY_RHYTHM_HEART
 EMPTY_AFTER_R_REPORT_MS = A.TICK_MS + A.GAS_DEFLATE_MAX_MS
 
 
-def early_beat_helium_bound_ms() -> list[tuple[int, int, int]]:
-    """The stated bound of P-EARLY-BEAT-BOUND per rate band: ``(rr_lo_ms, rr_hi_ms, ms)``.
+#: The balloon is empty this long after the QRS onset of the first beat after internal
+#: pumping (P-INTERNAL-RESTART): the activity report, the one-tick command and the gas time.
+INTERNAL_RESTART_EMPTY_MS = A.ACTIVITY_DELAY_MAX_MS + A.TICK_MS + A.GAS_DEFLATE_MAX_MS
 
-    On a beat nobody could predict (premature, AF) helium may be in the balloon from the
-    start of ejection (earliest: QRS onset + the band's shortest PEP) until the latest
-    R-wave report (QRS onset + R_DETECT_DELAY_MAX_MS) plus EMPTY_AFTER_R_REPORT_MS; ``rr``
-    is the interval that ENDS at the beat (a premature beat has a short one).
-    """
+
+def helium_bound_by_band_ms(empty_after_onset_ms: int) -> list[tuple[int, int, int]]:
+    """Helium in a beat's ejection, per rate band ``(rr_lo_ms, rr_hi_ms, ms)``, when the
+    balloon is empty from ``empty_after_onset_ms`` after the beat's QRS onset on: ejection
+    starts at the earliest at the onset plus the band's shortest PEP. ``rr`` is the interval
+    that ENDS at the beat (a premature beat has a short one)."""
     edges = (*RR_BAND_EDGES_MS, RR_MAX_MS + 1)
-    return [(lo, hi - 1, max(0, A.R_DETECT_DELAY_MAX_MS + EMPTY_AFTER_R_REPORT_MS - pep))
+    return [(lo, hi - 1, max(0, empty_after_onset_ms - pep))
             for lo, hi, pep in zip(edges, edges[1:], PEP_LO_BAND_MS, strict=False)]
+
+
+def early_beat_helium_bound_ms() -> list[tuple[int, int, int]]:
+    """The stated bound of P-EARLY-BEAT-BOUND per rate band: on a beat nobody could
+    predict (premature, AF) the balloon is empty from the latest R-wave report (QRS onset +
+    R_DETECT_DELAY_MAX_MS) plus EMPTY_AFTER_R_REPORT_MS."""
+    return helium_bound_by_band_ms(A.R_DETECT_DELAY_MAX_MS + EMPTY_AFTER_R_REPORT_MS)
+
+
+def internal_restart_helium_bound_ms() -> list[tuple[int, int, int]]:
+    """The stated bound of P-INTERNAL-RESTART per rate band (the first beat after asystole
+    during internal pumping)."""
+    return helium_bound_by_band_ms(INTERNAL_RESTART_EMPTY_MS)
 
 #: The shortest internal-mode period the validator accepts (ms).
 INTERNAL_PERIOD_MIN_MS = next(s.lo for s in SETTINGS if s.name == "internal_period_ms")
 DETECT = ("ASM-R-DETECT", "ASM-PRESSURE-DETECT", "ASM-MISS-SPACING")
 HIGH_ALARMS = (*HIGH_FAULT_INPUTS.values(), "alm_contra_absolute", "alm_async_activity")
+
+
+def mode_cases(modes: tuple[Mode, ...], primed: bool,
+               inflated: bool = False) -> tuple[tuple[str, Expr], ...]:
+    """One vacuity case per mode (``Property.cases``): the premise must be reachable in
+    each, so e.g. a pressure trigger that never inflates cannot hide behind ECG trigger's
+    witnesses. ``inflated``: with the inflate command on (before the step)."""
+    m = mode.nxt if primed else mode
+    return tuple((x.name.lower().replace("_", " ") + (", balloon inflated" if inflated else ""),
+                  And(m.eq(x), inflate_cmd) if inflated else m.eq(x)) for x in modes)
+
+
+def assist_floor_lo(rr_lo: Expr, floor_updates: Expr) -> Expr:
+    """The lowest the controller's R-R floor can be in a steady run whose shortest R-R is
+    ``rr_lo`` ms: that interval measured early by the detector jitter, or the floor still
+    climbing from the shortest interval the heart can have, ``floor_updates`` beats at
+    ``RR_FLOOR_RISE_MS``."""
+    return Min(rr_lo - A.R_DETECT_JITTER_MS, RR_MIN_MS + RR_FLOOR_RISE_MS * floor_updates)
 
 
 def assist_window_open(rr_lo: Expr, rr_hi: Expr, floor_updates: Expr) -> Expr:
@@ -111,7 +144,7 @@ def assist_window_open(rr_lo: Expr, rr_hi: Expr, floor_updates: Expr) -> Expr:
     """
     s = current_settings()
     jitter = A.R_DETECT_JITTER_MS
-    floor_lo = Min(rr_lo - jitter, RR_MIN_MS + RR_FLOOR_RISE_MS * floor_updates)
+    floor_lo = assist_floor_lo(rr_lo, floor_updates)
     opens = ecg_inflate_at_ms(rr_hi + jitter, s["inflation_offset_ms"])
     return And(rr_lo - jitter >= A.RR_ACCEPT_MIN_MS,
                opens < ecg_inflate_until_ms(floor_lo),
@@ -145,7 +178,8 @@ def properties() -> list[Property]:
             (*HEART, *DETECT), ("L-SYNC", "L-GAS"),
             "When the console turns the inflate command on in a trigger mode, the heart is "
             "in a beating beat and the earliest helium arrival is at or after that beat's "
-            "aortic valve closure (end of ejection)."),
+            "aortic valve closure (end of ejection).",
+            cases=mode_cases(TRIGGER_MODES, primed=True)),
         Property(
             "P-NO-GAS-IN-EJECTION", "the balloon is empty whenever the ventricle ejects",
             ("REQ-DEFL-BEFORE-EJECTION", "REQ-INFL-DIASTOLE"), ("HZ-LATE-DEFL", "HZ-EARLY-INFL"),
@@ -155,7 +189,8 @@ def properties() -> list[Property]:
             (*HEART, *DETECT, "ASM-GAS"), ("L-SYNC", "L-GAS"),
             "From the start of ejection (QRS onset + PEP) to its end (onset + QS2) of every beat, the "
             "balloon holds no helium (deflation complete under the stated gas time), unless "
-            "the gas comes from internal-mode pumping (covered by P-INTERNAL-*)."),
+            "the gas comes from internal-mode pumping (covered by P-INTERNAL-*).",
+            cases=mode_cases(TRIGGER_MODES, primed=False)),
         Property(
             "P-EARLY-BEAT-BOUND", "on any rhythm, helium in ejection ends within the R-wave "
             "decision and the gas time",
@@ -187,6 +222,23 @@ def properties() -> list[Property]:
             "beat the ratio selects: never N + 1 beat reports without an inflation. A pump "
             "that never inflates is safe; this is what makes it a pump."),
         Property(
+            "P-INFLATION-HELD", "in a steady rhythm inside the envelope the balloon stays "
+            "inflated until the deflation point the rhythm allows",
+            ("REQ-ASSIST",), ("HZ-NO-THERAPY",), T,
+            And(assist_every_beat_premise(), inflate_cmd, Not(inflate_cmd.nxt),
+                mode.nxt.eq(Mode.ECG_TRIGGER), Not(_b("set_request")), Not(R_CHANNEL.input)),
+            obs_no_trigger.nxt >= ecg_deflate_at_ms(
+                assist_floor_lo(obs_steady_rr_lo, obs_steady - 2),
+                current_settings()["ecg_deflation_lead_ms"]),
+            (*HEART, *DETECT), ("L-ASSIST", "L-NO-TRIGGER"),
+            "Efficacy, the length of each inflation (no early deflation: a balloon let down "
+            "early gives little augmentation and afterload reduction): under "
+            "P-ASSIST-EVERY-BEAT's premise, an inflation in ECG trigger that ends without a "
+            "new R-wave report, a settings request or a mode change ends no earlier after the "
+            "last R report than the deflation lead before the shortest R-R the run allows. So "
+            "every assisted beat keeps the balloon full from its inflation to that point (the "
+            "README's efficacy table gives the least inflation time per rate)."),
+        Property(
             "P-CONTRA-ABSOLUTE", "no pumping with an absolute contraindication",
             ("REQ-CONTRA-BLOCK",), ("HZ-CONTRA", "HZ-SILENT"), T,
             _b("contra_absolute"),
@@ -213,7 +265,8 @@ def properties() -> list[Property]:
             (), ("L-NO-TRIGGER",),
             "In a trigger mode, once no trigger has been reported for the trigger-loss "
             "timeout, the inflate command is off and the trigger-loss alarm is active (bound: "
-            "the same tick)."),
+            "the same tick).",
+            cases=mode_cases(TRIGGER_MODES, primed=False)),
         Property(
             "P-TRIGGER-LOSS-BOUND", "no trigger for the requirement's bound: deflated and "
             "alarming, whatever the settings",
@@ -224,7 +277,8 @@ def properties() -> list[Property]:
             f"In a trigger mode, once no trigger has been reported for "
             f"{TRIGGER_LOSS_BOUND_MS} ms (the bound REQ-TRIGGER-LOSS states, independent of "
             "the settings in force), the inflate command is off and the trigger-loss alarm is "
-            "active."),
+            "active.",
+            cases=mode_cases(TRIGGER_MODES, primed=False)),
         Property(
             "P-TRIGGER-FRESH", "inflation only in a beat whose own trigger was detected",
             ("REQ-TRIGGER-FRESH",), ("HZ-NO-TRIGGER",), T,
@@ -233,16 +287,21 @@ def properties() -> list[Property]:
             (*HEART, *DETECT), ("L-SYNC", "L-GAS"),
             "The inflate command turns on only in a heart beat whose own trigger (R wave, or "
             "systolic upstroke in pressure mode) the detector has reported, so never on a "
-            "trigger older than one R-R interval."),
+            "trigger older than one R-R interval.",
+            cases=mode_cases(TRIGGER_MODES, primed=True)),
         Property(
             "P-INTERNAL-ENTRY", "internal mode only on confirmation with no cardiac activity",
             ("REQ-INTERNAL-GUARD",), ("HZ-ASYNC",), T,
             And(mode.ne(Mode.INTERNAL), mode.nxt.eq(Mode.INTERNAL)),
             And(op.eq(OperatorCommand.START_INTERNAL),
-                obs_since_activity >= A.ASYSTOLE_CONFIRM_MS, Not(_b("activity"))),
+                obs_since_activity > A.ACTIVITY_GAP_MAX_MS, Not(_b("activity"))),
             (), ("L-ACTIVITY",),
             f"Internal mode is entered only on the operator's explicit START_INTERNAL and "
-            f"only when no cardiac activity has been reported for {A.ASYSTOLE_CONFIRM_MS} ms."),
+            f"only when no cardiac activity has been reported for longer than "
+            f"{A.ACTIVITY_GAP_MAX_MS} ms, the longest gap between two activity reports of a "
+            f"heart beating at the slowest supported rate (the console's own guard waits "
+            f"{A.ASYSTOLE_CONFIRM_MS} ms; the property is stated from physiology, so a "
+            f"shorter guard fails it)."),
         Property(
             "P-INTERNAL-EXIT", "internal mode is left at once on cardiac activity",
             ("REQ-INTERNAL-GUARD",), ("HZ-ASYNC", "HZ-SILENT"), T,
@@ -264,6 +323,23 @@ def properties() -> list[Property]:
             "settings the operator changes mid-cycle: a changed period or inflation time takes "
             "effect at the next cycle, never re-inflating within the current one."),
         Property(
+            "P-INTERNAL-RESTART", "when the heart restarts during internal pumping, its "
+            "first ejection holds helium only until the activity report and the gas time",
+            ("REQ-INTERNAL-GUARD", "REQ-DEFL-BEFORE-EJECTION"), ("HZ-ASYNC", "HZ-LATE-DEFL"),
+            S,
+            And(in_ejection(), obs_since_internal <= A.GAS_DEFLATE_MAX_MS,
+                balloon_may_hold_gas(inflate_cmd)),
+            heart_t < INTERNAL_RESTART_EMPTY_MS,
+            ("ASM-HEART-RATE", "ASM-EJECTION", "ASM-ACTIVITY", "ASM-GAS"), ("L-RESTART",),
+            f"Internal pumping runs on a silent heart; when the heart beats again, the "
+            f"console leaves internal mode on the activity report (at most "
+            f"{A.ACTIVITY_DELAY_MAX_MS} ms after the beat's QRS onset) and the balloon is empty "
+            f"{A.TICK_MS + A.GAS_DEFLATE_MAX_MS} ms later: helium from internal pumping is in an "
+            f"ejection only before {INTERNAL_RESTART_EMPTY_MS} ms after its QRS onset, i.e. at "
+            "most that minus the pre-ejection period (the bound per rate band is printed by "
+            "the prover). This is the first beat after asystole; internal mode is never "
+            "entered on a beating heart (P-INTERNAL-ENTRY)."),
+        Property(
             "P-FAULT-HALT", "a high-priority fault halts pumping within one tick",
             ("REQ-ALARM-HALT",), ("HZ-GAS", "HZ-KINK"), T,
             high_fault,
@@ -271,7 +347,8 @@ def properties() -> list[Property]:
                 *[Implies(_b(i), _b(a).nxt) for i, a in HIGH_FAULT_INPUTS.items()]),
             (), (),
             "On a tick with gas loss, blood detected, catheter kink or system fault, the "
-            "console is HALTED, the inflate command is off and the fault's alarm is active."),
+            "console is HALTED, the inflate command is off and the fault's alarm is active.",
+            cases=mode_cases(PUMPING_MODES, primed=False, inflated=True)),
         Property(
             "P-HALT-LATCH", "halted until the fault is cleared and acknowledged",
             ("REQ-ALARM-HALT",), ("HZ-GAS", "HZ-SILENT"), T,
@@ -292,7 +369,8 @@ def properties() -> list[Property]:
             rise_in_trigger_mode, obs_beats >= _i("set_assist_ratio"),
             (), ("L-RATIO",),
             "Each inflation in a trigger mode is preceded, since the previous inflation, by at "
-            "least N trigger reports, N being the assist ratio in force."),
+            "least N trigger reports, N being the assist ratio in force.",
+            cases=mode_cases(TRIGGER_MODES, primed=True)),
         Property(
             "P-SETTINGS-SAFE", "the settings in force always pass the validator",
             ("REQ-SETTINGS-SAFE",), ("HZ-SETTINGS",), S,
@@ -315,7 +393,8 @@ def properties() -> list[Property]:
             And(is_stopped(primed=True), Not(inflate_cmd.nxt)),
             (), (),
             "From every reachable state, on the tick the operator presses STANDBY the console "
-            "is stopped (STANDBY, or HALTED on a fault) with the inflate command off."),
+            "is stopped (STANDBY, or HALTED on a fault) with the inflate command off.",
+            cases=mode_cases(PUMPING_MODES, primed=False, inflated=True)),
         Property(
             "P-ALARM-LATCH", "high-priority alarms clear only on acknowledge",
             ("REQ-ALARM-LATCH",), ("HZ-SILENT",), T,
@@ -347,7 +426,8 @@ def properties() -> list[Property]:
             f"In a trigger mode, once {UNASSISTED_BEATS_ALARM} more trigger reports than the "
             "assist ratio have gone by without an inflation (heart rate above the inflation "
             "window, inconsistent rhythm, missed notch), the assist-suspended alarm is active: "
-            "pumping never stops silently."),
+            "pumping never stops silently.",
+            cases=mode_cases(TRIGGER_MODES, primed=False)),
         Property(
             "P-NO-START-OVER-ALARM", "pumping never starts over an unacknowledged "
             "high-priority alarm",
@@ -358,7 +438,8 @@ def properties() -> list[Property]:
             "The console starts pumping (from STANDBY or HALTED into a pumping mode) only on a "
             "tick on which no high-priority alarm is active: the operator must acknowledge an "
             "alarm (and its cause must be gone) before pumping can start again, so therapy "
-            "never restarts over an alarm nobody has seen."),
+            "never restarts over an alarm nobody has seen.",
+            cases=mode_cases(PUMPING_MODES, primed=True)),
         Property(
             "P-IDLE-ALARM", "a balloon left still too long raises the idle alarm",
             ("REQ-IDLE-ALARM",), ("HZ-IDLE",), S,

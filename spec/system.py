@@ -17,7 +17,7 @@ from enum import Enum
 from typing import Any
 
 from iabp.spec.errors import SpecError
-from iabp.spec.expr import BOOL, Expr, Sort, Var
+from iabp.spec.expr import BOOL, And, Expr, Sort, Var
 from iabp.spec.walker import free_vars, to_sexpr
 
 
@@ -136,6 +136,10 @@ class Property:
     ``formula`` may read current state, inputs and (for TRANSITION properties) next state.
     ``premise`` is the part that must be reachable for the property not to be vacuous.
     ``assumptions`` and ``lemmas`` are exactly what the proof may use.
+    ``cases`` names parts of the premise that must EACH be reachable (e.g. one per trigger
+    mode): a property about inflations in ECG and pressure trigger proves nothing about
+    pressure trigger if pressure trigger never inflates, so the prover checks
+    ``premise and case`` for vacuity, and finds a witness trace for it, case by case.
     """
 
     id: str
@@ -148,10 +152,17 @@ class Property:
     assumptions: tuple[str, ...]
     lemmas: tuple[str, ...]
     plain: str
+    cases: tuple[tuple[str, Expr], ...] = ()
 
     @property
     def formula(self) -> Expr:
         return self.premise.implies(self.conclusion)
+
+    def case(self, name: str, expr: Expr) -> Property:
+        """This property with its premise narrowed to one named case (a witness target:
+        the same id with ``@name`` appended, no cases of its own)."""
+        return dataclasses.replace(self, id=f"{self.id}@{name}", premise=And(self.premise, expr),
+                                   cases=())
 
 
 @dataclass(frozen=True)
@@ -279,6 +290,9 @@ class SystemSpec:
         for p in self.properties:
             if p.formula.sort != BOOL:
                 raise SpecError(f"property {p.id} is not Boolean")
+            for name, case in p.cases:
+                if case.sort != BOOL:
+                    raise SpecError(f"property {p.id}: case {name!r} is not Boolean")
             for lid in p.lemmas:
                 self.lemma(lid)
         return self
@@ -300,6 +314,7 @@ class SystemSpec:
                   f"{to_sexpr(lem.expr)}" for lem in self.lemmas]
         lines += [f"property {p.id} {p.kind.value} {','.join(p.assumptions)} "
                   f"{','.join(p.lemmas)} {to_sexpr(p.premise)} {to_sexpr(p.conclusion)}"
+                  + "".join(f" case {name!r} {to_sexpr(e)}" for name, e in p.cases)
                   for p in self.properties]
         return "\n".join(lines) + "\n"
 

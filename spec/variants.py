@@ -14,13 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from iabp.spec.controller_step import (
+    ecg_inflate_at_ms,
     ecg_inflate_until_ms,
     inflate_cmd,
     mode,
     op,
     pressure_inflate_until_ms,
 )
-from iabp.spec.expr import BOOL, FALSE, INT, And, Expr, Not, Or, Var
+from iabp.spec.expr import BOOL, FALSE, INT, And, Expr, Ite, Not, Or, Var
 from iabp.spec.iabp import iabp_spec
 from iabp.spec.modes import Mode, OperatorCommand
 from iabp.spec.settings import requested_settings, validator_clauses_for
@@ -29,12 +30,19 @@ from iabp.spec.system import SystemSpec
 
 @dataclass(frozen=True)
 class Variant:
-    """A named mistake, the property it must break, and how to make it."""
+    """A named mistake, the property it must break, and how to make it.
+
+    ``expected`` is how the proof must fail: ``VIOLATED`` (a counterexample trace from
+    power-on) for a mistake that does harm, ``VACUOUS`` for one that takes a whole case of
+    the property away (a mode that never inflates is safe, and the property about its
+    inflations proves nothing: the prover must say so, not PROVED).
+    """
 
     id: str
     breaks: str
     mistake: str
     build: Callable[[SystemSpec], SystemSpec]
+    expected: str = "VIOLATED"
 
     def spec(self) -> SystemSpec:
         return self.build(iabp_spec())
@@ -58,6 +66,24 @@ def _inflate_without_ecg_timing() -> Expr:
     window, since_n, floor_n = _b("inflation_window"), _n("since_trigger_ms"), _n("rr_floor_ms")
     return Or(And(ecg, window, since_n < ecg_inflate_until_ms(floor_n)),
               And(press, window, _b("notch"), since_n < pressure_inflate_until_ms(floor_n)))
+
+
+def _pressure_never_inflates() -> Expr:
+    """The inflate decision with pressure trigger's branch gone (ECG trigger unchanged)."""
+    ecg = mode.nxt.eq(Mode.ECG_TRIGGER)
+    window, since_n, floor_n = _b("inflation_window"), _n("since_trigger_ms"), _n("rr_floor_ms")
+    return And(ecg, window, since_n >= ecg_inflate_at_ms(_n("rr_est_ms"),
+                                                         _n("set_inflation_offset_ms")),
+               since_n < ecg_inflate_until_ms(floor_n))
+
+
+def _one_tick_inflations() -> Expr:
+    """The balloon command in a trigger mode without its hold: on only on the tick the
+    inflation starts (internal mode unchanged)."""
+    internal = mode.nxt.eq(Mode.INTERNAL)
+    return Ite(internal, _n("internal_phase_ms") < _n("internal_cycle_inflation_ms"),
+               And(_b("trigger_mode"), Not(_b("mode_entered")), Not(_b("trigger")),
+                   Not(_b("deflation_due")), Not(_b("trigger_lost")), _b("inflate_now")))
 
 
 def _weaker_validator(spec: SystemSpec, drop: str, name: str) -> SystemSpec:
@@ -118,9 +144,20 @@ def variants() -> list[Variant]:
                 "internal mode starts on the key alone, with the heart beating",
                 _replace("guard.may_start_internal",
                          And(op.eq(OperatorCommand.START_INTERNAL), _b("pumping_permitted")))),
+        Variant("V-INTERNAL-SHORT-ASYSTOLE-GUARD", "P-INTERNAL-ENTRY",
+                "the asystole confirmation is 1000 ms instead of 2000: a heart beating at "
+                "40-60 bpm looks dead between two beats (issue 14's shared-constant mutation; "
+                "the property now states the gap from physiology)",
+                _replace("guard.may_start_internal", And(
+                    op.eq(OperatorCommand.START_INTERNAL), _b("pumping_permitted"),
+                    _i("since_activity_ms") >= 1000, Not(_b("activity"))))),
         Variant("V-INTERNAL-IGNORES-ACTIVITY", "P-INTERNAL-EXIT",
                 "internal pumping continues when the heart starts beating",
                 _replace("guard.cardiac_activity", FALSE)),
+        Variant("V-INTERNAL-FINISHES-INFLATION", "P-INTERNAL-RESTART",
+                "on cardiac activity internal mode waits for the balloon to be deflated (to "
+                "finish the cycle) before it stops: the restarted heart ejects into helium",
+                _replace("guard.cardiac_activity", And(_b("activity"), Not(inflate_cmd)))),
         Variant("V-INTERNAL-SETTINGS-MID-CYCLE", "P-INTERNAL-RATE",
                 "a settings change in internal mode applies at once, mid-cycle (a longer "
                 "inflation time set after the deflation re-inflates within the same cycle)",
@@ -201,6 +238,15 @@ def variants() -> list[Variant]:
                     s.assign("arm_on_trigger").expr,
                     _i("beats_since_inflation") >= _n("set_assist_ratio")),
                     "iabp-broken-ratio-late")),
+        Variant("V-PRESSURE-NEVER-INFLATES", "P-INFL-DIASTOLE",
+                "pressure trigger never inflates (no therapy in that mode; issue 14's "
+                "mutation): the inflation properties must not stay PROVED on ECG trigger's "
+                "witnesses alone", _replace("inflate_now", _pressure_never_inflates()),
+                expected="VACUOUS"),
+        Variant("V-ONE-TICK-INFLATIONS", "P-INFLATION-HELD",
+                "every trigger-mode inflation lasts 1 ms (no augmentation; each one also resets "
+                "the unassisted-beat count, so the assist-suspended alarm never fires; issue "
+                "14's mutation)", _replace("inflate_cmd", _one_tick_inflations())),
         Variant("V-ASSUME-NO-RR-STEP-LIMIT", "P-NO-GAS-IN-EJECTION",
                 "the proof is run without ASM-RR-STEP (premature beats allowed)",
                 _drop_assumption("ASM-RR-STEP")),

@@ -134,6 +134,14 @@ UNOBSERVABLE: Final[tuple[Unobservable, ...]] = (
                  "a monitor that stops the pump because it skipped beats removes the rest of "
                  "the therapy; unassisted beats are checked through the console's own "
                  "assist-suspended alarm instead", ("MON-ASSIST-SUSPENDED",)),
+    Unobservable("P-INFLATION-HELD", "nothing, but stopping would be the wrong answer",
+                 "an inflation cut short is less therapy, not harm: stopping the pump for it "
+                 "would remove the rest; the console's inflation times are in the audit log",
+                 ("MON-ASSIST-SUSPENDED",)),
+    Unobservable("P-INTERNAL-RESTART", "nothing: it follows from a rule already checked",
+                 "the bound holds because internal mode is left on the activity report, which "
+                 "MON-INTERNAL-EXIT checks from the monitor's own R peaks (a late exit trips "
+                 "it before the bound is reached)", ("MON-INTERNAL-EXIT",)),
     Unobservable("MODE_TABLE guards", "operator keys and fault sensors in the guards",
                  "only source -> destination pairs are checked", ("MON-MODE-TABLE",)),
 )
