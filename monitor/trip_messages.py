@@ -15,7 +15,7 @@ from typing import Any, Final
 from iabp.monitor.rules.base import RuleConfig
 from iabp.spec import assumptions as A
 from iabp.spec.modes import PUMPING_MODES, Mode
-from iabp.spec.properties import INTERNAL_PERIOD_MIN_MS
+from iabp.spec.properties import INTERNAL_PERIOD_MAX_MS, INTERNAL_PERIOD_MIN_MS
 
 _TOKEN: Final = re.compile(r"([A-Za-z_]\w*'?)=(\S*)")
 _INT: Final = re.compile(r"-?\d+")
@@ -224,8 +224,19 @@ def _internal_exit(r: _Reading) -> str:
 
 def _internal_rate(r: _Reading) -> str:
     gap = r.int("obs_since_inflation_start_ms") + 1
-    return (f"internal pumping started an inflation {gap} ms after the previous one "
-            f"(limit {INTERNAL_PERIOD_MIN_MS} ms, the shortest internal period)")
+    if gap < INTERNAL_PERIOD_MIN_MS:
+        return (f"internal pumping started an inflation {gap} ms after the previous one "
+                f"(limit {INTERNAL_PERIOD_MIN_MS} ms: at most {60_000 // INTERNAL_PERIOD_MIN_MS} "
+                "/min)")
+    off = r.int("obs_since_deflation_start_ms") + 1
+    return (f"internal pumping inflated again {off} ms after the last deflation began "
+            f"(the balloon needs {A.GAS_DEFLATE_MAX_MS} ms to empty)")
+
+
+def _internal_deflates(r: _Reading) -> str:
+    held = r.int("obs_since_inflation_start_ms")
+    return (f"an internal-mode inflation has lasted {held} ms: the balloon is not let down in "
+            f"the cycle (limit {INTERNAL_PERIOD_MAX_MS - A.GAS_DEFLATE_MAX_MS} ms)")
 
 
 def _fault_halt(r: _Reading) -> str:
@@ -310,6 +321,7 @@ RULE_MESSAGES: Final[Mapping[str, Callable[[_Reading], str]]] = {
     "MON-INTERNAL-ENTRY": _internal_entry,
     "MON-INTERNAL-EXIT": _internal_exit,
     "MON-INTERNAL-RATE": _internal_rate,
+    "MON-INTERNAL-DEFLATES": _internal_deflates,
     "MON-FAULT-HALT": _fault_halt,
     "MON-RATIO": _ratio,
     "MON-SETTINGS-SAFE": _settings_safe,

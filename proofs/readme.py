@@ -101,7 +101,7 @@ def _assist_after_beats(window: Callable[[dict[str, int]], bool], rr_lo: int, rr
     return None
 
 
-def _least_inflation_ms(lo: int, hi: int) -> int:
+def least_inflation_ms(lo: int, hi: int) -> int:
     """Inflation time every assisted beat gets in a long steady run with R-R in
     [lo, hi] ms: from the latest start the inflation rule allows (the end of ejection
     predicted for the longest interval the detector can measure) to the earlier of the
@@ -128,7 +128,7 @@ def efficacy_table() -> str:
         for lo, hi in ((r, r), (r - 20, r + 20)):
             k = _assist_after_beats(window, lo, hi)
             cells.append("not proved" if k is None else f"{k} beats")
-        held = (f"{_least_inflation_ms(r, r)} ms" if cells[0] != "not proved" else "-")
+        held = (f"{least_inflation_ms(r, r)} ms" if cells[0] != "not proved" else "-")
         rows.append(f"| {hr} | {r} | {cells[0]} | {cells[1]} | {held} |")
     return "\n".join(rows)
 

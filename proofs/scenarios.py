@@ -13,8 +13,9 @@ from typing import Any
 
 from iabp.proofs.simulate import BeatChoice, HeartScript, OperatorScript, Scenario, steady_heart
 from iabp.spec import assumptions as A
+from iabp.spec.engines.to_python import compile_expr
 from iabp.spec.modes import OperatorCommand as Op
-from iabp.spec.settings import DEFAULT_SETTINGS
+from iabp.spec.settings import DEFAULT_SETTINGS, SETTINGS, current_settings, settings_valid
 
 
 def _press(at: dict[int, Mapping[str, Any]]) -> OperatorScript:
@@ -121,8 +122,9 @@ def scenarios() -> list[Scenario]:
                  ratio3),
         Scenario("ecg-missed-beats", 8000, _with_misses(steady_heart(700), 5),
                  _press({5: {"op": Op.START_ECG}}), first_rr_ms=700),
+        # the operator acknowledges while the lead is still off (the alarm must stay)
         Scenario("ecg-lead-off", 9000, _lost_between(steady_heart(750), 5, 9),
-                 _press({5: {"op": Op.START_ECG}})),
+                 _press({5: {"op": Op.START_ECG}, 6000: ack})),
         Scenario("ecg-long-lead-off-after-long-timeout-request", 12_000,
                  _lost_between(steady_heart(750), 6, 14),
                  _press({5: {"op": Op.START_ECG}, 2500: long_timeout_request})),
@@ -130,7 +132,7 @@ def scenarios() -> list[Scenario]:
                  _press({5: {"op": Op.START_PRESSURE}})),
         Scenario("pressure-lead-off", 9000,
                  _lost_between(steady_heart(750), 5, 9, "upstroke_missed"),
-                 _press({5: {"op": Op.START_PRESSURE}})),
+                 _press({5: {"op": Op.START_PRESSURE}, 6000: ack})),
         Scenario("pressure-long-lead-off-after-long-timeout-request", 12_000,
                  _lost_between(steady_heart(750), 6, 14, "upstroke_missed"),
                  _press({5: {"op": Op.START_PRESSURE}, 2500: long_timeout_request})),
@@ -216,3 +218,57 @@ def _alternate_misses(base: HeartScript) -> HeartScript:
         b = base(i, prev_rr, prev_pep)
         return BeatChoice(**{**b.__dict__, "r_missed": i % 2 == 1})
     return script
+
+
+def least_accepted(name: str, base: Mapping[str, int] = DEFAULT_SETTINGS) -> int:
+    """The smallest value of setting ``name`` the validator accepts, the others at ``base``:
+    the corner the proofs must hold at (e.g. the shortest deflation lead)."""
+    valid = compile_expr(settings_valid(current_settings()))
+    st = next(x for x in SETTINGS if x.name == name)
+    return next(v for v in range(st.lo, st.hi + 1)
+                if valid({f"set_{k}": val for k, val in {**base, name: v}.items()}))
+
+
+def _delays_alternating(base: HeartScript) -> HeartScript:
+    """The R-wave decision alternates between the earliest and the latest allowed delay:
+    the measured R-R alternates by twice the jitter."""
+    def script(i: int, prev_rr: int, prev_pep: int) -> BeatChoice:
+        b = base(i, prev_rr, prev_pep)
+        delay = A.R_DETECT_DELAY_MIN_MS if i % 2 else A.R_DETECT_DELAY_MAX_MS
+        return BeatChoice(**{**b.__dict__, "r_delay_ms": delay})
+    return script
+
+
+#: R-R intervals of the corner hearts: the edges of the rate bands the controller pumps in.
+CORNER_RR_MS = (500, 545, 600, 670, 750, 860, 1000, 1200, 1500)
+
+
+def corner_scenarios() -> list[Scenario]:
+    """Hearts and settings at the edges of what the assumptions and the validator allow, for
+    the counterexample search only (a failed induction whose trace needs a corner): per
+    band-edge R-R, ejection as early and valve closure as late as the bands allow with the
+    detector at its latest, the decision delay alternating between its extremes, and the
+    R-R stepping by the largest step the rhythm assumption allows; each at the default
+    settings and with the shortest deflation lead and earliest inflation offset the
+    validator accepts."""
+    tight = {**DEFAULT_SETTINGS,
+             "ecg_deflation_lead_ms": least_accepted("ecg_deflation_lead_ms"),
+             "inflation_offset_ms": least_accepted("inflation_offset_ms")}
+    start = _press({5: {"op": Op.START_ECG}})
+    out: list[Scenario] = []
+    for label, settings in (("default settings", dict(DEFAULT_SETTINGS)),
+                            ("tightest settings", tight)):
+        for rr in CORNER_RR_MS:
+            step = min(A.RR_STEP_MAX_MS, rr - 500)
+            hearts = {
+                "late detector, early ejection, late closure":
+                    steady_heart(rr, pep_pos=0.0, qs2_pos=1.0,
+                                 r_delay_ms=A.R_DETECT_DELAY_MAX_MS),
+                "decision delay alternating":
+                    _delays_alternating(steady_heart(rr, pep_pos=0.0, qs2_pos=1.0)),
+                "R-R stepping, delay alternating":
+                    _delays_alternating(_varying([rr, rr - step], pep_pos=0.0, qs2_pos=1.0)),
+            }
+            out += [Scenario(f"corner {rr} ms: {name} ({label})", 8 * rr, heart, start,
+                             settings, first_rr_ms=rr) for name, heart in hearts.items()]
+    return out

@@ -13,13 +13,14 @@ counterexample found here is real, never an artefact of weak lemmas.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
 import z3
 
 from iabp.proofs.engine import ProofContext, property_assumptions
-from iabp.proofs.scenarios import assumption_breaking, scenarios
+from iabp.proofs.scenarios import assumption_breaking, corner_scenarios, scenarios
 from iabp.proofs.simulate import Scenario, SpecSimulator
 from iabp.proofs.to_z3 import Frame, domains, state_translator, step_relation
 from iabp.spec.engines.to_python import compile_expr
@@ -28,6 +29,8 @@ from iabp.spec.settings import DEFAULT_SETTINGS, SETTINGS, current_settings, set
 from iabp.spec.system import Property, PropertyKind, SystemSpec
 
 Trace = list[dict[str, Any]]
+#: How scenarios re-run with the induction counterexample's settings are labelled.
+CTI_LABEL = "counterexample settings"
 
 
 @dataclass
@@ -126,9 +129,12 @@ class CounterexampleFinder:
                 return None
         base = list(scenarios())
         tries: list[Scenario] = [*base, *assumption_breaking()]
+        # the induction counterexample's settings, and each setting at the extremes this
+        # spec's validator accepts, on every scenario (a setting may matter in one mode only)
         for label, settings in self._candidate_settings():
             tries += [replace(sc, name=f"{sc.name} ({label})", settings=settings)
-                      for sc in base[:6]]
+                      for sc in base]
+        tries += corner_scenarios()
         for sc in tries:
             try:
                 run = self._sim.run(sc, [prop], stop_on_violation=True,
@@ -146,16 +152,35 @@ class CounterexampleFinder:
         broken validator lets an unsafe setting through)."""
         out: list[tuple[str, dict[str, int]]] = []
         if self.cti_settings is not None:
-            out.append(("counterexample settings", self.cti_settings))
+            out.append((CTI_LABEL, self.cti_settings))
         accepts = compile_expr(self.spec.init[0])
         real = compile_expr(settings_valid(current_settings()))
+
+        def ok(check: Any, name: str, value: int) -> bool:
+            return bool(check({f"set_{k}": v for k, v in
+                               {**DEFAULT_SETTINGS, name: value}.items()}))
+
         for st in SETTINGS:
-            for value in (st.lo, st.hi):
-                cand = {**DEFAULT_SETTINGS, st.name: value}
-                values = {f"set_{k}": v for k, v in cand.items()}
-                if accepts(values) and not real(values):
-                    out.append((f"{st.name}={value}", cand))
+            span = st.hi - st.lo
+            for value in (_extreme(lambda v, n=st.name: ok(accepts, n, v), st.default,
+                                   st.lo - 4 * span, -1),
+                          _extreme(lambda v, n=st.name: ok(accepts, n, v), st.default,
+                                   st.hi + 4 * span, +1)):
+                if not ok(real, st.name, value):
+                    out.append((f"{st.name}={value}", {**DEFAULT_SETTINGS, st.name: value}))
         return out
+
+
+def _extreme(accepted: Callable[[int], bool], start: int, bound: int, direction: int) -> int:
+    """The farthest value from ``start`` towards ``bound`` that ``accepted`` (an interval
+    containing ``start``) still takes: a broken validator's widest setting."""
+    good, bad = start, bound + direction
+    if accepted(bound):
+        return bound
+    while abs(bad - good) > 1:
+        mid = (good + bad) // 2
+        good, bad = (mid, bad) if accepted(mid) else (good, mid)
+    return good
 
 
 def _py(v: z3.ExprRef, ctx: ProofContext, name: str, spec: SystemSpec) -> Any:

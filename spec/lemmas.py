@@ -46,12 +46,14 @@ from iabp.spec.expr import BOOL, INT, And, Between, Expr, Implies, Ite, Max, Min
 from iabp.spec.modes import PUMPING_MODES, TRIGGER_MODES, Mode
 from iabp.spec.observers import (
     SINCE_ACTIVITY_CAP_MS,
+    SINCE_FALL_CAP_MS,
     SINCE_INTERNAL_CAP_MS,
     obs_beats,
     obs_idle,
     obs_in_ecg,
     obs_no_trigger,
     obs_since_activity,
+    obs_since_fall,
     obs_since_internal,
     obs_since_rise,
     obs_steady,
@@ -324,7 +326,10 @@ def lemmas(state: list[StateVar]) -> list[Lemma]:
             _i("internal_cycle_inflation_ms") >= _setting_lo("internal_inflation_ms"),
             _i("internal_cycle_inflation_ms") + A.GAS_DEFLATE_MAX_MS
             < _i("internal_cycle_period_ms"),
-            inflate_cmd.eq(_i("internal_phase_ms") < _i("internal_cycle_inflation_ms")))),
+            inflate_cmd.eq(_i("internal_phase_ms") < _i("internal_cycle_inflation_ms")),
+            Implies(Not(inflate_cmd), obs_since_fall.eq(Min(
+                _i("internal_phase_ms") - _i("internal_cycle_inflation_ms"),
+                SINCE_FALL_CAP_MS))))),
               (), ("L-DOM-CONTROLLER", "L-SETTINGS", "L-QUIET"),
               "in internal mode the cycle runs with settings the validator accepted, the "
               "inflation starts at phase 0 and the observer's ms-since-inflation-start is "

@@ -33,6 +33,8 @@ SINCE_INTERNAL_CAP_MS = A.GAS_DEFLATE_MAX_MS + 1
 SINCE_ACTIVITY_CAP_MS = A.ACTIVITY_GAP_MAX_MS + 1
 #: Saturation of the ms-since-the-inflation-began observer: past the longest internal period.
 SINCE_RISE_CAP_MS = 1501
+#: Saturation of the ms-since-the-deflation-began observer: past the gas deflation time.
+SINCE_FALL_CAP_MS = A.GAS_DEFLATE_MAX_MS + 1
 
 obs_since_internal = Var("obs_since_internal_ms", INT)
 obs_no_trigger = Var("obs_no_trigger_ms", INT)
@@ -41,6 +43,7 @@ obs_since_activity = Var("obs_since_activity_ms", INT)
 obs_idle = Var("obs_idle_ms", INT)
 obs_unassisted = Var("obs_unassisted_beats", INT)
 obs_since_rise = Var("obs_since_inflation_start_ms", INT)
+obs_since_fall = Var("obs_since_deflation_start_ms", INT)
 obs_in_ecg = Var("obs_in_ecg_ms", INT)
 obs_steady = Var("obs_steady_beats", INT)
 obs_steady_rr_lo = Var("obs_steady_rr_lo_ms", INT)
@@ -84,6 +87,9 @@ def state_vars() -> list[StateVar]:
         StateVar("obs_since_inflation_start_ms", INT, o, "ms since the inflate command last "
                  "turned on (saturating)", 0, SINCE_RISE_CAP_MS,
                  init=obs_since_rise.eq(SINCE_RISE_CAP_MS)),
+        StateVar("obs_since_deflation_start_ms", INT, o, "ms since the inflate command last "
+                 "turned off (saturating)", 0, SINCE_FALL_CAP_MS,
+                 init=obs_since_fall.eq(SINCE_FALL_CAP_MS)),
         StateVar("obs_in_ecg_ms", INT, o, "ms the console has been in ECG trigger mode without "
                  "a break (saturating; 0 outside it)", 0, IN_ECG_CAP_MS,
                  init=obs_in_ecg.eq(0)),
@@ -132,6 +138,9 @@ def console_step() -> list[Assign]:
                                   Min(obs_idle + 1, A.IDLE_TIMER_CAP_MS), 0), False, o),
         Assign("obs_since_inflation_start_ms", Ite(rising_inflation(), 0,
                                                    Min(obs_since_rise + 1, SINCE_RISE_CAP_MS)),
+               False, o),
+        Assign("obs_since_deflation_start_ms", Ite(And(inflate_cmd, Not(inflate_cmd.nxt)), 0,
+                                                   Min(obs_since_fall + 1, SINCE_FALL_CAP_MS)),
                False, o),
         Assign("obs_in_ecg_ms", Ite(mode.nxt.eq(Mode.ECG_TRIGGER),
                                     Min(obs_in_ecg + 1, IN_ECG_CAP_MS), 0), False, o),

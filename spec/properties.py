@@ -12,7 +12,6 @@ from iabp.spec import assumptions as A
 from iabp.spec.controller_step import (
     HIGH_FAULT_INPUTS,
     RR_FLOOR_RISE_MS,
-    UNASSISTED_BEATS_ALARM,
     ecg_deflate_at_ms,
     ecg_inflate_at_ms,
     ecg_inflate_until_ms,
@@ -40,6 +39,7 @@ from iabp.spec.observers import (
     obs_in_ecg,
     obs_no_trigger,
     obs_since_activity,
+    obs_since_fall,
     obs_since_internal,
     obs_since_rise,
     obs_steady,
@@ -47,6 +47,11 @@ from iabp.spec.observers import (
     obs_steady_rr_lo,
     obs_unassisted,
     rising_inflation,
+)
+from iabp.spec.requirements import (
+    ASSIST_SUSPENDED_WITHIN_BEATS,
+    INTERNAL_RATE_MAX_PER_MIN,
+    INTERNAL_RATE_MIN_PER_MIN,
 )
 from iabp.spec.settings import SETTINGS, current_settings, requested_settings, settings_valid
 from iabp.spec.system import Property, PropertyKind
@@ -106,7 +111,10 @@ def internal_restart_helium_bound_ms() -> list[tuple[int, int, int]]:
     return helium_bound_by_band_ms(INTERNAL_RESTART_EMPTY_MS)
 
 #: The shortest internal-mode period the validator accepts (ms).
-INTERNAL_PERIOD_MIN_MS = next(s.lo for s in SETTINGS if s.name == "internal_period_ms")
+#: The shortest and longest internal-mode cycle the requirement allows (ms): iabp.md's
+#: internal rate range, not the validator's setting range.
+INTERNAL_PERIOD_MIN_MS = 60_000 // INTERNAL_RATE_MAX_PER_MIN
+INTERNAL_PERIOD_MAX_MS = 60_000 // INTERNAL_RATE_MIN_PER_MIN
 DETECT = ("ASM-R-DETECT", "ASM-PRESSURE-DETECT", "ASM-MISS-SPACING")
 HIGH_ALARMS = (*HIGH_FAULT_INPUTS.values(), "alm_contra_absolute", "alm_async_activity")
 
@@ -312,16 +320,32 @@ def properties() -> list[Property]:
             "internal mode, turns the inflate command off and raises the high-priority "
             "alarm on the same tick, so before the next inflation."),
         Property(
-            "P-INTERNAL-RATE", "internal pumping never inflates faster than its slowest "
-            "allowed period", ("REQ-INTERNAL-GUARD", "REQ-SETTINGS-SAFE"),
+            "P-INTERNAL-RATE", "internal pumping never inflates faster than its fastest "
+            "allowed rate, and empties the balloon before each inflation",
+            ("REQ-INTERNAL-GUARD", "REQ-SETTINGS-SAFE"),
             ("HZ-ASYNC", "HZ-SETTINGS"), T,
             And(mode.eq(Mode.INTERNAL), mode.nxt.eq(Mode.INTERNAL), rising_inflation()),
-            obs_since_rise + 1 >= INTERNAL_PERIOD_MIN_MS,
+            And(obs_since_rise + 1 >= INTERNAL_PERIOD_MIN_MS,
+                obs_since_fall + 1 > A.GAS_DEFLATE_MAX_MS),
             (), ("L-INTERNAL",),
-            f"In internal mode an inflation starts at least {INTERNAL_PERIOD_MIN_MS} ms (the "
-            "shortest internal period the validator accepts) after the previous one, whatever "
-            "settings the operator changes mid-cycle: a changed period or inflation time takes "
-            "effect at the next cycle, never re-inflating within the current one."),
+            f"In internal mode an inflation starts at least {INTERNAL_PERIOD_MIN_MS} ms after "
+            f"the previous one ({INTERNAL_RATE_MAX_PER_MIN} /min, the fastest internal rate of "
+            "iabp.md, not the validator's own range) and after the command has been off for "
+            f"longer than the gas deflation time ({A.GAS_DEFLATE_MAX_MS} ms: the balloon is "
+            "empty before it fills again), whatever settings the operator changes mid-cycle: "
+            "a changed period or inflation time takes effect at the next cycle."),
+        Property(
+            "P-INTERNAL-DEFLATES", "no internal inflation outlasts the slowest cycle's time "
+            "to empty", ("REQ-INTERNAL-GUARD", "REQ-SETTINGS-SAFE"), ("HZ-ASYNC", "HZ-SETTINGS"),
+            S,
+            And(mode.eq(Mode.INTERNAL), inflate_cmd),
+            obs_since_rise + A.GAS_DEFLATE_MAX_MS < INTERNAL_PERIOD_MAX_MS,
+            (), ("L-INTERNAL",),
+            f"In internal mode an inflation lasts less than {INTERNAL_PERIOD_MAX_MS} ms (the "
+            f"slowest internal cycle, {INTERNAL_RATE_MIN_PER_MIN} /min) minus the gas "
+            f"deflation time ({A.GAS_DEFLATE_MAX_MS} ms): the balloon is let down in every "
+            "cycle, never held up through asynchronous pumping (with P-INTERNAL-RATE: "
+            "emptied before each new inflation)."),
         Property(
             "P-INTERNAL-RESTART", "when the heart restarts during internal pumping, its "
             "first ejection holds helium only until the activity report and the gas time",
@@ -420,10 +444,10 @@ def properties() -> list[Property]:
             "P-ASSIST-SUSPENDED-ALARM", "beats without assistance raise an alarm",
             ("REQ-ALARM-LATCH",), ("HZ-SILENT",), S,
             And(in_trigger_mode(), obs_unassisted >= _i("set_assist_ratio")
-                + UNASSISTED_BEATS_ALARM),
+                + ASSIST_SUSPENDED_WITHIN_BEATS),
             _b("alm_assist_suspended"),
             (), ("L-UNASSISTED",),
-            f"In a trigger mode, once {UNASSISTED_BEATS_ALARM} more trigger reports than the "
+            f"In a trigger mode, once {ASSIST_SUSPENDED_WITHIN_BEATS} more trigger reports than the "
             "assist ratio have gone by without an inflation (heart rate above the inflation "
             "window, inconsistent rhythm, missed notch), the assist-suspended alarm is active: "
             "pumping never stops silently.",

@@ -104,5 +104,18 @@ REQUIREMENTS: tuple[Requirement, ...] = (
                 "estimate", ("HZ-EARLY-INFL", "HZ-LATE-DEFL", "HZ-BLIND")),
 )
 
+# -- the requirements' own numbers ------------------------------------------------------------
+# Stated from the domain (``shared/domain/iabp.md``) or as the project's requirement, never
+# read from the controller: a property that states its bound with the controller's own
+# constant cannot catch a change of that constant (issue 14's shared-constant mutations).
+
+#: iabp.md, modes: internal (asynchronous) pumping runs at 40-120 /min.
+INTERNAL_RATE_MIN_PER_MIN = 40
+INTERNAL_RATE_MAX_PER_MIN = 120
+#: REQ-ALARM-LATCH for therapy (project requirement): pumping never stops silently; the
+#: assist-suspended alarm is active once this many trigger reports beyond the assist ratio
+#: have gone by without an inflation.
+ASSIST_SUSPENDED_WITHIN_BEATS = 3
+
 HAZARD_BY_ID: dict[str, Hazard] = {h.id: h for h in HAZARDS}
 REQUIREMENT_BY_ID: dict[str, Requirement] = {r.id: r for r in REQUIREMENTS}

@@ -21,10 +21,10 @@ from iabp.spec.controller_step import (
     op,
     pressure_inflate_until_ms,
 )
-from iabp.spec.expr import BOOL, FALSE, INT, And, Expr, Ite, Not, Or, Var
+from iabp.spec.expr import BOOL, FALSE, INT, And, Between, Expr, Ite, Not, Or, Var
 from iabp.spec.iabp import iabp_spec
 from iabp.spec.modes import Mode, OperatorCommand
-from iabp.spec.settings import requested_settings, validator_clauses_for
+from iabp.spec.settings import SETTINGS, requested_settings, validator_clauses_for
 from iabp.spec.system import SystemSpec
 
 
@@ -95,6 +95,19 @@ def _weaker_validator(spec: SystemSpec, drop: str, name: str) -> SystemSpec:
     return dataclasses.replace(out, init=(And(*init_clauses), *out.init[1:])).checked()
 
 
+def _wider_range(spec: SystemSpec, name: str, lo: int) -> SystemSpec:
+    """The validator with setting ``name``'s range clause starting at ``lo`` instead."""
+    st = next(s for s in SETTINGS if s.name == name)
+
+    def clauses(values: dict[str, Expr]) -> list[Expr]:
+        return [Between(values[name], lo, st.hi) if c.id == f"RANGE-{name}" else c.holds
+                for c in validator_clauses_for(values)]
+    accepted = And(_b("set_request"), *clauses(requested_settings()))
+    cur = {k: Var(f"set_{k}", INT) for k in requested_settings()}
+    out = spec.replace_assign("settings_accepted", accepted, f"iabp-broken-range-{name}")
+    return dataclasses.replace(out, init=(And(*clauses(cur)), *out.init[1:])).checked()
+
+
 def _replace(target: str, expr: Expr) -> Callable[[SystemSpec], SystemSpec]:
     return lambda spec: spec.replace_assign(target, expr, f"iabp-broken-{target}")
 
@@ -128,6 +141,10 @@ def variants() -> list[Variant]:
         Variant("V-NO-TRIGGER-LOSS-ALARM", "P-TRIGGER-LOSS",
                 "no trigger-loss alarm and pumping continues on the timer",
                 _replace("trigger_lost", FALSE)),
+        Variant("V-ACK-CLEARS-TRIGGER-LOSS", "P-TRIGGER-LOSS",
+                "acknowledge clears the trigger-loss alarm while the trigger is still lost "
+                "(issue 14's mutation, UNKNOWN only before)",
+                _replace("alm_trigger_loss", And(_b("trigger_lost"), Not(ack)))),
         Variant("V-ACCEPT-LONG-TRIGGER-LOSS-TIMEOUT", "P-TRIGGER-LOSS-BOUND",
                 "the settings validator lets the trigger-loss timeout grow without limit "
                 "(a permanent lead-off pumps on without an alarm)",
@@ -151,6 +168,15 @@ def variants() -> list[Variant]:
                 _replace("guard.may_start_internal", And(
                     op.eq(OperatorCommand.START_INTERNAL), _b("pumping_permitted"),
                     _i("since_activity_ms") >= 1000, Not(_b("activity"))))),
+        Variant("V-INTERNAL-FILLS-PERIOD", "P-INTERNAL-DEFLATES",
+                "the validator lets one internal inflation fill the whole period: the balloon "
+                "is never let down in internal mode (issue 14's mutation)",
+                lambda s: _weaker_validator(s, "SAFE-INTERNAL-DEFLATION",
+                                            "iabp-broken-internal-deflation")),
+        Variant("V-INTERNAL-FAST-RATE", "P-INTERNAL-RATE",
+                "the validator accepts an internal period down to 100 ms: asynchronous pumping "
+                "far above 120 /min (issue 14's mutation)",
+                lambda s: _wider_range(s, "internal_period_ms", lo=100)),
         Variant("V-INTERNAL-IGNORES-ACTIVITY", "P-INTERNAL-EXIT",
                 "internal pumping continues when the heart starts beating",
                 _replace("guard.cardiac_activity", FALSE)),

@@ -113,6 +113,16 @@ class InternalExitRule(Rule):
                           {"activity": Var("mon_activity_late", BOOL)})
 
 
+class InternalDeflatesRule(Rule):
+    """P-INTERNAL-DEFLATES: an internal-mode inflation never outlasts the slowest cycle's
+    time to empty (the observer of ms since the inflate command turned on)."""
+
+    rule_id = "MON-INTERNAL-DEFLATES"
+    property_id = "P-INTERNAL-DEFLATES"
+    schedule = Schedule.EVERY_FRAME
+    adaptation = "as proved: commanded mode and balloon"
+
+
 class NoStartOverAlarmRule(Rule):
     """P-NO-START-OVER-ALARM: the console may enter a pumping mode only on a frame whose
     previous frame showed no high-priority alarm (the alarm mask is on the wire)."""

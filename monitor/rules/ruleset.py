@@ -48,6 +48,7 @@ from iabp.monitor.rules.modes import (
     IdleAlarmRule,
     InternalEntryRule,
     InternalExitRule,
+    InternalDeflatesRule,
     InternalRateRule,
     ModeTableRule,
     NoStartOverAlarmRule,
@@ -70,6 +71,7 @@ __all__ = [
     "MEASURED_GAS", "RULES", "SLOW_KEYS", "UNOBSERVABLE", "AlarmCauseRule",
     "AssistSuspendedRule", "ContraAbsoluteRule", "ContraRelativeRule", "FaultHaltRule",
     "IdleAlarmRule", "InflationInDiastoleRule", "InternalEntryRule", "InternalExitRule",
+    "InternalDeflatesRule",
     "InternalRateRule",
     "ModeTableRule", "NoGasInEjectionRule", "NoStartOverAlarmRule", "Outcome", "RatioRule",
     "Rule", "RuleConfig",
@@ -89,7 +91,7 @@ RULES: Final[tuple[type[Rule], ...]] = _in_spec(
     ContraAbsoluteRule, ContraRelativeRule, TriggerLossRule, InternalEntryRule,
     InternalExitRule, FaultHaltRule, RatioRule, SettingsSafeRule, AlarmCauseRule,
     IdleAlarmRule, AssistSuspendedRule, StopObeyedRule, ModeTableRule, NoStartOverAlarmRule,
-    TriggerLossBoundRule, InternalRateRule,
+    TriggerLossBoundRule, InternalRateRule, InternalDeflatesRule,
 )
 """Every runtime rule class (``rule_id``, ``property_id``, ``requirements()``, ``hazards()``)."""
 

@@ -24,6 +24,7 @@ from iabp.monitor.rules.ruleset import (
     FaultHaltRule,
     IdleAlarmRule,
     InflationInDiastoleRule,
+    InternalDeflatesRule,
     InternalEntryRule,
     InternalExitRule,
     InternalRateRule,
@@ -44,6 +45,7 @@ from iabp.monitor.rules.ruleset import (
     Verdict,
     traceability,
 )
+from iabp.monitor.trip_messages import rule_message
 from iabp.spec.iabp import iabp_spec
 from iabp.spec.modes import Alarm, Mode
 from iabp.spec.settings import DEFAULT_SETTINGS
@@ -95,6 +97,11 @@ def fired(frames: Sequence[Frame], rule: type[Rule], **kw: Any) -> list[Verdict]
     found = judge(frames, rule, **kw)
     assert all(v.rule_id == rule.rule_id for v in found)
     return found
+
+
+def _sentence(v: Verdict) -> str:
+    """The operator's sentence the monitor prints for a verdict."""
+    return rule_message(v.rule_id, v.property_id, v.detail, RuleConfig())
 
 
 def beats_of(frames: Sequence[Frame]) -> list[int]:
@@ -395,6 +402,28 @@ def test_internal_rate_fires_on_a_second_inflation_within_one_cycle() -> None:
 def test_internal_rate_quiet_on_internal_pumping_at_its_period() -> None:
     assert fired(_internal_pumping(lambda k: k % 750 < 300), InternalRateRule) == []
     assert fired(_internal_pumping(lambda k: k % 500 < 200), InternalRateRule) == []
+
+
+@pytest.mark.property("MON-INTERNAL-RATE")
+def test_internal_rate_fires_when_the_balloon_cannot_empty_between_inflations() -> None:
+    # 730 ms inflations every 750 ms: the command is off only 20 ms, less than the gas time
+    found = fired(_internal_pumping(lambda k: k % 750 < 730), InternalRateRule)
+    assert [v.at_ms for v in found] == [2500 + 750, 2500 + 1500, 2500 + 2250]
+    assert "needs 40 ms to empty" in _sentence(found[0])
+
+
+@pytest.mark.property("MON-INTERNAL-DEFLATES")
+def test_internal_deflates_fires_on_an_inflation_held_through_the_cycle() -> None:
+    # the balloon goes up at the start of internal mode and is never let down
+    found = fired(_internal_pumping(lambda k: True), InternalDeflatesRule)
+    assert found and found[0].at_ms == 2500 + 1460
+    assert "has lasted 1460 ms" in _sentence(found[0])
+
+
+@pytest.mark.property("MON-INTERNAL-DEFLATES")
+def test_internal_deflates_quiet_on_the_longest_inflation_the_validator_accepts() -> None:
+    assert fired(_internal_pumping(lambda k: k % 1500 < 1459), InternalDeflatesRule) == []
+    assert fired(_internal_pumping(lambda k: k % 750 < 300), InternalDeflatesRule) == []
 
 
 # -- P-FAULT-HALT ---------------------------------------------------------------------------

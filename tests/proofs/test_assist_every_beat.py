@@ -14,7 +14,7 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from iabp.proofs.readme import _least_inflation_ms
+from iabp.proofs.readme import least_inflation_ms
 from iabp.proofs.simulate import BeatChoice, steady_heart
 from iabp.spec import assumptions as A
 from iabp.spec.settings import DEFAULT_SETTINGS
@@ -94,7 +94,7 @@ def _inflation_lengths_ms(run: Any, from_tick: int) -> list[int]:
 
 
 def test_each_inflation_lasts_at_least_what_the_readme_table_says() -> None:
-    least = _least_inflation_ms(750, 750)
+    least = least_inflation_ms(750, 750)
     shortest = {}
     # 80 bpm with decisions alternating between the earliest and the latest allowed delay
     # (measured intervals alternate 815 / 685 ms: the case the table is built on), and a
