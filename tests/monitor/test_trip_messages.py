@@ -49,6 +49,8 @@ VIOLATIONS: dict[str, dict[str, Any]] = {
                           "alm_async_activity'": False},
     "MON-INTERNAL-RATE": {"mode": Mode.INTERNAL, "mode'": Mode.INTERNAL, "inflate_cmd": False,
                           "inflate_cmd'": True, "obs_since_inflation_start_ms": 419},
+    "MON-INTERNAL-DEFLATES": {"mode": Mode.INTERNAL, "inflate_cmd": True,
+                              "obs_since_inflation_start_ms": 1460},
     "MON-FAULT-HALT": {"alm_gas_loss'": True, "mode'": Mode.ECG_TRIGGER, "inflate_cmd'": True},
     "MON-RATIO": {"obs_beats_since_inflation": 1, "set_assist_ratio": 2, "inflate_cmd": False,
                   "inflate_cmd'": True},
