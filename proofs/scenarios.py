@@ -271,4 +271,12 @@ def corner_scenarios() -> list[Scenario]:
             }
             out += [Scenario(f"corner {rr} ms: {name} ({label})", 8 * rr, heart, start,
                              settings, first_rr_ms=rr) for name, heart in hearts.items()]
+    # isolated missed beats at the fastest rates each trigger accepts, and just below
+    for rr in (450, 480, 520, 540, 560):
+        out.append(Scenario(f"corner {rr} ms: missed R waves", 16 * rr,
+                            _with_misses(steady_heart(rr, pep_pos=0.0), 4), start,
+                            first_rr_ms=rr))
+        out.append(Scenario(f"corner {rr} ms: missed upstrokes", 16 * rr,
+                            _with_misses(steady_heart(rr, pep_pos=0.0), 4, "upstroke_missed"),
+                            _press({5: {"op": Op.START_PRESSURE}}), first_rr_ms=rr))
     return out

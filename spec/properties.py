@@ -31,7 +31,7 @@ from iabp.spec.environment import (
     heart_t,
     in_ejection,
 )
-from iabp.spec.expr import BOOL, INT, TRUE, And, Expr, Implies, Ite, Min, Not, Or, Var
+from iabp.spec.expr import BOOL, INT, TRUE, And, Between, Expr, Implies, Ite, Min, Not, Or, Var
 from iabp.spec.modes import PUMPING_MODES, TRIGGER_MODES, Mode, OperatorCommand
 from iabp.spec.observers import (
     obs_beats,
@@ -49,7 +49,9 @@ from iabp.spec.observers import (
     rising_inflation,
 )
 from iabp.spec.requirements import (
+    ASSIST_RATIO_MAX,
     ASSIST_SUSPENDED_WITHIN_BEATS,
+    IDLE_LIMIT_MAX_MS,
     INTERNAL_RATE_MAX_PER_MIN,
     INTERNAL_RATE_MIN_PER_MIN,
 )
@@ -117,6 +119,14 @@ INTERNAL_PERIOD_MIN_MS = 60_000 // INTERNAL_RATE_MAX_PER_MIN
 INTERNAL_PERIOD_MAX_MS = 60_000 // INTERNAL_RATE_MIN_PER_MIN
 DETECT = ("ASM-R-DETECT", "ASM-PRESSURE-DETECT", "ASM-MISS-SPACING")
 HIGH_ALARMS = (*HIGH_FAULT_INPUTS.values(), "alm_contra_absolute", "alm_async_activity")
+
+
+#: The operator's start keys and the mode each one asks for.
+START_MODE: dict[OperatorCommand, Mode] = {
+    OperatorCommand.START_ECG: Mode.ECG_TRIGGER,
+    OperatorCommand.START_PRESSURE: Mode.PRESSURE_TRIGGER,
+    OperatorCommand.START_INTERNAL: Mode.INTERNAL,
+}
 
 
 def mode_cases(modes: tuple[Mode, ...], primed: bool,
@@ -403,6 +413,23 @@ def properties() -> list[Property]:
             "Every setting in force satisfies every validator clause (ranges and the timing "
             "clauses the proofs need), at power-on and after any change request."),
         Property(
+            "P-SETTINGS-BOUNDS", "the settings in force stay inside the requirements' limits",
+            ("REQ-SETTINGS-SAFE", "REQ-INTERNAL-GUARD", "REQ-TRIGGER-LOSS", "REQ-IDLE-ALARM"),
+            ("HZ-SETTINGS", "HZ-ASYNC", "HZ-NO-TRIGGER", "HZ-IDLE"), S,
+            TRUE,
+            And(Between(_i("set_assist_ratio"), 1, ASSIST_RATIO_MAX),
+                Between(_i("set_internal_period_ms"), INTERNAL_PERIOD_MIN_MS,
+                        INTERNAL_PERIOD_MAX_MS),
+                _i("set_trigger_loss_timeout_ms") <= TRIGGER_LOSS_BOUND_MS,
+                _i("set_idle_limit_ms") <= IDLE_LIMIT_MAX_MS),
+            (), ("L-SETTINGS",),
+            f"Whatever the operator requests, the settings in force keep the limits the "
+            f"requirements state (not the validator's own ranges): assist 1:1 to "
+            f"1:{ASSIST_RATIO_MAX}, internal rate {INTERNAL_RATE_MIN_PER_MIN}-"
+            f"{INTERNAL_RATE_MAX_PER_MIN} /min, trigger-loss timeout at most "
+            f"{TRIGGER_LOSS_BOUND_MS} ms, idle limit at most {IDLE_LIMIT_MAX_MS // 60000} min: "
+            "a validator widened past them fails this proof."),
+        Property(
             "P-SETTINGS-REJECT", "an invalid settings request is refused and announced",
             ("REQ-SETTINGS-SAFE",), ("HZ-SETTINGS", "HZ-SILENT"), T,
             And(_b("set_request"), Not(settings_valid(requested_settings()))),
@@ -420,13 +447,16 @@ def properties() -> list[Property]:
             "is stopped (STANDBY, or HALTED on a fault) with the inflate command off.",
             cases=mode_cases(PUMPING_MODES, primed=False, inflated=True)),
         Property(
-            "P-ALARM-LATCH", "high-priority alarms clear only on acknowledge",
-            ("REQ-ALARM-LATCH",), ("HZ-SILENT",), T,
-            And(Or(*[_b(a) for a in HIGH_ALARMS]), Not(ack)),
-            And(*[Implies(_b(a), _b(a).nxt) for a in HIGH_ALARMS]),
+            "P-ALARM-LATCH", "high-priority and settings-rejected alarms clear only on "
+            "acknowledge", ("REQ-ALARM-LATCH", "REQ-SETTINGS-SAFE"), ("HZ-SILENT",), T,
+            And(Or(*[_b(a) for a in HIGH_ALARMS], _b("alm_settings_rejected")), Not(ack)),
+            And(*[Implies(_b(a), _b(a).nxt) for a in HIGH_ALARMS],
+                Implies(And(_b("alm_settings_rejected"), Not(_b("set_request"))),
+                        _b("alm_settings_rejected").nxt)),
             (), (),
             "An active high-priority alarm stays active on every tick without an "
-            "acknowledge."),
+            "acknowledge; so does the settings-rejected alarm until an acknowledge or a new "
+            "settings request (a rejection the operator never saw is not announced)."),
         Property(
             "P-ALARM-CAUSE", "every alarm is active while its cause persists",
             ("REQ-ALARM-LATCH",), ("HZ-SILENT",), T,
@@ -464,6 +494,26 @@ def properties() -> list[Property]:
             "alarm (and its cause must be gone) before pumping can start again, so therapy "
             "never restarts over an alarm nobody has seen.",
             cases=mode_cases(PUMPING_MODES, primed=True)),
+        Property(
+            "P-START-TAKES-EFFECT", "a permitted start enters the chosen mode at once",
+            ("REQ-START",), ("HZ-NO-THERAPY",), T,
+            And(mode.eq(Mode.STANDBY), op.isin(list(START_MODE)),
+                Not(high_fault), *[Not(_b(a)) for a in HIGH_ALARMS],
+                Not(_b("contra_absolute")), Implies(_b("contra_relative"), _b("contra_override")),
+                Implies(op.eq(OperatorCommand.START_INTERNAL), And(
+                    _i("since_activity_ms") >= A.ASYSTOLE_CONFIRM_MS, Not(_b("activity"))))),
+            mode.nxt.eq(Ite(op.eq(OperatorCommand.START_ECG), Mode.ECG_TRIGGER,
+                            Ite(op.eq(OperatorCommand.START_PRESSURE), Mode.PRESSURE_TRIGGER,
+                                Mode.INTERNAL))),
+            (), (),
+            "From STANDBY, on the tick the operator presses START_ECG, START_PRESSURE or "
+            "START_INTERNAL, the console is in that mode, unless a fault sensor is active, "
+            "a high-priority alarm is unacknowledged, an absolute contraindication (or a "
+            "relative one without override) is recorded, or, for internal mode, cardiac "
+            f"activity was seen in the last {A.ASYSTOLE_CONFIRM_MS} ms (the console's "
+            "confirmation time): the operator's choice of mode and override are obeyed.",
+            cases=tuple((m.name.lower().replace("_", " "), op.eq(k))
+                        for k, m in START_MODE.items())),
         Property(
             "P-IDLE-ALARM", "a balloon left still too long raises the idle alarm",
             ("REQ-IDLE-ALARM",), ("HZ-IDLE",), S,

@@ -1,7 +1,7 @@
 """Hazards and safety requirements, with the stable IDs of ``shared/domain/hazards.md``.
 
-Added here, beyond that list (issue 13, efficacy): HZ-NO-THERAPY and REQ-ASSIST, because
-a pump that never inflates meets every safety requirement.
+Added here, beyond that list (issue 13, efficacy): HZ-NO-THERAPY, REQ-ASSIST and REQ-START,
+because a pump that never inflates, or never starts, meets every safety requirement.
 
 Every property in :mod:`iabp.spec.properties` names the requirement(s) and hazard(s) it
 answers, so an auditor can follow hazard -> requirement -> property -> proof ->
@@ -95,6 +95,10 @@ REQUIREMENTS: tuple[Requirement, ...] = (
     Requirement("REQ-ASSIST", "in a steady rhythm inside the stated envelope (rates, "
                 "settings), inflate on every beat the assist ratio selects, within a bounded "
                 "number of beats", ("HZ-NO-THERAPY",)),
+    Requirement("REQ-START", "the operator's start command enters the chosen mode at once when "
+                "pumping is permitted: no fault, no unacknowledged high-priority alarm, no "
+                "blocking contraindication (a relative one overridden), and for internal mode "
+                "confirmed asystole", ("HZ-NO-THERAPY",)),
     Requirement("REQ-MON-FAILSAFE", "the monitor enters its latched safe state on any observed "
                 "violation, on corrupt or out-of-order telemetry beyond a threshold, on silence "
                 "longer than the watchdog, and on losing the port; its own crash drops the "
@@ -112,6 +116,11 @@ REQUIREMENTS: tuple[Requirement, ...] = (
 #: iabp.md, modes: internal (asynchronous) pumping runs at 40-120 /min.
 INTERNAL_RATE_MIN_PER_MIN = 40
 INTERNAL_RATE_MAX_PER_MIN = 120
+#: iabp.md, modes: assist ratios 1:1, 1:2 and 1:3.
+ASSIST_RATIO_MAX = 3
+#: REQ-IDLE-ALARM (project requirement: the domain names the alarm, not its limit): a
+#: balloon left still raises the idle alarm within 30 minutes, whatever the settings.
+IDLE_LIMIT_MAX_MS = 30 * 60 * 1000
 #: REQ-ALARM-LATCH for therapy (project requirement): pumping never stops silently; the
 #: assist-suspended alarm is active once this many trigger reports beyond the assist ratio
 #: have gone by without an inflation.

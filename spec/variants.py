@@ -95,12 +95,14 @@ def _weaker_validator(spec: SystemSpec, drop: str, name: str) -> SystemSpec:
     return dataclasses.replace(out, init=(And(*init_clauses), *out.init[1:])).checked()
 
 
-def _wider_range(spec: SystemSpec, name: str, lo: int) -> SystemSpec:
-    """The validator with setting ``name``'s range clause starting at ``lo`` instead."""
+def _wider_range(spec: SystemSpec, name: str, lo: int | None = None,
+                 hi: int | None = None) -> SystemSpec:
+    """The validator with setting ``name``'s range clause widened to ``[lo, hi]``."""
     st = next(s for s in SETTINGS if s.name == name)
+    new_lo, new_hi = st.lo if lo is None else lo, st.hi if hi is None else hi
 
     def clauses(values: dict[str, Expr]) -> list[Expr]:
-        return [Between(values[name], lo, st.hi) if c.id == f"RANGE-{name}" else c.holds
+        return [Between(values[name], new_lo, new_hi) if c.id == f"RANGE-{name}" else c.holds
                 for c in validator_clauses_for(values)]
     accepted = And(_b("set_request"), *clauses(requested_settings()))
     cur = {k: Var(f"set_{k}", INT) for k in requested_settings()}
@@ -177,6 +179,18 @@ def variants() -> list[Variant]:
                 "the validator accepts an internal period down to 100 ms: asynchronous pumping "
                 "far above 120 /min (issue 14's mutation)",
                 lambda s: _wider_range(s, "internal_period_ms", lo=100)),
+        Variant("V-IDLE-LIMIT-ONE-HOUR", "P-SETTINGS-BOUNDS",
+                "the validator accepts an idle limit up to 1 hour (the idle alarm is in effect "
+                "switched off)", lambda s: _wider_range(s, "idle_limit_ms", hi=3_600_000)),
+        Variant("V-CONTRA-OVERRIDE-IGNORED", "P-START-TAKES-EFFECT",
+                "a relative contraindication blocks pumping even with the clinician's "
+                "override: the prescribed therapy never starts",
+                _replace("contra_blocks", Or(_b("contra_absolute"), _b("contra_relative")))),
+        Variant("V-REJECTION-ALARM-UNLATCHED", "P-ALARM-LATCH",
+                "the settings-rejected alarm shows for one tick only: the operator may never "
+                "see that a requested change was refused",
+                _replace("alm_settings_rejected", And(_b("set_request"),
+                                                      Not(_b("settings_accepted"))))),
         Variant("V-INTERNAL-IGNORES-ACTIVITY", "P-INTERNAL-EXIT",
                 "internal pumping continues when the heart starts beating",
                 _replace("guard.cardiac_activity", FALSE)),

@@ -144,6 +144,14 @@ UNOBSERVABLE: Final[tuple[Unobservable, ...]] = (
                  "the bound holds because internal mode is left on the activity report, which "
                  "MON-INTERNAL-EXIT checks from the monitor's own R peaks (a late exit trips "
                  "it before the bound is reached)", ("MON-INTERNAL-EXIT",)),
+    Unobservable("P-SETTINGS-BOUNDS", "nothing: it follows from a rule already checked",
+                 "the validator's ranges, which MON-SETTINGS-SAFE checks on every SETTINGS "
+                 "record, lie inside these limits (that is what the property proves)",
+                 ("MON-SETTINGS-SAFE",)),
+    Unobservable("P-START-TAKES-EFFECT", "the operator's START_* keys and override",
+                 "not on the wire; a start the console refused is seen as no mode change, "
+                 "and stopping the pump for it would be the wrong answer",
+                 ("MON-MODE-TABLE",)),
     Unobservable("MODE_TABLE guards", "operator keys and fault sensors in the guards",
                  "only source -> destination pairs are checked", ("MON-MODE-TABLE",)),
 )
