@@ -71,6 +71,9 @@ class CounterexampleFinder:
         self.bmc_depth = bmc_depth
         self._sim: SpecSimulator | None = None
         self.cti_settings: dict[str, int] | None = None
+        #: corner scenario name -> the properties it breaks (each corner is run once,
+        #: against every property, however many properties fail)
+        self._breaks: dict[str, frozenset[str]] = {}
 
     def __call__(self, prop: Property, cti: z3.ModelRef | None = None
                  ) -> tuple[str, Trace | None]:
@@ -128,13 +131,29 @@ class CounterexampleFinder:
             except SpecError:
                 return None
         base = list(scenarios())
-        tries: list[Scenario] = [*base, *assumption_breaking()]
+        reached: set[str] = set()  #: base scenarios in which the premise held
+        found = self._first_break(prop, [*base, *assumption_breaking()], reached)
+        if found is not None:
+            return found
         # the induction counterexample's settings, and each setting at the extremes this
-        # spec's validator accepts, on every scenario (a setting may matter in one mode only)
-        for label, settings in self._candidate_settings():
-            tries += [replace(sc, name=f"{sc.name} ({label})", settings=settings)
-                      for sc in base]
-        tries += corner_scenarios()
+        # spec's validator accepts, on every scenario (a setting may matter in one mode
+        # only): all of them on the scenarios that reached the premise first
+        ordered = sorted(base, key=lambda sc: sc.name not in reached)
+        candidates = self._candidate_settings()
+        tries = [replace(sc, name=f"{sc.name} ({label})", settings=settings)
+                 for sc in ordered for label, settings in candidates]
+        found = self._first_break(prop, tries, set())
+        if found is not None:
+            return found
+        # the corner library is long: each corner runs once against every property
+        corners = [sc for sc in corner_scenarios() if prop.id in self._scenario_breaks(sc)]
+        return self._first_break(prop, corners, set())
+
+    def _first_break(self, prop: Property, tries: list[Scenario], reached: set[str]
+                     ) -> tuple[str, Trace] | None:
+        """The first of ``tries`` that breaks ``prop`` (name, trace); notes in ``reached``
+        the scenarios in which its premise held."""
+        assert self._sim is not None
         for sc in tries:
             try:
                 run = self._sim.run(sc, [prop], stop_on_violation=True,
@@ -143,13 +162,30 @@ class CounterexampleFinder:
                 continue
             if prop.id in run.violation_tick:
                 return sc.name, run.rows
+            if prop.id in run.premise_tick:
+                reached.add(sc.name)
         return None
+
+    def _scenario_breaks(self, sc: Scenario) -> frozenset[str]:
+        """The properties a legal corner scenario breaks (its trace obeys every assumption,
+        so it is a counterexample for any of them): run once against all, then remembered."""
+        if sc.name not in self._breaks:
+            assert self._sim is not None
+            try:
+                run = self._sim.run(sc, list(self.spec.properties), keep_rows=False)
+                self._breaks[sc.name] = frozenset(run.violation_tick)
+            except SpecError:
+                self._breaks[sc.name] = frozenset()
+        return self._breaks[sc.name]
 
 
     def _candidate_settings(self) -> list[tuple[str, dict[str, int]]]:
-        """Settings worth trying: the induction counterexample's, and every single-setting
+        """Settings worth trying: the induction counterexample's; every single-setting
         extreme that this spec's power-on accepts but the real validator rejects (where a
-        broken validator lets an unsafe setting through)."""
+        broken validator lets an unsafe setting through); and the extremes this spec
+        accepts of each setting the induction counterexample moved from its default (the
+        validator corner it points at, found even when the validator itself is the
+        mistake and nothing here knows the right one)."""
         out: list[tuple[str, dict[str, int]]] = []
         if self.cti_settings is not None:
             out.append((CTI_LABEL, self.cti_settings))
@@ -162,11 +198,14 @@ class CounterexampleFinder:
 
         for st in SETTINGS:
             span = st.hi - st.lo
-            for value in (_extreme(lambda v, n=st.name: ok(accepts, n, v), st.default,
-                                   st.lo - 4 * span, -1),
-                          _extreme(lambda v, n=st.name: ok(accepts, n, v), st.default,
-                                   st.hi + 4 * span, +1)):
-                if not ok(real, st.name, value):
+
+            def takes(v: int, n: str = st.name) -> bool:
+                return ok(accepts, n, v)
+            for value in (_extreme(takes, st.default, st.lo - 4 * span, -1),
+                          _extreme(takes, st.default, st.hi + 4 * span, +1)):
+                moved = (self.cti_settings is not None
+                         and self.cti_settings.get(st.name, st.default) != st.default)
+                if (not ok(real, st.name, value) or moved) and value != st.default:
                     out.append((f"{st.name}={value}", {**DEFAULT_SETTINGS, st.name: value}))
         return out
 

@@ -10,7 +10,7 @@ that still passes on its broken variant proves nothing.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from iabp.spec.controller_step import (
@@ -101,7 +101,7 @@ def _wider_range(spec: SystemSpec, name: str, lo: int | None = None,
     st = next(s for s in SETTINGS if s.name == name)
     new_lo, new_hi = st.lo if lo is None else lo, st.hi if hi is None else hi
 
-    def clauses(values: dict[str, Expr]) -> list[Expr]:
+    def clauses(values: Mapping[str, Expr]) -> list[Expr]:
         return [Between(values[name], new_lo, new_hi) if c.id == f"RANGE-{name}" else c.holds
                 for c in validator_clauses_for(values)]
     accepted = And(_b("set_request"), *clauses(requested_settings()))

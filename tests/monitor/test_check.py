@@ -26,6 +26,7 @@ from iabp.monitor.reconstruct.reconstruction import PatientProfile
 from iabp.monitor.runtime import Monitor
 from iabp.sim.console import CONSOLE_FAULTS
 from iabp.sim.records import read_record
+from iabp.sim.telemetry_stream import console_telemetry_bytes, trace_telemetry_bytes
 from tests.monitor.test_reconstruct import console_bytes, parse_all
 from tests.records import records_under_test
 
@@ -145,8 +146,8 @@ RECORDS = records_under_test()[:6]
 def _standby_bytes(name: str) -> bytes:
     rec = read_record(name, duration_s=SECONDS)
     zeros = np.zeros(rec.duration_ms, dtype=np.int64)
-    return e2e._telemetry_bytes(rec.ecg_mv, rec.abp_mmhg, rec.gap_mask, zeros,
-                                zeros.astype(bool), zeros)
+    return console_telemetry_bytes(rec.ecg_mv, rec.abp_mmhg, rec.gap_mask, zeros,
+                                   zeros.astype(bool), zeros)
 
 
 @pytest.mark.skipif(not RECORDS, reason="../shared/data/physionet not present")
@@ -163,9 +164,7 @@ def test_check_agrees_on_physionet_records_pumped_by_the_controller(
     from iabp.sim.closed_loop import replay_record
 
     trace = replay_record(name, seconds=SECONDS)
-    data = e2e._telemetry_bytes(trace.ecg_mv, None if np.isnan(trace.abp_mmhg).all()
-                                else trace.abp_mmhg, ~np.isfinite(trace.ecg_mv), trace.mode,
-                                trace.drive_cmd, trace.alarm_mask)
+    data = trace_telemetry_bytes(trace)
     assert_agree(data, monkeypatch)
 
 

@@ -25,22 +25,14 @@ from iabp.monitor.audit_log import verify_log
 from iabp.monitor.cli import log_main, monitor_main
 from iabp.monitor.failsafe import Cause, Trip
 from iabp.monitor.parser import StreamParser
-from iabp.monitor.protocol import (
-    NOT_AVAILABLE,
-    CommandFrame,
-    ConsolePhase,
-    MonitorCommand,
-    TelemetryFrame,
-    encode_frame,
-    settings_digest,
-)
+from iabp.monitor.protocol import CommandFrame, MonitorCommand
 from iabp.monitor.reconstruct.reconstruction import PatientProfile
 from iabp.monitor.runtime import Monitor
 from iabp.sim.closed_loop import ClosedLoop, LoopConfig, LoopHooks, run_closed_loop
 from iabp.sim.records import read_record
-from iabp.spec.modes import Mode
+from iabp.sim.telemetry_stream import console_telemetry_bytes, trace_telemetry_bytes
 from tests.monitor.helpers_pty import FakeClock, pty_pair
-from tests.monitor.test_reconstruct import chunks, console_bytes, settings_frame
+from tests.monitor.test_reconstruct import chunks, console_bytes
 from tests.records import PUMPED_KNOWN_FAILURES, records_under_test, with_known_failures
 
 BYTES_PER_MS = 32  #: one TELEMETRY record per ms
@@ -302,47 +294,6 @@ def test_log_verify_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
 # -- real recordings ------------------------------------------------------------------------
 
 RECORDS = records_under_test()
-GAS_BASELINE_X10, GAS_PLATEAU_X10 = 120, 1000
-
-
-def _gas_trace_x10(drive: np.ndarray) -> np.ndarray:
-    """Helium line pressure for a drive command track: plateau 3 ms after inflate, a 30 ms
-    undershoot after deflate, baseline otherwise (within the spec's gas times)."""
-    d = drive.astype(bool)
-    change = np.flatnonzero(np.diff(d.astype(np.int8))) + 1
-    since = np.arange(d.size) - np.maximum.accumulate(
-        np.where(np.isin(np.arange(d.size), change), np.arange(d.size), 0))
-    gas = np.full(d.size, GAS_BASELINE_X10, dtype=np.int64)
-    gas[d & (since >= 3)] = GAS_PLATEAU_X10
-    was_on = np.zeros(d.size, dtype=bool)
-    was_on[change[~d[change]]] = True
-    off_after_on = np.maximum.accumulate(np.where(was_on, np.arange(d.size), -10**6))
-    gas[~d & (np.arange(d.size) - off_after_on < 30)] = -300
-    return gas
-
-
-def _telemetry_bytes(ecg_mv: np.ndarray, abp: np.ndarray | None, gap: np.ndarray,
-                     mode: np.ndarray, drive: np.ndarray, mask: np.ndarray) -> bytes:
-    s = settings_frame()
-    crc = settings_digest(s)
-    ecg = np.where(gap | ~np.isfinite(ecg_mv), NOT_AVAILABLE,
-                   np.clip(np.round(np.nan_to_num(ecg_mv) * 1000), -32767, 32767)).astype(int)
-    art = np.full(ecg.size, NOT_AVAILABLE) if abp is None else np.where(
-        np.isfinite(abp), np.clip(np.round(np.nan_to_num(abp) * 10), -500, 4000),
-        NOT_AVAILABLE).astype(int)
-    gas = _gas_trace_x10(drive)
-    out, seq = bytearray(), 0
-    for t in range(ecg.size):
-        if t % 1000 == 0:
-            out += encode_frame(settings_frame(seq, t))
-            seq += 1
-        m = Mode(int(mode[t]))
-        lead = s.ecg_deflation_lead_ms if m is Mode.ECG_TRIGGER else 0
-        out += encode_frame(TelemetryFrame(
-            seq, t, m, s.assist_ratio, int(ecg[t]), int(art[t]), int(gas[t]), bool(drive[t]),
-            False, False, ConsolePhase.UNKNOWN, int(mask[t]), s.inflation_offset_ms, lead, crc))
-        seq += 1
-    return bytes(out)
 
 
 def _no_alarm(mon: Monitor, what: str) -> None:
@@ -356,8 +307,8 @@ def test_physionet_record_in_standby_raises_no_false_alarm(name: str) -> None:
     rec = read_record(name, duration_s=30.0)
     n = rec.duration_ms
     zeros = np.zeros(n, dtype=np.int64)
-    data = _telemetry_bytes(rec.ecg_mv, rec.abp_mmhg, rec.gap_mask, zeros, zeros.astype(bool),
-                            zeros)
+    data = console_telemetry_bytes(rec.ecg_mv, rec.abp_mmhg, rec.gap_mask, zeros,
+                                   zeros.astype(bool), zeros)
     mon = run_on_bytes(data)
     _no_alarm(mon, f"{name} standby")
     assert mon.reconstruction.frames == n
@@ -370,11 +321,7 @@ def test_physionet_record_pumped_by_the_verified_controller_raises_no_false_alar
     from iabp.sim.closed_loop import replay_record
 
     trace = replay_record(name, seconds=10.0)
-    gap = ~np.isfinite(trace.ecg_mv)
-    data = _telemetry_bytes(trace.ecg_mv, None if np.isnan(trace.abp_mmhg).all()
-                            else trace.abp_mmhg, gap, trace.mode, trace.drive_cmd,
-                            trace.alarm_mask)
-    mon = run_on_bytes(data)
+    mon = run_on_bytes(trace_telemetry_bytes(trace))
     _no_alarm(mon, f"{name} pumping")
 
 
@@ -492,9 +439,7 @@ def test_a_late_controller_trigger_puts_gas_in_ejection_and_the_monitor_sees_it(
     volume = np.asarray(trace.balloon_volume_ml)[np.asarray(trace.in_ejection)]
     assert volume.max() > 5.0, "the faulty trigger really leaves helium in the ejecting aorta"
     assert not trace.alarm_mask.any(), "the console itself notices nothing"
-    data = _telemetry_bytes(trace.ecg_mv, trace.abp_mmhg, ~np.isfinite(trace.ecg_mv),
-                            trace.mode, trace.drive_cmd, trace.alarm_mask)
-    mon = run_on_bytes(data)
+    mon = run_on_bytes(trace_telemetry_bytes(trace))
     assert mon.failsafe.entered_ever
     first = mon.failsafe.first_trip
     assert first is not None and first.rule_id == "MON-NO-GAS-IN-EJECTION", first
