@@ -109,12 +109,16 @@ def test_collected_parameter_ids_link_too(fake_repo: tuple[Path, Path]) -> None:
 
 def test_gaps_are_flagged(fake_repo: tuple[Path, Path]) -> None:
     proofs = dict(ALL_PROVED)
-    proofs["P-IDLE-ALARM"] = ProofSummary("VIOLATED", "bmc", 1.0, "a trace breaks it")
+    # HZ-IDLE's two properties: the alarm, and the idle limit kept inside the requirement's
+    failed = {p.id for p in SPEC.properties if "HZ-IDLE" in p.hazards}
+    assert failed == {"P-IDLE-ALARM", "P-SETTINGS-BOUNDS"}
+    for pid in failed:
+        proofs[pid] = ProofSummary("VIOLATED", "bmc", 1.0, "a trace breaks it")
     m = _matrix(fake_repo, proofs=proofs)
     gaps = {(g.kind, g.subject) for g in m.gaps}
     assert (GapKind.NOT_PROVED, "P-IDLE-ALARM") in gaps
-    assert (GapKind.NO_PROVED_PROPERTY, "HZ-IDLE") in gaps  # its only property failed
-    proved = [p for p in SPEC.properties if p.id != "P-IDLE-ALARM"]
+    assert (GapKind.NO_PROVED_PROPERTY, "HZ-IDLE") in gaps  # its only properties failed
+    proved = [p for p in SPEC.properties if p.id not in failed]
     covered = {hz for p in proved for hz in p.hazards} | {
         hz for r in REQUIREMENTS if any(r.id in p.requirements for p in proved)
         for hz in r.hazards}
