@@ -130,10 +130,30 @@ def scenarios() -> list[Scenario]:
                  _press({5: {"op": Op.START_ECG}, 2500: long_timeout_request})),
         Scenario("pressure-80bpm", 6000, steady_heart(750),
                  _press({5: {"op": Op.START_PRESSURE}})),
+        Scenario("pressure-lead-off", 9000,
+                 _lost_between(steady_heart(750), 5, 9, "upstroke_missed"),
+                 _press({5: {"op": Op.START_PRESSURE}, 6000: ack})),
+        Scenario("pressure-long-lead-off-after-long-timeout-request", 12_000,
+                 _lost_between(steady_heart(750), 6, 14, "upstroke_missed"),
+                 _press({5: {"op": Op.START_PRESSURE}, 2500: long_timeout_request})),
+        Scenario("pressure-150bpm-no-window", 5000, steady_heart(400),
+                 _press({5: {"op": Op.START_PRESSURE}}), first_rr_ms=400),
         Scenario("pressure-missed-upstrokes", 8000,
                  _with_misses(steady_heart(700), 5, "upstroke_missed"),
                  _press({5: {"op": Op.START_PRESSURE}}), first_rr_ms=700),
         Scenario("asystole-internal", 9000, _silent_between(steady_heart(1000), 2, 6),
+                 _press({4500: {"op": Op.START_INTERNAL}}), first_rr_ms=1000),
+        # an operator pressing START_INTERNAL every 50 ms from the first silent beat on: the
+        # console enters internal mode exactly when its asystole guard allows
+        Scenario("asystole-operator-keeps-pressing-internal", 5000,
+                 _silent_between(steady_heart(1000), 2, 5),
+                 _press({t: {"op": Op.START_INTERNAL} for t in range(2000, 5000, 50)}),
+                 first_rr_ms=1000),
+        # the heart beats again while the balloon is inflated, its activity reported as late
+        # as allowed: helium in the first ejection (P-INTERNAL-RESTART's bound)
+        Scenario("asystole-internal-heart-restarts-mid-inflation", 8000,
+                 _silent_between(steady_heart(1000, activity_delay_ms=A.ACTIVITY_DELAY_MAX_MS),
+                                 2, 5),
                  _press({4500: {"op": Op.START_INTERNAL}}), first_rr_ms=1000),
         # a longer internal inflation time requested 400 ms into a 750 ms cycle, after its
         # 300 ms inflation has ended: it must wait for the next cycle
@@ -150,37 +170,6 @@ def scenarios() -> list[Scenario]:
             {5: {"op": Op.START_ECG}, 4000: ack, 4100: {"op": Op.START_ECG}},
             [(3000, 3600, {"contra_absolute": True}),
              (4050, 7000, {"contra_relative": True, "contra_override": True})])),
-        Scenario("operator-standby-mid-beat", 4000, steady_heart(750),
-                 _press({5: {"op": Op.START_ECG}, 3500: {"op": Op.STANDBY}})),
-        Scenario("settings-changes", 5000, steady_heart(750), _press(
-            {5: {"op": Op.START_ECG}, 2500: good_request, 3500: bad_request})),
-        Scenario("monitor-silence-then-ack", 2000, steady_heart(750), _hold(
-            {1500: {"mon_ack": True}}, [(1000, 1100, {"mon_frame": False}),
-                                        (1200, 1210, {"mon_integrity_error": True})])),
-        Scenario("idle-balloon", 10_200, steady_heart(750), _press({}),
-                 {**s, "idle_limit_ms": 10_000}),
-        # added for the per-case witnesses, after the older scenarios so that the
-        # counterexample search meets those first
-        Scenario("pressure-lead-off", 9000,
-                 _lost_between(steady_heart(750), 5, 9, "upstroke_missed"),
-                 _press({5: {"op": Op.START_PRESSURE}, 6000: ack})),
-        Scenario("pressure-long-lead-off-after-long-timeout-request", 12_000,
-                 _lost_between(steady_heart(750), 6, 14, "upstroke_missed"),
-                 _press({5: {"op": Op.START_PRESSURE}, 2500: long_timeout_request})),
-        Scenario("pressure-150bpm-no-window", 5000, steady_heart(400),
-                 _press({5: {"op": Op.START_PRESSURE}}), first_rr_ms=400),
-        # an operator pressing START_INTERNAL every 50 ms from the first silent beat on: the
-        # console enters internal mode exactly when its asystole guard allows
-        Scenario("asystole-operator-keeps-pressing-internal", 5000,
-                 _silent_between(steady_heart(1000), 2, 5),
-                 _press({t: {"op": Op.START_INTERNAL} for t in range(2000, 5000, 50)}),
-                 first_rr_ms=1000),
-        # the heart beats again while the balloon is inflated, its activity reported as late
-        # as allowed: helium in the first ejection (P-INTERNAL-RESTART's bound)
-        Scenario("asystole-internal-heart-restarts-mid-inflation", 8000,
-                 _silent_between(steady_heart(1000, activity_delay_ms=A.ACTIVITY_DELAY_MAX_MS),
-                                 2, 5),
-                 _press({4500: {"op": Op.START_INTERNAL}}), first_rr_ms=1000),
         # a fault or STANDBY mid-inflation in each pumping mode (P-FAULT-HALT and
         # P-ALWAYS-STOPPABLE are checked for vacuity per mode, balloon inflated)
         Scenario("ecg-fault-while-inflated", 5000, steady_heart(750),
@@ -195,6 +184,15 @@ def scenarios() -> list[Scenario]:
                                  [(4600, {"op": Op.STANDBY}, 1),
                                   (5300, {"system_fault": True}, 50)], start_at=4500),
                  first_rr_ms=1000),
+        Scenario("operator-standby-mid-beat", 4000, steady_heart(750),
+                 _press({5: {"op": Op.START_ECG}, 3500: {"op": Op.STANDBY}})),
+        Scenario("settings-changes", 5000, steady_heart(750), _press(
+            {5: {"op": Op.START_ECG}, 2500: good_request, 3500: bad_request})),
+        Scenario("monitor-silence-then-ack", 2000, steady_heart(750), _hold(
+            {1500: {"mon_ack": True}}, [(1000, 1100, {"mon_frame": False}),
+                                        (1200, 1210, {"mon_integrity_error": True})])),
+        Scenario("idle-balloon", 10_200, steady_heart(750), _press({}),
+                 {**s, "idle_limit_ms": 10_000}),
         # last (the longest run, and only the efficacy properties need it): long enough for the R-R floor to climb from the shortest possible interval: the
         # efficacy envelope (P-ASSIST-EVERY-BEAT) is reached after about 16 steady beats
         Scenario("ecg-80bpm-steady-20s", 20_000, steady_heart(750),
