@@ -189,11 +189,11 @@ def prove_property(ctx: ProofContext, prop: Property,
         return _finish(result, t0, Status.UNKNOWN,
                        f"{reason}; no trace from power-on found: the lemmas may be too weak")
 
+    transition = prop.kind is PropertyKind.TRANSITION
+    reachable = [*lemma_hyp, *(trans if transition else [])]
+    translate = ttr if transition else ctx.state_tr
     premise_q = Query(f"{prop.id}.premise", "the premise does not contradict the lemmas",
-                      Answer.SAT,
-                      [*lemma_hyp, *(trans if prop.kind is PropertyKind.TRANSITION else []),
-                       (ttr if prop.kind is PropertyKind.TRANSITION else ctx.state_tr)(
-                           prop.premise)])
+                      Answer.SAT, [*reachable, translate(prop.premise)])
     o = ctx.run(premise_q)
     record(premise_q, o)
     if o.answer is Answer.UNSAT:
@@ -203,9 +203,7 @@ def prove_property(ctx: ProofContext, prop: Property,
         narrowed = prop.case(name, case)
         case_q = Query(f"{prop.id}.premise-{_slug(name)}",
                        f"the premise is reachable in the case '{name}'", Answer.SAT,
-                       [*premise_q.assertions[:-1],
-                        (ttr if prop.kind is PropertyKind.TRANSITION else ctx.state_tr)(
-                            narrowed.premise)])
+                       [*reachable, translate(narrowed.premise)])
         o = ctx.run(case_q)
         record(case_q, o)
         if o.answer is Answer.UNSAT:

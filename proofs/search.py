@@ -29,8 +29,6 @@ from iabp.spec.settings import DEFAULT_SETTINGS, SETTINGS, current_settings, set
 from iabp.spec.system import Property, PropertyKind, SystemSpec
 
 Trace = list[dict[str, Any]]
-#: How scenarios re-run with the induction counterexample's settings are labelled.
-CTI_LABEL = "counterexample settings"
 
 
 @dataclass
@@ -191,7 +189,7 @@ class CounterexampleFinder:
         broken validator lets an unsafe setting through)."""
         out: list[tuple[str, dict[str, int]]] = []
         if self.cti_settings is not None:
-            out.append((CTI_LABEL, self.cti_settings))
+            out.append(("counterexample settings", self.cti_settings))
         accepts = compile_expr(self.spec.init[0])
         real = compile_expr(settings_valid(current_settings()))
 
