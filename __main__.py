@@ -1,6 +1,7 @@
 """The ``iabp`` command: one entry point, one subcommand per job.
 
     iabp prove      prove every safety property (proofs.cli)
+    iabp margins    how much worse each heart/hardware constant may be before a proof fails
     iabp simulate   run the closed loop: patient + triggers + verified controller
     iabp console    run the simulated console on a serial URL
     iabp monitor    watch a console over a serial URL and fail safe
@@ -30,6 +31,7 @@ import sys
 
 COMMANDS: dict[str, tuple[str, str]] = {
     "prove": ("iabp.proofs.cli", "main"),
+    "margins": ("iabp.proofs.margins_cli", "main"),
     "simulate": ("iabp.sim.cli", "simulate_main"),
     "console": ("iabp.sim.cli", "console_main"),
     "monitor": ("iabp.monitor.cli", "monitor_main"),

@@ -8,9 +8,19 @@ the prover adds only those, and the tests check that dropping one breaks the pro
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, fields, replace
 
-from iabp.spec.timing import HR_MAX_BPM, HR_MIN_BPM, RR_MAX_MS, RR_MIN_MS
+from iabp.spec.timing import (
+    HR_MAX_BPM,
+    HR_MIN_BPM,
+    PEP_TOL_MS,
+    QS2_TOL_MS,
+    RR_MAX_MS,
+    RR_MIN_MS,
+)
 
 #: Control tick (ms). The whole model counts in ticks of this length.
 TICK_MS = 1
@@ -162,3 +172,83 @@ PRESSURE_DEFLATION_LEAD_MIN_MS = (
     TICK_MS + GAS_DEFLATE_MAX_MS + RR_STEP_MAX_MS + PEP_STEP_MAX_MS + UPSTROKE_JITTER_MS
     + UPSTROKE_DELAY_MAX_MS
 )
+
+
+@dataclass(frozen=True)
+class World:
+    """The bounds the environment keeps: what the heart, its detectors and the pneumatics may
+    do, as the environment model, the lemmas and the properties read them.
+
+    The controller is built from the module constants above (its DESIGN values: the deflation
+    lead, the accepted R-R range, the consistency tolerance are derived from them once). A
+    World with other numbers asks what happens when the real patient or hardware is worse
+    than the design assumed, with the controller left as it is: ``iabp margins`` proves the
+    properties under such worlds. ``STATED_WORLD`` is the world every proof states.
+    """
+
+    rr_min_ms: int = RR_MIN_MS  #: shortest R-R the heart makes (ASM-HEART-RATE)
+    rr_max_ms: int = RR_MAX_MS  #: longest R-R the heart makes (ASM-HEART-RATE)
+    r_detect_delay_min_ms: int = R_DETECT_DELAY_MIN_MS  #: ASM-R-DETECT
+    r_detect_delay_max_ms: int = R_DETECT_DELAY_MAX_MS  #: ASM-R-DETECT
+    rr_step_max_ms: int = RR_STEP_MAX_MS  #: ASM-RR-STEP
+    pep_step_max_ms: int = PEP_STEP_MAX_MS  #: ASM-PEP-STEP
+    pep_tol_ms: int = PEP_TOL_MS  #: ASM-EJECTION: PEP band widening around Weissler
+    qs2_tol_ms: int = QS2_TOL_MS  #: ASM-EJECTION: QS2 band widening around Weissler
+    upstroke_delay_min_ms: int = UPSTROKE_DELAY_MIN_MS  #: ASM-PRESSURE-DETECT
+    upstroke_delay_max_ms: int = UPSTROKE_DELAY_MAX_MS  #: ASM-PRESSURE-DETECT
+    notch_delay_min_ms: int = NOTCH_DELAY_MIN_MS  #: ASM-PRESSURE-DETECT
+    notch_delay_max_ms: int = NOTCH_DELAY_MAX_MS  #: ASM-PRESSURE-DETECT
+    activity_delay_max_ms: int = ACTIVITY_DELAY_MAX_MS  #: ASM-ACTIVITY
+    gas_inflate_lag_min_ms: int = GAS_INFLATE_LAG_MIN_MS  #: ASM-GAS
+    gas_deflate_max_ms: int = GAS_DEFLATE_MAX_MS  #: ASM-GAS
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            if getattr(self, f.name) < 0:
+                raise ValueError(f"world bound {f.name} = {getattr(self, f.name)} is negative")
+        if not (RR_MIN_MS <= self.rr_min_ms <= self.rr_max_ms <= RR_MAX_MS):
+            raise ValueError(f"heart-rate range {self.rr_min_ms}-{self.rr_max_ms} ms is not "
+                             f"inside the supported {RR_MIN_MS}-{RR_MAX_MS} ms")
+        for lo, hi in (("r_detect_delay_min_ms", "r_detect_delay_max_ms"),
+                       ("upstroke_delay_min_ms", "upstroke_delay_max_ms"),
+                       ("notch_delay_min_ms", "notch_delay_max_ms")):
+            if getattr(self, lo) > getattr(self, hi):
+                raise ValueError(f"world bound {lo} exceeds {hi}")
+
+    @property
+    def r_detect_jitter_ms(self) -> int:
+        return self.r_detect_delay_max_ms - self.r_detect_delay_min_ms
+
+    @property
+    def upstroke_jitter_ms(self) -> int:
+        return self.pep_step_max_ms + self.upstroke_delay_max_ms - self.upstroke_delay_min_ms
+
+    @property
+    def activity_gap_max_ms(self) -> int:
+        """The longest gap between two activity reports of a beating heart (ms)."""
+        return self.rr_max_ms + self.activity_delay_max_ms
+
+    def with_(self, **changes: int) -> World:
+        """This world with some bounds changed (checked like any other)."""
+        return replace(self, **changes)
+
+
+#: The world every proof of ``iabp prove`` states: the constants above.
+STATED_WORLD = World()
+
+_WORLD_IN_FORCE: ContextVar[World] = ContextVar("iabp_world_in_force")
+
+
+def world() -> World:
+    """The world the spec is being built for (``STATED_WORLD`` unless :func:`in_world`)."""
+    return _WORLD_IN_FORCE.get(STATED_WORLD)
+
+
+@contextmanager
+def in_world(w: World) -> Iterator[World]:
+    """Build the environment model, lemmas and properties for ``w`` inside this block."""
+    token = _WORLD_IN_FORCE.set(w)
+    try:
+        yield w
+    finally:
+        _WORLD_IN_FORCE.reset(token)

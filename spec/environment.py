@@ -13,17 +13,18 @@ tens of ms later, and the R-wave detector's delay bound is measured from the ons
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from iabp.spec import assumptions as A
+from iabp.spec.assumptions import World, world
 from iabp.spec.expr import BOOL, INT, And, Between, Expr, Implies, Ite, Min, Not, Or, Var
 from iabp.spec.system import Assign, EnvConstraint, InputVar, StateVar, VarRole
 from iabp.spec.timing import (
-    PEP_HI_BAND_MS,
-    PEP_LO_BAND_MS,
     RR_MAX_MS,
-    RR_MIN_MS,
+    pep_hi_band_ms,
     pep_hi_ms,
+    pep_lo_band_ms,
     pep_lo_ms,
     qs2_hi_ms,
     qs2_lo_ms,
@@ -51,7 +52,36 @@ heart_silent = _bv("heart_silent")
 new_beat: Expr = heart_t + 1 >= heart_rr
 
 PEP_MAX_MS = 200
+
+
+def gas_timer_cap_ms() -> int:
+    """Saturation of the gas timer: past both gas times of the world being built (ms)."""
+    w = world()
+    return w.gas_deflate_max_ms + w.gas_inflate_lag_min_ms + 1
+
+
+#: The gas timer's saturation in the stated world.
 GAS_TIMER_CAP_MS = A.GAS_DEFLATE_MAX_MS + A.GAS_INFLATE_LAG_MIN_MS + 1
+
+
+def pep_lo_world_ms(rr: Expr) -> Expr:
+    """Shortest PEP after an R-R of ``rr`` in the world being built (its PEP tolerance)."""
+    return pep_lo_ms(rr, world().pep_tol_ms)
+
+
+def pep_hi_world_ms(rr: Expr) -> Expr:
+    """Longest PEP after an R-R of ``rr`` in the world being built."""
+    return pep_hi_ms(rr, world().pep_tol_ms)
+
+
+def qs2_lo_world_ms(rr: Expr) -> Expr:
+    """Earliest valve closure after an R-R of ``rr`` in the world being built."""
+    return qs2_lo_ms(rr, world().qs2_tol_ms)
+
+
+def qs2_hi_world_ms(rr: Expr) -> Expr:
+    """Latest valve closure after an R-R of ``rr`` in the world being built."""
+    return qs2_hi_ms(rr, world().qs2_tol_ms)
 
 
 def in_ejection(t: Expr = heart_t, primed: bool = False) -> Expr:
@@ -80,13 +110,29 @@ class Channel:
     name: str  #: input variable set true on the tick of a report
     delay: Var  #: this beat's report delay variable (ms)
     prev_delay: Var  #: the previous beat's report delay (ms)
-    delay_lo: int
-    delay_hi: int
+    delay_range: Callable[[World], tuple[int, int]]  #: report delay bounds in a world (ms)
     event_time: Expr  #: heart time of this beat's report
     prev_event_time: Expr  #: heart time of the previous beat's report
     assumption: str
-    time_lo: int  #: earliest report time in any beat (ms after QRS onset)
-    time_hi: int  #: latest report time in any beat (ms after QRS onset)
+    #: earliest and latest report time in any beat (ms after QRS onset) in a world
+    time_range: Callable[[World], tuple[int, int]]
+    jitter: Callable[[World], int]  #: spread of the report time from beat to beat (ms)
+
+    @property
+    def delay_lo(self) -> int:
+        return self.delay_range(world())[0]
+
+    @property
+    def delay_hi(self) -> int:
+        return self.delay_range(world())[1]
+
+    @property
+    def time_lo(self) -> int:
+        return self.time_range(world())[0]
+
+    @property
+    def time_hi(self) -> int:
+        return self.time_range(world())[1]
 
     @property
     def input(self) -> Var:
@@ -122,18 +168,28 @@ class Channel:
         return And(heart_t.eq(self.event_time), Not(self.missed), Not(heart_silent))
 
 
+def _r_delays(w: World) -> tuple[int, int]:
+    return w.r_detect_delay_min_ms, w.r_detect_delay_max_ms
+
+
+def _upstroke_delays(w: World) -> tuple[int, int]:
+    return w.upstroke_delay_min_ms, w.upstroke_delay_max_ms
+
+
+def _upstroke_times(w: World) -> tuple[int, int]:
+    return (min(pep_lo_band_ms(w.pep_tol_ms)) + w.upstroke_delay_min_ms,
+            max(pep_hi_band_ms(w.pep_tol_ms)) + w.upstroke_delay_max_ms)
+
+
 R_CHANNEL = Channel(
-    "r_wave", _iv("r_delay_ms"), _iv("r_prev_delay_ms"),
-    A.R_DETECT_DELAY_MIN_MS, A.R_DETECT_DELAY_MAX_MS,
-    _iv("r_delay_ms"), _iv("r_prev_delay_ms"), "ASM-R-DETECT",
-    A.R_DETECT_DELAY_MIN_MS, A.R_DETECT_DELAY_MAX_MS,
+    "r_wave", _iv("r_delay_ms"), _iv("r_prev_delay_ms"), _r_delays,
+    _iv("r_delay_ms"), _iv("r_prev_delay_ms"), "ASM-R-DETECT", _r_delays,
+    lambda w: w.r_detect_jitter_ms,
 )
 UPSTROKE_CHANNEL = Channel(
-    "upstroke", _iv("upstroke_delay_ms"), _iv("upstroke_prev_delay_ms"),
-    A.UPSTROKE_DELAY_MIN_MS, A.UPSTROKE_DELAY_MAX_MS,
+    "upstroke", _iv("upstroke_delay_ms"), _iv("upstroke_prev_delay_ms"), _upstroke_delays,
     heart_pep + _iv("upstroke_delay_ms"), heart_prev_pep + _iv("upstroke_prev_delay_ms"),
-    "ASM-PRESSURE-DETECT",
-    min(PEP_LO_BAND_MS) + A.UPSTROKE_DELAY_MIN_MS, max(PEP_HI_BAND_MS) + A.UPSTROKE_DELAY_MAX_MS,
+    "ASM-PRESSURE-DETECT", _upstroke_times, lambda w: w.upstroke_jitter_ms,
 )
 CHANNELS: tuple[Channel, ...] = (R_CHANNEL, UPSTROKE_CHANNEL)
 
@@ -154,27 +210,30 @@ def balloon_may_hold_gas(inflate_cmd: Expr, timer: Expr = gas_timer,
     ``GAS_DEFLATE_MAX_MS`` (ASM-GAS). ``timer`` counts ms since the command last changed;
     ``filled`` says the last inflation lasted long enough for gas to arrive.
     """
-    return Ite(inflate_cmd, timer >= A.GAS_INFLATE_LAG_MIN_MS,
-               And(filled, timer < A.GAS_DEFLATE_MAX_MS))
+    w = world()
+    return Ite(inflate_cmd, timer >= w.gas_inflate_lag_min_ms,
+               And(filled, timer < w.gas_deflate_max_ms))
 
 
 def state_vars() -> list[StateVar]:
     env = VarRole.ENVIRONMENT
+    w = world()
     hv = [
         StateVar("heart_t_ms", INT, env, "ms since this beat's QRS onset", 0, RR_MAX_MS - 1),
-        StateVar("heart_rr_ms", INT, env, "this beat's R-R interval (ms)", RR_MIN_MS, RR_MAX_MS),
+        StateVar("heart_rr_ms", INT, env, "this beat's R-R interval (ms)", w.rr_min_ms,
+                 w.rr_max_ms),
         StateVar("heart_prev_rr_ms", INT, env, "the R-R interval that ended at this beat's R",
-                 RR_MIN_MS, RR_MAX_MS),
+                 w.rr_min_ms, w.rr_max_ms),
         StateVar("heart_pep_ms", INT, env, "this beat's pre-ejection period (ms)", 0, PEP_MAX_MS),
         StateVar("heart_prev_pep_ms", INT, env, "the previous beat's PEP (ms)", 0, PEP_MAX_MS),
         StateVar("heart_qs2_ms", INT, env, "this beat's end of ejection after QRS onset (ms)",
                  0, RR_MAX_MS),
         StateVar("heart_silent", BOOL, env, "asystolic beat: no R wave, no ejection"),
         StateVar("notch_delay_ms", INT, env, "dicrotic-notch report delay after valve closure",
-                 A.NOTCH_DELAY_MIN_MS, A.NOTCH_DELAY_MAX_MS),
+                 w.notch_delay_min_ms, w.notch_delay_max_ms),
         StateVar("notch_missed", BOOL, env, "the notch detector misses this beat"),
         StateVar("activity_delay_ms", INT, env, "cardiac-activity report delay after QRS onset",
-                 0, A.ACTIVITY_DELAY_MAX_MS),
+                 0, w.activity_delay_max_ms),
     ]
     for c in CHANNELS:
         hv += [
@@ -189,7 +248,7 @@ def state_vars() -> list[StateVar]:
             StateVar(c.prev_seen.name, BOOL, env, f"{c.name} reported the previous beat"),
         ]
     hv.append(StateVar("gas_timer_ms", INT, VarRole.PLANT, "ms since the balloon command changed",
-                       0, GAS_TIMER_CAP_MS, init=_iv("gas_timer_ms").eq(GAS_TIMER_CAP_MS)))
+                       0, gas_timer_cap_ms(), init=_iv("gas_timer_ms").eq(gas_timer_cap_ms())))
     hv.append(StateVar("gas_filled", BOOL, VarRole.PLANT, "helium may have reached the balloon "
                        "during the last inflation", init=Not(gas_filled)))
     return hv
@@ -253,26 +312,27 @@ def env_constraints() -> list[EnvConstraint]:
     """Every constraint of the environment, grouped by assumption ID."""
     nb, same = new_beat, Not(new_beat)
     rr_n, prr_n = heart_rr.nxt, heart_prev_rr.nxt
+    w = world()
     out = [
         EnvConstraint("ASM-HEART-RATE",
-                      Implies(nb, Between(rr_n, RR_MIN_MS, RR_MAX_MS)),
+                      Implies(nb, Between(rr_n, w.rr_min_ms, w.rr_max_ms)),
                       "each new beat's R-R lies in the supported range"),
         EnvConstraint("ASM-HEART-RATE",
                       Implies(same, And(_unchanged(heart_rr), _unchanged(heart_silent))),
                       "a beat's length and silence are fixed within the beat"),
         EnvConstraint("ASM-RR-STEP",
-                      Implies(nb, And(rr_n - heart_rr <= A.RR_STEP_MAX_MS,
-                                      heart_rr - rr_n <= A.RR_STEP_MAX_MS)),
+                      Implies(nb, And(rr_n - heart_rr <= w.rr_step_max_ms,
+                                      heart_rr - rr_n <= w.rr_step_max_ms)),
                       "successive R-R intervals differ by a bounded step"),
         EnvConstraint("ASM-EJECTION",
                       Implies(nb, And(
-                          Between(heart_pep.nxt, pep_lo_ms(prr_n), pep_hi_ms(prr_n)),
-                          Between(heart_qs2.nxt, qs2_lo_ms(prr_n), qs2_hi_ms(prr_n)),
+                          Between(heart_pep.nxt, pep_lo_world_ms(prr_n), pep_hi_world_ms(prr_n)),
+                          Between(heart_qs2.nxt, qs2_lo_world_ms(prr_n), qs2_hi_world_ms(prr_n)),
                           heart_pep.nxt < heart_qs2.nxt, heart_qs2.nxt < rr_n)),
                       "each beat's ejection window follows the rate bands"),
         EnvConstraint("ASM-PEP-STEP",
-                      Implies(nb, And(heart_pep.nxt - heart_pep <= A.PEP_STEP_MAX_MS,
-                                      heart_pep - heart_pep.nxt <= A.PEP_STEP_MAX_MS)),
+                      Implies(nb, And(heart_pep.nxt - heart_pep <= w.pep_step_max_ms,
+                                      heart_pep - heart_pep.nxt <= w.pep_step_max_ms)),
                       "successive pre-ejection periods differ by a bounded step"),
         EnvConstraint("ASM-EJECTION",
                       Implies(same, And(_unchanged(heart_pep), _unchanged(heart_qs2))),
@@ -282,8 +342,8 @@ def env_constraints() -> list[EnvConstraint]:
                                                 Not(notch_missed), Not(heart_silent))),
                       "the notch is reported exactly at its report time"),
         EnvConstraint("ASM-PRESSURE-DETECT",
-                      Implies(nb, Between(notch_delay.nxt, A.NOTCH_DELAY_MIN_MS,
-                                          A.NOTCH_DELAY_MAX_MS)),
+                      Implies(nb, Between(notch_delay.nxt, w.notch_delay_min_ms,
+                                          w.notch_delay_max_ms)),
                       "a new beat draws a notch report delay in range"),
         EnvConstraint("ASM-PRESSURE-DETECT",
                       Implies(same, And(_unchanged(notch_delay), _unchanged(notch_missed))),
@@ -297,7 +357,7 @@ def env_constraints() -> list[EnvConstraint]:
                                                    Not(heart_silent))),
                       "every beating heart beat is noticed, a silent one never"),
         EnvConstraint("ASM-ACTIVITY",
-                      Implies(nb, Between(activity_delay.nxt, 0, A.ACTIVITY_DELAY_MAX_MS)),
+                      Implies(nb, Between(activity_delay.nxt, 0, w.activity_delay_max_ms)),
                       "a new beat draws an activity report delay in range"),
         EnvConstraint("ASM-ACTIVITY",
                       Implies(same, _unchanged(activity_delay)),
@@ -310,11 +370,12 @@ def env_constraints() -> list[EnvConstraint]:
 
 def beat_invariant() -> list[Expr]:
     """What every beat satisfies under the heart assumptions (for power-on and L-HEART)."""
+    w = world()
     return [
-        heart_rr - heart_prev_rr <= A.RR_STEP_MAX_MS,
-        heart_prev_rr - heart_rr <= A.RR_STEP_MAX_MS,
-        heart_pep - heart_prev_pep <= A.PEP_STEP_MAX_MS,
-        heart_prev_pep - heart_pep <= A.PEP_STEP_MAX_MS,
+        heart_rr - heart_prev_rr <= w.rr_step_max_ms,
+        heart_prev_rr - heart_rr <= w.rr_step_max_ms,
+        heart_pep - heart_prev_pep <= w.pep_step_max_ms,
+        heart_prev_pep - heart_pep <= w.pep_step_max_ms,
         *beat_ejection_invariant(),
     ]
 
@@ -323,12 +384,13 @@ def beat_ejection_invariant() -> list[Expr]:
     """What every beat satisfies whatever the rhythm (no ASM-RR-STEP, no ASM-PEP-STEP): the
     ejection window inside the bands of the interval before the beat, the upstroke before
     the notch."""
+    tol = world().pep_tol_ms
     return [
-        heart_pep >= pep_lo_ms(heart_prev_rr), heart_pep <= pep_hi_ms(heart_prev_rr),
-        heart_qs2 >= qs2_lo_ms(heart_prev_rr), heart_qs2 <= qs2_hi_ms(heart_prev_rr),
+        heart_pep >= pep_lo_world_ms(heart_prev_rr), heart_pep <= pep_hi_world_ms(heart_prev_rr),
+        heart_qs2 >= qs2_lo_world_ms(heart_prev_rr), heart_qs2 <= qs2_hi_world_ms(heart_prev_rr),
         heart_pep < heart_qs2, heart_qs2 < heart_rr,
         heart_pep + UPSTROKE_CHANNEL.delay < heart_qs2 + notch_delay,
-        Between(heart_prev_pep, min(PEP_LO_BAND_MS), max(PEP_HI_BAND_MS)),
+        Between(heart_prev_pep, min(pep_lo_band_ms(tol)), max(pep_hi_band_ms(tol))),
     ]
 
 
@@ -344,11 +406,11 @@ def init_constraints() -> list[Expr]:
 def plant_step(inflate_cmd: Var) -> list[Assign]:
     """The pneumatics: a timer since the command changed, and whether gas may be inside."""
     p = VarRole.PLANT
-    timer_n = Ite(inflate_cmd.nxt.ne(inflate_cmd), 0, Min(gas_timer + 1, GAS_TIMER_CAP_MS))
+    timer_n = Ite(inflate_cmd.nxt.ne(inflate_cmd), 0, Min(gas_timer + 1, gas_timer_cap_ms()))
     return [
         Assign("gas_timer_ms", timer_n, False, p),
         Assign("gas_filled", Ite(inflate_cmd.nxt,
-                                 gas_timer.nxt >= A.GAS_INFLATE_LAG_MIN_MS, gas_filled),
+                                 gas_timer.nxt >= world().gas_inflate_lag_min_ms, gas_filled),
                False, p),
     ]
 
@@ -364,7 +426,7 @@ def ghost_vars() -> list[StateVar]:
             StateVar(g.since.name, INT, o, f"ms since {c.name} last reported", 0, cap,
                      init=g.since.eq(cap)),
             StateVar(g.rr_at.name, INT, o, f"R-R of the beat of the last {c.name} report",
-                     init=g.rr_at.eq(RR_MIN_MS)),
+                     init=g.rr_at.eq(world().rr_min_ms)),
             StateVar(g.time_at.name, INT, o, "report time within that beat",
                      init=g.time_at.eq(c.time_lo)),
             StateVar(g.interval.name, INT, o, f"interval between the last two {c.name} reports",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import cache
 
 from iabp.spec import controller_step, environment, monitor_model, observers
+from iabp.spec.assumptions import STATED_WORLD, World, in_world
 from iabp.spec.lemmas import lemmas
 from iabp.spec.mode_table import MODE_TABLE
 from iabp.spec.properties import properties
@@ -12,8 +13,18 @@ from iabp.spec.system import SystemSpec
 
 
 @cache
-def iabp_spec() -> SystemSpec:
-    """Controller, heart, detectors, pneumatics and observers, with every property."""
+def iabp_spec(world: World = STATED_WORLD) -> SystemSpec:
+    """Controller, heart, detectors, pneumatics and observers, with every property.
+
+    ``world``: the bounds the heart, detectors and pneumatics keep (the environment model,
+    the lemmas and the properties are stated for it); the controller is always the one
+    designed for the stated world. Only ``iabp margins`` asks for another world.
+    """
+    with in_world(world):
+        return _build()
+
+
+def _build() -> SystemSpec:
     state = [*controller_step.state_vars(), *environment.state_vars(), *observers.state_vars(),
              *environment.ghost_vars(), *monitor_model.state_vars()]
     return SystemSpec(

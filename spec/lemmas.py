@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from iabp.spec import assumptions as A
 from iabp.spec import monitor_model
+from iabp.spec.assumptions import world
 from iabp.spec.controller_step import (
     RR_FLOOR_RISE_MS,
     UNASSISTED_BEATS_ALARM,
@@ -41,12 +42,11 @@ from iabp.spec.environment import (
     heart_rr,
     heart_silent,
     heart_t,
+    pep_lo_world_ms,
 )
 from iabp.spec.expr import BOOL, INT, And, Between, Expr, Implies, Ite, Max, Min, Not, Or, Var
 from iabp.spec.modes import PUMPING_MODES, TRIGGER_MODES, Mode
 from iabp.spec.observers import (
-    SINCE_ACTIVITY_CAP_MS,
-    SINCE_FALL_CAP_MS,
     SINCE_INTERNAL_CAP_MS,
     obs_beats,
     obs_idle,
@@ -60,11 +60,13 @@ from iabp.spec.observers import (
     obs_steady_rr_hi,
     obs_steady_rr_lo,
     obs_unassisted,
+    since_activity_cap_ms,
+    since_fall_cap_ms,
 )
 from iabp.spec.properties import ASSIST_RUN_MIN_BEATS, assist_window_open
 from iabp.spec.settings import SETTINGS, current_settings, settings_valid
 from iabp.spec.system import Lemma, StateVar, VarRole
-from iabp.spec.timing import RR_MAX_MS, RR_MIN_MS, pep_lo_ms
+from iabp.spec.timing import RR_MAX_MS, RR_MIN_MS
 
 HEART = A.SINUS_HEART
 ANY_RHYTHM = A.ANY_RHYTHM_HEART
@@ -95,14 +97,16 @@ def _domains(state: list[StateVar], env: bool) -> Expr:
     return And(*parts)
 
 
-def _channel_lemma(c: Channel, jitter_ms: int) -> Expr:
+def _channel_lemma(c: Channel) -> Expr:
+    w = world()
+    jitter_ms = c.jitter(w)
     g, t, rep, prev_rep = c.ghost, heart_t, c.event_time, c.prev_event_time
     seen, prev_seen = c.seen, c.prev_seen
     return And(
         seen.eq(And(t > rep, Not(c.missed), Not(heart_silent))),
         prev_seen.eq(c.streak >= 1),
         Implies(Or(c.missed, heart_silent), c.streak.ne(1)),
-        Between(g.rr_at, RR_MIN_MS, RR_MAX_MS), Between(g.time_at, c.time_lo, c.time_hi),
+        Between(g.rr_at, w.rr_min_ms, w.rr_max_ms), Between(g.time_at, c.time_lo, c.time_hi),
         Between(rep, c.time_lo, c.time_hi), Between(prev_rep, c.time_lo, c.time_hi),
         Implies(seen, And(g.since.eq(t - rep - 1), g.rr_at.eq(heart_rr), g.time_at.eq(rep),
                           g.single.eq(prev_seen),
@@ -111,10 +115,10 @@ def _channel_lemma(c: Channel, jitter_ms: int) -> Expr:
                 And(g.since.eq(t + heart_prev_rr - prev_rep - 1), g.rr_at.eq(heart_prev_rr),
                     g.time_at.eq(prev_rep), g.single.eq(c.streak.eq(2)))),
         Implies(And(Not(seen), Not(prev_seen)),
-                And(g.since >= Min(t + 2 * g.rr_at - A.RR_STEP_MAX_MS - g.time_at - 1, CAP),
+                And(g.since >= Min(t + 2 * g.rr_at - w.rr_step_max_ms - g.time_at - 1, CAP),
                     Implies(g.since < CAP, g.single))),
-        Implies(g.single, Between(g.interval - g.rr_at, -(A.RR_STEP_MAX_MS + jitter_ms),
-                                  A.RR_STEP_MAX_MS + jitter_ms)),
+        Implies(g.single, Between(g.interval - g.rr_at, -(w.rr_step_max_ms + jitter_ms),
+                                  w.rr_step_max_ms + jitter_ms)),
     )
 
 
@@ -129,9 +133,9 @@ def _deflate_at(m: Mode) -> Expr:
 def _helium_after_ejection() -> Expr:
     """Helium that the inflate command lets in arrives at or after this beat's end of
     ejection (the command is on; ``gas_timer`` counts ms since it turned on)."""
-    return And(Implies(gas_timer >= A.GAS_INFLATE_LAG_MIN_MS, heart_t >= heart_qs2),
-               Implies(gas_timer < A.GAS_INFLATE_LAG_MIN_MS,
-                       heart_t + A.GAS_INFLATE_LAG_MIN_MS - gas_timer >= heart_qs2))
+    lag = world().gas_inflate_lag_min_ms
+    return And(Implies(gas_timer >= lag, heart_t >= heart_qs2),
+               Implies(gas_timer < lag, heart_t + lag - gas_timer >= heart_qs2))
 
 
 def _early_beat_lemma() -> Expr:
@@ -143,7 +147,8 @@ def _early_beat_lemma() -> Expr:
     since, seen_n, rr_est = _i("since_trigger_ms"), _i("triggers_seen"), _i("rr_est_ms")
     rep, prev_rep = c.event_time, c.prev_event_time
     reported = And(ecg, c.seen)
-    draining = And(Not(inflate_cmd), gas_filled, gas_timer < A.GAS_DEFLATE_MAX_MS)
+    w = world()
+    draining = And(Not(inflate_cmd), gas_filled, gas_timer < w.gas_deflate_max_ms)
     return And(
         Implies(Not(ecg), obs_in_ecg.eq(0)),
         c.seen.eq(And(heart_t > rep, Not(c.missed), Not(heart_silent))),
@@ -154,7 +159,7 @@ def _early_beat_lemma() -> Expr:
         Implies(And(ecg, Not(c.seen), seen_n >= 1),
                 since >= Min(heart_t + heart_prev_rr - prev_rep - 1, CAP)),
         Implies(And(reported, Or(_b("armed"), inflate_cmd)),
-                And(seen_n >= 2, rr_est + A.R_DETECT_JITTER_MS >= heart_prev_rr)),
+                And(seen_n >= 2, rr_est + w.r_detect_jitter_ms >= heart_prev_rr)),
         Implies(And(reported, inflate_cmd), _helium_after_ejection()),
         Implies(And(reported, obs_in_ecg > heart_t - rep, draining),
                 Or(heart_t - gas_timer <= rep + 1, heart_t >= heart_qs2)),
@@ -167,7 +172,8 @@ def _assist_lemma() -> Expr:
     inflates before it ends."""
     c = R_CHANNEL
     n, lo, hi = obs_steady, obs_steady_rr_lo, obs_steady_rr_hi
-    jitter = A.R_DETECT_JITTER_MS
+    w = world()
+    jitter = w.r_detect_jitter_ms
     floor, before = _i("rr_floor_ms"), _i("rr_floor_before_ms")
     rr_est, since, seen_n = _i("rr_est_ms"), _i("since_trigger_ms"), _i("triggers_seen")
     # floor updates by intervals of the run: one per reported beat of the run after its
@@ -180,7 +186,7 @@ def _assist_lemma() -> Expr:
     waiting = And(_b("armed"), Not(inflate_cmd),
                   since < ecg_inflate_at_ms(rr_est, current_settings()["inflation_offset_ms"]))
     # the trigger-loss timeout outlasts every interval of the run: no loss resets the count
-    no_loss = _i("set_trigger_loss_timeout_ms") > hi + A.RR_STEP_MAX_MS + jitter
+    no_loss = _i("set_trigger_loss_timeout_ms") > hi + w.rr_step_max_ms + jitter
     return And(
         Implies(mode.eq(Mode.ECG_TRIGGER), And(floor >= RR_MIN_MS, before >= RR_MIN_MS)),
         Implies(n >= 1, And(
@@ -210,7 +216,7 @@ def _sync_lemma(m: Mode, c: Channel, lo: int, hi: int) -> Expr:
     estimate_ok = And(seen_n >= 2, g.single, Between(rr_est, lo, hi), since < defl_at)
     this_beat = And(c.seen, Not(heart_silent))
     next_beat = And(Not(c.seen), c.prev_seen,
-                    heart_t + (defl_at - since) + A.GAS_DEFLATE_MAX_MS <= heart_pep)
+                    heart_t + (defl_at - since) + world().gas_deflate_max_ms <= heart_pep)
     after_ejection = _helium_after_ejection()
     return And(
         Implies(And(in_mode, seen_n >= 1), since.eq(g.since)),
@@ -223,6 +229,9 @@ def _sync_lemma(m: Mode, c: Channel, lo: int, hi: int) -> Expr:
 
 
 def lemmas(state: list[StateVar]) -> list[Lemma]:
+    """The lemmas, stated for the world in force (:func:`iabp.spec.assumptions.world`); the
+    controller's own constants (accepted R-R range, validator bounds) stay its design's."""
+    w = world()
     since = _i("since_trigger_ms")
     sync_asm = (*HEART, "ASM-R-DETECT", "ASM-PRESSURE-DETECT", "ASM-MISS-SPACING")
     return [
@@ -235,7 +244,7 @@ def lemmas(state: list[StateVar]) -> list[Lemma]:
         Lemma("L-QUIET", And(Implies(Not(in_trigger_mode()), Not(_b("armed"))),
                              Implies(Not(mode.isin(PUMPING_MODES)), Not(inflate_cmd)),
                              Implies(inflate_cmd, gas_filled.eq(
-                                 gas_timer >= A.GAS_INFLATE_LAG_MIN_MS)),
+                                 gas_timer >= w.gas_inflate_lag_min_ms)),
                              Implies(mode.eq(Mode.INTERNAL), obs_since_internal.eq(0))),
               (), ("L-DOM-CONTROLLER",),
               "outside the trigger modes nothing is armed, outside the pumping modes the "
@@ -243,10 +252,10 @@ def lemmas(state: list[StateVar]) -> list[Lemma]:
         Lemma("L-HEART", And(heart_t < heart_rr, *beat_invariant()),
               (*HEART, "ASM-PRESSURE-DETECT"), ("L-DOM-ENVIRONMENT",),
               "the heart is inside its beat and the beat obeys the rate bands"),
-        Lemma("L-CH-R", _channel_lemma(R_CHANNEL, A.R_DETECT_JITTER_MS),
+        Lemma("L-CH-R", _channel_lemma(R_CHANNEL),
               (*HEART, "ASM-R-DETECT", "ASM-MISS-SPACING"), ("L-DOM-ENVIRONMENT", "L-HEART"),
               "the R-wave ghost variables track the detector's last reports"),
-        Lemma("L-CH-UPSTROKE", _channel_lemma(UPSTROKE_CHANNEL, A.UPSTROKE_JITTER_MS),
+        Lemma("L-CH-UPSTROKE", _channel_lemma(UPSTROKE_CHANNEL),
               (*HEART, "ASM-PRESSURE-DETECT", "ASM-MISS-SPACING"), ("L-DOM-ENVIRONMENT", "L-HEART"),
               "the upstroke ghost variables track the detector's last reports"),
         Lemma("L-SYNC",
@@ -273,7 +282,7 @@ def lemmas(state: list[StateVar]) -> list[Lemma]:
             Implies(And(mode.eq(Mode.INTERNAL), Not(heart_silent)), heart_t <= activity_delay),
             Implies(And(Not(heart_silent), heart_t > activity_delay),
                     obs_since_activity <= heart_t - activity_delay - 1),
-            Implies(And(Not(heart_silent), obs_since_internal <= A.GAS_DEFLATE_MAX_MS),
+            Implies(And(Not(heart_silent), obs_since_internal <= w.gas_deflate_max_ms),
                     heart_t <= activity_delay + obs_since_internal)),
               ("ASM-HEART-RATE", "ASM-ACTIVITY"),
               ("L-DOM-CONTROLLER", "L-DOM-ENVIRONMENT", "L-ACTIVITY", "L-BEAT-ANY-RHYTHM"),
@@ -286,13 +295,13 @@ def lemmas(state: list[StateVar]) -> list[Lemma]:
               "estimate is the run's, and inside the efficacy envelope every reported beat is "
               "armed and inflates before it ends"),
         Lemma("L-GAS",
-              Implies(And(Not(inflate_cmd), gas_filled, gas_timer < A.GAS_DEFLATE_MAX_MS),
+              Implies(And(Not(inflate_cmd), gas_filled, gas_timer < w.gas_deflate_max_ms),
                       Or(obs_since_internal <= gas_timer + 1,
                          And(Not(heart_silent), heart_t >= heart_qs2,
-                             heart_t + A.GAS_DEFLATE_MAX_MS - gas_timer
-                             <= heart_rr + Max(pep_lo_ms(heart_rr),
-                                               heart_pep - A.PEP_STEP_MAX_MS)),
-                         heart_t + A.GAS_DEFLATE_MAX_MS - gas_timer <= heart_pep)),
+                             heart_t + w.gas_deflate_max_ms - gas_timer
+                             <= heart_rr + Max(pep_lo_world_ms(heart_rr),
+                                               heart_pep - w.pep_step_max_ms)),
+                         heart_t + w.gas_deflate_max_ms - gas_timer <= heart_pep)),
               (*sync_asm, "ASM-GAS"), ("L-SYNC",),
               "after a deflation from a trigger mode the balloon empties before the next "
               "ejection starts"),
@@ -308,7 +317,7 @@ def lemmas(state: list[StateVar]) -> list[Lemma]:
               (), ("L-DOM-CONTROLLER",),
               "the observer's ms-without-trigger equals the controller's trigger timer"),
         Lemma("L-ACTIVITY", obs_since_activity.eq(Min(_i("since_activity_ms"),
-                                                      SINCE_ACTIVITY_CAP_MS)), (),
+                                                      since_activity_cap_ms())), (),
               ("L-DOM-CONTROLLER",),
               "the observer's ms-since-activity is the controller's (saturating earlier)"),
         Lemma("L-UNASSISTED",
@@ -324,12 +333,13 @@ def lemmas(state: list[StateVar]) -> list[Lemma]:
             Between(_i("internal_cycle_period_ms"), _setting_lo("internal_period_ms"),
                     _setting_hi("internal_period_ms")),
             _i("internal_cycle_inflation_ms") >= _setting_lo("internal_inflation_ms"),
+            # the validator's guarantee, with the DESIGN gas time it was built for
             _i("internal_cycle_inflation_ms") + A.GAS_DEFLATE_MAX_MS
             < _i("internal_cycle_period_ms"),
             inflate_cmd.eq(_i("internal_phase_ms") < _i("internal_cycle_inflation_ms")),
             Implies(Not(inflate_cmd), obs_since_fall.eq(Min(
                 _i("internal_phase_ms") - _i("internal_cycle_inflation_ms"),
-                SINCE_FALL_CAP_MS))))),
+                since_fall_cap_ms()))))),
               (), ("L-DOM-CONTROLLER", "L-SETTINGS", "L-QUIET"),
               "in internal mode the cycle runs with settings the validator accepted, the "
               "inflation starts at phase 0 and the observer's ms-since-inflation-start is "

@@ -9,6 +9,7 @@ controller's behaviour, not about its own counters.
 from __future__ import annotations
 
 from iabp.spec import assumptions as A
+from iabp.spec.assumptions import world
 from iabp.spec.controller_step import (
     UNASSISTED_CAP,
     inflate_cmd,
@@ -35,6 +36,22 @@ SINCE_ACTIVITY_CAP_MS = A.ACTIVITY_GAP_MAX_MS + 1
 SINCE_RISE_CAP_MS = 1501
 #: Saturation of the ms-since-the-deflation-began observer: past the gas deflation time.
 SINCE_FALL_CAP_MS = A.GAS_DEFLATE_MAX_MS + 1
+
+
+def since_internal_cap_ms() -> int:
+    """``SINCE_INTERNAL_CAP_MS`` for the world the spec is being built for."""
+    return world().gas_deflate_max_ms + 1
+
+
+def since_activity_cap_ms() -> int:
+    """``SINCE_ACTIVITY_CAP_MS`` for the world the spec is being built for."""
+    return world().activity_gap_max_ms + 1
+
+
+def since_fall_cap_ms() -> int:
+    """``SINCE_FALL_CAP_MS`` for the world the spec is being built for."""
+    return world().gas_deflate_max_ms + 1
+
 
 obs_since_internal = Var("obs_since_internal_ms", INT)
 obs_no_trigger = Var("obs_no_trigger_ms", INT)
@@ -71,14 +88,14 @@ def state_vars() -> list[StateVar]:
     o = VarRole.OBSERVER
     return [
         StateVar("obs_since_internal_ms", INT, o, "ms since the mode was last INTERNAL "
-                 "(saturating)", 0, SINCE_INTERNAL_CAP_MS,
-                 init=obs_since_internal.eq(SINCE_INTERNAL_CAP_MS)),
+                 "(saturating)", 0, since_internal_cap_ms(),
+                 init=obs_since_internal.eq(since_internal_cap_ms())),
         StateVar("obs_no_trigger_ms", INT, o, "ms in a trigger mode with no trigger report",
                  0, A.TRIGGER_TIMER_CAP_MS, init=obs_no_trigger.eq(0)),
         StateVar("obs_beats_since_inflation", INT, o, "trigger reports since the inflate "
                  "command last turned on in a trigger mode (saturates at 3)", 0, 3, init=obs_beats.eq(0)),
         StateVar("obs_since_activity_ms", INT, o, "ms since cardiac activity was reported",
-                 0, SINCE_ACTIVITY_CAP_MS, init=obs_since_activity.eq(0)),
+                 0, since_activity_cap_ms(), init=obs_since_activity.eq(0)),
         StateVar("obs_idle_ms", INT, o, "ms the mode has been STANDBY or HALTED",
                  0, A.IDLE_TIMER_CAP_MS, init=obs_idle.eq(0)),
         StateVar("obs_unassisted_beats", INT, o, "trigger reports in this trigger mode since "
@@ -88,8 +105,8 @@ def state_vars() -> list[StateVar]:
                  "turned on (saturating)", 0, SINCE_RISE_CAP_MS,
                  init=obs_since_rise.eq(SINCE_RISE_CAP_MS)),
         StateVar("obs_since_deflation_start_ms", INT, o, "ms since the inflate command last "
-                 "turned off (saturating)", 0, SINCE_FALL_CAP_MS,
-                 init=obs_since_fall.eq(SINCE_FALL_CAP_MS)),
+                 "turned off (saturating)", 0, since_fall_cap_ms(),
+                 init=obs_since_fall.eq(since_fall_cap_ms())),
         StateVar("obs_in_ecg_ms", INT, o, "ms the console has been in ECG trigger mode without "
                  "a break (saturating; 0 outside it)", 0, IN_ECG_CAP_MS,
                  init=obs_in_ecg.eq(0)),
@@ -119,7 +136,7 @@ def console_step() -> list[Assign]:
     return [
         Assign("obs_since_internal_ms", Ite(mode.nxt.eq(Mode.INTERNAL), 0,
                                             Min(obs_since_internal + 1,
-                                                SINCE_INTERNAL_CAP_MS)), False, o),
+                                                since_internal_cap_ms())), False, o),
         Assign("obs_no_trigger_ms", Ite(
             And(trig_mode_n, Not(fresh_entry), Not(trigger_event())),
             Min(obs_no_trigger + 1, A.TRIGGER_TIMER_CAP_MS), 0), False, o),
@@ -129,7 +146,7 @@ def console_step() -> list[Assign]:
                 Min(obs_beats + 1, 3), obs_beats)), False, o),
         Assign("obs_since_activity_ms", Ite(Var("activity", BOOL), 0,
                                             Min(obs_since_activity + 1,
-                                                SINCE_ACTIVITY_CAP_MS)), False, o),
+                                                since_activity_cap_ms())), False, o),
         Assign("obs_unassisted_beats", Ite(
             Or(fresh_entry, Not(trig_mode_n), rising_inflation()), 0,
             Ite(trigger_event(), Min(obs_unassisted + 1, UNASSISTED_CAP), obs_unassisted)),
@@ -140,7 +157,7 @@ def console_step() -> list[Assign]:
                                                    Min(obs_since_rise + 1, SINCE_RISE_CAP_MS)),
                False, o),
         Assign("obs_since_deflation_start_ms", Ite(And(inflate_cmd, Not(inflate_cmd.nxt)), 0,
-                                                   Min(obs_since_fall + 1, SINCE_FALL_CAP_MS)),
+                                                   Min(obs_since_fall + 1, since_fall_cap_ms())),
                False, o),
         Assign("obs_in_ecg_ms", Ite(mode.nxt.eq(Mode.ECG_TRIGGER),
                                     Min(obs_in_ecg + 1, IN_ECG_CAP_MS), 0), False, o),

@@ -9,6 +9,7 @@ auxiliary lemmas its proof may use.
 from __future__ import annotations
 
 from iabp.spec import assumptions as A
+from iabp.spec.assumptions import world
 from iabp.spec.controller_step import (
     HIGH_FAULT_INPUTS,
     RR_FLOOR_RISE_MS,
@@ -57,7 +58,7 @@ from iabp.spec.requirements import (
 )
 from iabp.spec.settings import SETTINGS, current_settings, requested_settings, settings_valid
 from iabp.spec.system import Property, PropertyKind
-from iabp.spec.timing import PEP_LO_BAND_MS, RR_BAND_EDGES_MS, RR_MAX_MS, RR_MIN_MS
+from iabp.spec.timing import RR_BAND_EDGES_MS, RR_MAX_MS, RR_MIN_MS, pep_lo_band_ms
 
 T, S = PropertyKind.TRANSITION, PropertyKind.STATE
 
@@ -85,9 +86,20 @@ ANY_RHYTHM = A.ANY_RHYTHM_HEART
 EMPTY_AFTER_R_REPORT_MS = A.TICK_MS + A.GAS_DEFLATE_MAX_MS
 
 
+def empty_after_r_report_ms() -> int:
+    """``EMPTY_AFTER_R_REPORT_MS`` in the world the spec is being built for."""
+    return A.TICK_MS + world().gas_deflate_max_ms
+
+
 #: The balloon is empty this long after the QRS onset of the first beat after internal
 #: pumping (P-INTERNAL-RESTART): the activity report, the one-tick command and the gas time.
 INTERNAL_RESTART_EMPTY_MS = A.ACTIVITY_DELAY_MAX_MS + A.TICK_MS + A.GAS_DEFLATE_MAX_MS
+
+
+def internal_restart_empty_ms() -> int:
+    """``INTERNAL_RESTART_EMPTY_MS`` in the world the spec is being built for."""
+    w = world()
+    return w.activity_delay_max_ms + A.TICK_MS + w.gas_deflate_max_ms
 
 
 def helium_bound_by_band_ms(empty_after_onset_ms: int) -> list[tuple[int, int, int]]:
@@ -96,21 +108,22 @@ def helium_bound_by_band_ms(empty_after_onset_ms: int) -> list[tuple[int, int, i
     starts at the earliest at the onset plus the band's shortest PEP. ``rr`` is the interval
     that ENDS at the beat (a premature beat has a short one)."""
     edges = (*RR_BAND_EDGES_MS, RR_MAX_MS + 1)
+    peps = pep_lo_band_ms(world().pep_tol_ms)
     return [(lo, hi - 1, max(0, empty_after_onset_ms - pep))
-            for lo, hi, pep in zip(edges, edges[1:], PEP_LO_BAND_MS, strict=False)]
+            for lo, hi, pep in zip(edges, edges[1:], peps, strict=False)]
 
 
 def early_beat_helium_bound_ms() -> list[tuple[int, int, int]]:
     """The stated bound of P-EARLY-BEAT-BOUND per rate band: on a beat nobody could
     predict (premature, AF) the balloon is empty from the latest R-wave report (QRS onset +
     R_DETECT_DELAY_MAX_MS) plus EMPTY_AFTER_R_REPORT_MS."""
-    return helium_bound_by_band_ms(A.R_DETECT_DELAY_MAX_MS + EMPTY_AFTER_R_REPORT_MS)
+    return helium_bound_by_band_ms(world().r_detect_delay_max_ms + empty_after_r_report_ms())
 
 
 def internal_restart_helium_bound_ms() -> list[tuple[int, int, int]]:
     """The stated bound of P-INTERNAL-RESTART per rate band (the first beat after asystole
     during internal pumping)."""
-    return helium_bound_by_band_ms(INTERNAL_RESTART_EMPTY_MS)
+    return helium_bound_by_band_ms(internal_restart_empty_ms())
 
 #: The shortest internal-mode period the validator accepts (ms).
 #: The shortest and longest internal-mode cycle the requirement allows (ms): iabp.md's
@@ -144,7 +157,7 @@ def assist_floor_lo(rr_lo: Expr, floor_updates: Expr) -> Expr:
     ``rr_lo`` ms: that interval measured early by the detector jitter, or the floor still
     climbing from the shortest interval the heart can have, ``floor_updates`` beats at
     ``RR_FLOOR_RISE_MS``."""
-    return Min(rr_lo - A.R_DETECT_JITTER_MS, RR_MIN_MS + RR_FLOOR_RISE_MS * floor_updates)
+    return Min(rr_lo - world().r_detect_jitter_ms, RR_MIN_MS + RR_FLOOR_RISE_MS * floor_updates)
 
 
 def assist_window_open(rr_lo: Expr, rr_hi: Expr, floor_updates: Expr) -> Expr:
@@ -161,13 +174,14 @@ def assist_window_open(rr_lo: Expr, rr_hi: Expr, floor_updates: Expr) -> Expr:
     it is the README's efficacy envelope.
     """
     s = current_settings()
-    jitter = A.R_DETECT_JITTER_MS
+    w = world()
+    jitter = w.r_detect_jitter_ms
     floor_lo = assist_floor_lo(rr_lo, floor_updates)
     opens = ecg_inflate_at_ms(rr_hi + jitter, s["inflation_offset_ms"])
     return And(rr_lo - jitter >= A.RR_ACCEPT_MIN_MS,
                opens < ecg_inflate_until_ms(floor_lo),
                opens < ecg_deflate_at_ms(floor_lo, s["ecg_deflation_lead_ms"]),
-               s["trigger_loss_timeout_ms"] > rr_hi + A.RR_STEP_MAX_MS + jitter)
+               s["trigger_loss_timeout_ms"] > rr_hi + w.rr_step_max_ms + jitter)
 
 
 #: The steady beats P-ASSIST-EVERY-BEAT needs before it promises every beat: two to have
@@ -183,6 +197,10 @@ def assist_every_beat_premise() -> Expr:
 
 
 def properties() -> list[Property]:
+    """The properties, stated for the world in force (:func:`iabp.spec.assumptions.world`)."""
+    w = world()
+    empty_after_r = empty_after_r_report_ms()
+    restart_empty = internal_restart_empty_ms()
     high_fault = Or(*[_b(n) for n in HIGH_FAULT_INPUTS])
     ack = op.eq(OperatorCommand.ACKNOWLEDGE)
     rise_in_trigger_mode = And(in_trigger_mode(primed=True), rising_inflation())
@@ -192,7 +210,7 @@ def properties() -> list[Property]:
             ("REQ-INFL-DIASTOLE",), ("HZ-EARLY-INFL",), T,
             rise_in_trigger_mode,
             And(Not(heart_silent.nxt),
-                heart_t.nxt + A.GAS_INFLATE_LAG_MIN_MS >= heart_qs2.nxt),
+                heart_t.nxt + w.gas_inflate_lag_min_ms >= heart_qs2.nxt),
             (*HEART, *DETECT), ("L-SYNC", "L-GAS"),
             "When the console turns the inflate command on in a trigger mode, the heart is "
             "in a beating beat and the earliest helium arrival is at or after that beat's "
@@ -202,7 +220,7 @@ def properties() -> list[Property]:
             "P-NO-GAS-IN-EJECTION", "the balloon is empty whenever the ventricle ejects",
             ("REQ-DEFL-BEFORE-EJECTION", "REQ-INFL-DIASTOLE"), ("HZ-LATE-DEFL", "HZ-EARLY-INFL"),
             S,
-            And(in_ejection(), obs_since_internal >= A.GAS_DEFLATE_MAX_MS + 1),
+            And(in_ejection(), obs_since_internal >= w.gas_deflate_max_ms + 1),
             Not(balloon_may_hold_gas(inflate_cmd)),
             (*HEART, *DETECT, "ASM-GAS"), ("L-SYNC", "L-GAS"),
             "From the start of ejection (QRS onset + PEP) to its end (onset + QS2) of every beat, the "
@@ -214,15 +232,15 @@ def properties() -> list[Property]:
             "decision and the gas time",
             ("REQ-DEFL-BEFORE-EJECTION",), ("HZ-LATE-DEFL",), S,
             And(mode.eq(Mode.ECG_TRIGGER), obs_in_ecg > heart_t, R_CHANNEL.seen,
-                heart_t >= R_CHANNEL.delay + EMPTY_AFTER_R_REPORT_MS, in_ejection()),
+                heart_t >= R_CHANNEL.delay + empty_after_r, in_ejection()),
             Not(balloon_may_hold_gas(inflate_cmd)),
             (*ANY_RHYTHM, "ASM-R-DETECT", "ASM-GAS"), ("L-EARLY-BEAT",),
             "Whatever the rhythm (a premature beat, atrial fibrillation, a pause: any R-R in "
             "the supported range after any other), in ECG trigger mode, on every beat the "
             "R-wave detector reports, the balloon is empty from "
-            f"{EMPTY_AFTER_R_REPORT_MS} ms after that report on: helium in that beat's "
+            f"{empty_after_r} ms after that report on: helium in that beat's "
             "ejection lasts at most the detector's delay after QRS onset plus "
-            f"{EMPTY_AFTER_R_REPORT_MS} ms minus the pre-ejection period (the bound per rate "
+            f"{empty_after_r} ms minus the pre-ejection period (the bound per rate "
             "band is printed by the prover). P-NO-GAS-IN-EJECTION is the stronger "
             "result for the rhythms ASM-RR-STEP covers: zero."),
         Property(
@@ -312,11 +330,11 @@ def properties() -> list[Property]:
             ("REQ-INTERNAL-GUARD",), ("HZ-ASYNC",), T,
             And(mode.ne(Mode.INTERNAL), mode.nxt.eq(Mode.INTERNAL)),
             And(op.eq(OperatorCommand.START_INTERNAL),
-                obs_since_activity > A.ACTIVITY_GAP_MAX_MS, Not(_b("activity"))),
+                obs_since_activity > w.activity_gap_max_ms, Not(_b("activity"))),
             (), ("L-ACTIVITY",),
             f"Internal mode is entered only on the operator's explicit START_INTERNAL and "
             f"only when no cardiac activity has been reported for longer than "
-            f"{A.ACTIVITY_GAP_MAX_MS} ms, the longest gap between two activity reports of a "
+            f"{w.activity_gap_max_ms} ms, the longest gap between two activity reports of a "
             f"heart beating at the slowest supported rate (the console's own guard waits "
             f"{A.ASYSTOLE_CONFIRM_MS} ms; the property is stated from physiology, so a "
             f"shorter guard fails it)."),
@@ -336,12 +354,12 @@ def properties() -> list[Property]:
             ("HZ-ASYNC", "HZ-SETTINGS"), T,
             And(mode.eq(Mode.INTERNAL), mode.nxt.eq(Mode.INTERNAL), rising_inflation()),
             And(obs_since_rise + 1 >= INTERNAL_PERIOD_MIN_MS,
-                obs_since_fall + 1 > A.GAS_DEFLATE_MAX_MS),
+                obs_since_fall + 1 > w.gas_deflate_max_ms),
             (), ("L-INTERNAL",),
             f"In internal mode an inflation starts at least {INTERNAL_PERIOD_MIN_MS} ms after "
             f"the previous one ({INTERNAL_RATE_MAX_PER_MIN} /min, the fastest internal rate of "
             "iabp.md, not the validator's own range) and after the command has been off for "
-            f"longer than the gas deflation time ({A.GAS_DEFLATE_MAX_MS} ms: the balloon is "
+            f"longer than the gas deflation time ({w.gas_deflate_max_ms} ms: the balloon is "
             "empty before it fills again), whatever settings the operator changes mid-cycle: "
             "a changed period or inflation time takes effect at the next cycle."),
         Property(
@@ -349,11 +367,11 @@ def properties() -> list[Property]:
             "to empty", ("REQ-INTERNAL-GUARD", "REQ-SETTINGS-SAFE"), ("HZ-ASYNC", "HZ-SETTINGS"),
             S,
             And(mode.eq(Mode.INTERNAL), inflate_cmd),
-            obs_since_rise + A.GAS_DEFLATE_MAX_MS < INTERNAL_PERIOD_MAX_MS,
+            obs_since_rise + w.gas_deflate_max_ms < INTERNAL_PERIOD_MAX_MS,
             (), ("L-INTERNAL",),
             f"In internal mode an inflation lasts less than {INTERNAL_PERIOD_MAX_MS} ms (the "
             f"slowest internal cycle, {INTERNAL_RATE_MIN_PER_MIN} /min) minus the gas "
-            f"deflation time ({A.GAS_DEFLATE_MAX_MS} ms): the balloon is let down in every "
+            f"deflation time ({w.gas_deflate_max_ms} ms): the balloon is let down in every "
             "cycle, never held up through asynchronous pumping (with P-INTERNAL-RATE: "
             "emptied before each new inflation)."),
         Property(
@@ -361,15 +379,15 @@ def properties() -> list[Property]:
             "first ejection holds helium only until the activity report and the gas time",
             ("REQ-INTERNAL-GUARD", "REQ-DEFL-BEFORE-EJECTION"), ("HZ-ASYNC", "HZ-LATE-DEFL"),
             S,
-            And(in_ejection(), obs_since_internal <= A.GAS_DEFLATE_MAX_MS,
+            And(in_ejection(), obs_since_internal <= w.gas_deflate_max_ms,
                 balloon_may_hold_gas(inflate_cmd)),
-            heart_t < INTERNAL_RESTART_EMPTY_MS,
+            heart_t < restart_empty,
             ("ASM-HEART-RATE", "ASM-EJECTION", "ASM-ACTIVITY", "ASM-GAS"), ("L-RESTART",),
             f"Internal pumping runs on a silent heart; when the heart beats again, the "
             f"console leaves internal mode on the activity report (at most "
-            f"{A.ACTIVITY_DELAY_MAX_MS} ms after the beat's QRS onset) and the balloon is empty "
-            f"{A.TICK_MS + A.GAS_DEFLATE_MAX_MS} ms later: helium from internal pumping is in an "
-            f"ejection only before {INTERNAL_RESTART_EMPTY_MS} ms after its QRS onset, i.e. at "
+            f"{w.activity_delay_max_ms} ms after the beat's QRS onset) and the balloon is empty "
+            f"{A.TICK_MS + w.gas_deflate_max_ms} ms later: helium from internal pumping is in an "
+            f"ejection only before {restart_empty} ms after its QRS onset, i.e. at "
             "most that minus the pre-ejection period (the bound per rate band is printed by "
             "the prover). This is the first beat after asystole; internal mode is never "
             "entered on a beating heart (P-INTERNAL-ENTRY)."),

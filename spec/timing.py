@@ -51,38 +51,50 @@ def _upper_edges() -> list[float]:
     return [*RR_BAND_EDGES_MS[1:], RR_MAX_MS]
 
 
-PEP_LO_BAND_MS: tuple[int, ...] = tuple(
-    math.floor(weissler_pep_ms(e)) - PEP_TOL_MS for e in RR_BAND_EDGES_MS
-)
-PEP_HI_BAND_MS: tuple[int, ...] = tuple(
-    math.ceil(weissler_pep_ms(e)) + PEP_TOL_MS for e in _upper_edges()
-)
-QS2_LO_BAND_MS: tuple[int, ...] = tuple(
-    math.floor(weissler_qs2_ms(e)) - QS2_TOL_MS for e in RR_BAND_EDGES_MS
-)
-QS2_HI_BAND_MS: tuple[int, ...] = tuple(
-    math.ceil(weissler_qs2_ms(e)) + QS2_TOL_MS for e in _upper_edges()
-)
+def pep_lo_band_ms(tol_ms: int = PEP_TOL_MS) -> tuple[int, ...]:
+    """Shortest PEP per band, Weissler's value at the band's fast edge minus ``tol_ms``."""
+    return tuple(math.floor(weissler_pep_ms(e)) - tol_ms for e in RR_BAND_EDGES_MS)
 
 
-def pep_lo_ms(rr: ExprLike) -> Expr:
+def pep_hi_band_ms(tol_ms: int = PEP_TOL_MS) -> tuple[int, ...]:
+    """Longest PEP per band, Weissler's value at the band's slow edge plus ``tol_ms``."""
+    return tuple(math.ceil(weissler_pep_ms(e)) + tol_ms for e in _upper_edges())
+
+
+def qs2_lo_band_ms(tol_ms: int = QS2_TOL_MS) -> tuple[int, ...]:
+    """Earliest valve closure per band, Weissler's value at the fast edge minus ``tol_ms``."""
+    return tuple(math.floor(weissler_qs2_ms(e)) - tol_ms for e in RR_BAND_EDGES_MS)
+
+
+def qs2_hi_band_ms(tol_ms: int = QS2_TOL_MS) -> tuple[int, ...]:
+    """Latest valve closure per band, Weissler's value at the slow edge plus ``tol_ms``."""
+    return tuple(math.ceil(weissler_qs2_ms(e)) + tol_ms for e in _upper_edges())
+
+
+PEP_LO_BAND_MS: tuple[int, ...] = pep_lo_band_ms()
+PEP_HI_BAND_MS: tuple[int, ...] = pep_hi_band_ms()
+QS2_LO_BAND_MS: tuple[int, ...] = qs2_lo_band_ms()
+QS2_HI_BAND_MS: tuple[int, ...] = qs2_hi_band_ms()
+
+
+def pep_lo_ms(rr: ExprLike, tol_ms: int = PEP_TOL_MS) -> Expr:
     """Shortest pre-ejection period the heart may have after an R-R of ``rr`` ms."""
-    return step_table(rr, RR_BAND_EDGES_MS, PEP_LO_BAND_MS)
+    return step_table(rr, RR_BAND_EDGES_MS, pep_lo_band_ms(tol_ms))
 
 
-def pep_hi_ms(rr: ExprLike) -> Expr:
+def pep_hi_ms(rr: ExprLike, tol_ms: int = PEP_TOL_MS) -> Expr:
     """Longest pre-ejection period the heart may have after an R-R of ``rr`` ms."""
-    return step_table(rr, RR_BAND_EDGES_MS, PEP_HI_BAND_MS)
+    return step_table(rr, RR_BAND_EDGES_MS, pep_hi_band_ms(tol_ms))
 
 
-def qs2_lo_ms(rr: ExprLike) -> Expr:
+def qs2_lo_ms(rr: ExprLike, tol_ms: int = QS2_TOL_MS) -> Expr:
     """Earliest aortic valve closure (end of ejection) after an R-R of ``rr`` ms."""
-    return step_table(rr, RR_BAND_EDGES_MS, QS2_LO_BAND_MS)
+    return step_table(rr, RR_BAND_EDGES_MS, qs2_lo_band_ms(tol_ms))
 
 
-def qs2_hi_ms(rr: ExprLike) -> Expr:
+def qs2_hi_ms(rr: ExprLike, tol_ms: int = QS2_TOL_MS) -> Expr:
     """Latest aortic valve closure (end of ejection) after an R-R of ``rr`` ms."""
-    return step_table(rr, RR_BAND_EDGES_MS, QS2_HI_BAND_MS)
+    return step_table(rr, RR_BAND_EDGES_MS, qs2_hi_band_ms(tol_ms))
 
 
 def band_table() -> list[dict[str, int]]:

@@ -34,9 +34,11 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
     "proofs": ("spec", ENGINES, "proofs"),
     "sim": PACKAGES,
 }
-#: the standard-library modules the spec's declarations may use (no solver, no I/O)
+#: the standard-library modules the spec's declarations may use (no solver, no I/O; the
+#: context modules carry the world a spec is built for, spec.assumptions.in_world)
 SPEC_STDLIB = {"__future__", "dataclasses", "enum", "fractions", "functools", "math", "hashlib",
-               "collections", "collections.abc", "typing", "itertools"}
+               "collections", "collections.abc", "typing", "itertools", "contextlib",
+               "contextvars"}
 #: ... and what the engines may add (generating Python source is neither a solver nor I/O)
 ENGINE_STDLIB = SPEC_STDLIB | {"keyword"}
 FORBIDDEN_CALLS = {"open", "print", "input", "eval", "__import__"}

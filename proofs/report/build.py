@@ -35,6 +35,7 @@ from typing import Any
 from iabp.proofs.recheck import RecheckReport
 from iabp.proofs.report.figures import counterexample_png, mode_diagram_svg
 from iabp.proofs.report.html import CSP, CSS, data_uri, esc, render_html
+from iabp.proofs.report.margins_section import margins_section
 from iabp.proofs.report.markdown import render_markdown
 from iabp.proofs.report.matrix import matrix_sections
 from iabp.proofs.report.model import (
@@ -127,7 +128,8 @@ def load_results(art_dir: Path) -> dict[str, Any]:
 
 def build_report(art_dir: Path, spec: SystemSpec, out_dir: Path, *,
                  recheck: RecheckReport | None = None, matrix: Matrix | None = None,
-                 diagram: str = "auto", variant: str | None = None) -> Report:
+                 diagram: str = "auto", variant: str | None = None,
+                 margins: dict[str, Any] | None = None) -> Report:
     """The report on the proofs of ``spec`` stored in ``art_dir``, to be written in ``out_dir``."""
     results = load_results(art_dir)
     matrix = matrix or build_matrix(spec, summaries_from_json(results))
@@ -141,6 +143,7 @@ def build_report(art_dir: Path, spec: SystemSpec, out_dir: Path, *,
         assumptions_section(spec),
         *property_sections(ctx),
         lemmas_section(spec),
+        margins_section(margins),
         recheck_section(ctx),
         *matrix_sections(matrix),
     ]

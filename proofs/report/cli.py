@@ -20,16 +20,19 @@ an error or Ctrl-C leaves nothing half-written.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 from iabp.proofs.artifacts import fresh_artifact_dir
 from iabp.proofs.audit import AuditLine, verify
 from iabp.proofs.ci_formats import check_output_file
 from iabp.proofs.cli import EXIT_INTERRUPTED, OneLineParser, timeout_arg
+from iabp.proofs.margins_report import DOC_FORMAT
 from iabp.proofs.prover import prove_all
 from iabp.proofs.recheck import DEFAULT_TIMEOUT_S, RecheckReport, recheck
 from iabp.proofs.report.build import Report, build_report, load_results
@@ -89,8 +92,22 @@ def report_parser() -> argparse.ArgumentParser:
                    help="who draws the mode diagram")
     p.add_argument("--no-test-collect", action="store_true",
                    help="link tests by a static scan only (skip 'pytest --collect-only')")
+    p.add_argument("--margins", type=Path, metavar="FILE",
+                   help="show this 'iabp margins --json' run as the report's margins section")
     _common(p)
     return p
+
+
+def load_margins(path: Path) -> dict[str, Any]:
+    """The JSON document of ``iabp margins --json``, or a UsageError saying what is wrong."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"--margins {path}: cannot read a margins document ({exc})") from None
+    if not isinstance(doc, dict) or doc.get("format") != DOC_FORMAT:
+        raise UsageError(f"--margins {path}: not written by 'iabp margins --json' "
+                         f"(format {DOC_FORMAT} expected)")
+    return doc
 
 
 def _props(spec: SystemSpec, ids: list[str]) -> list[Property]:
@@ -120,6 +137,7 @@ def _report(args: argparse.Namespace) -> int:
         if args.out.exists() and not args.out.is_dir():
             raise UsageError(f"--out {args.out} exists and is not a directory")
         check_output_file(args.out / "report.html", "--out")
+        margins = load_margins(args.margins) if args.margins is not None else None
         art = args.artifacts
         if art is None:
             art = args.out / "artifacts"
@@ -140,7 +158,7 @@ def _report(args: argparse.Namespace) -> int:
         matrix = build_matrix(spec, summaries_from_json(results),
                               collect=not args.no_test_collect)
         report = build_report(art, spec, args.out, recheck=rc, matrix=matrix,
-                              diagram=args.diagram, variant=args.variant)
+                              diagram=args.diagram, variant=args.variant, margins=margins)
         html_path, md_path = _write_whole(report, args.out)
     except BrokenPipeError:  # stdout closed (``iabp report | head``): iabp.__main__'s job
         raise
