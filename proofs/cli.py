@@ -27,7 +27,7 @@ from rich.table import Table
 
 from iabp.proofs.artifacts import fresh_artifact_dir
 from iabp.proofs.ci_formats import check_output_file, write_ci_files
-from iabp.proofs.counterexample import table_text
+from iabp.proofs.counterexample import cti_text, table_text
 from iabp.proofs.emit_tests import emit_test
 from iabp.proofs.engine import DEFAULT_SEED
 from iabp.proofs.prover import prove_all
@@ -201,6 +201,12 @@ def _run(console: Console, err: Console, spec: SystemSpec, props: list[Property]
             console.print(f"Counterexample ({len(r.counterexample)} ticks from power-on, "
                           f"last ticks shown; full trace in the artifacts):")
             console.print(table_text(r.counterexample, prop, spec), markup=False,
+                          soft_wrap=True)
+        elif r.status is Status.UNKNOWN and r.cti is not None:
+            console.print(f"Counterexample to induction of {r.cti_query} (a state the lemmas "
+                          "allow and its successor; NOT shown reachable from power-on: the "
+                          "property may hold and the lemmas be too weak):")
+            console.print(cti_text(r.cti, r.cti_query, prop, spec), markup=False,
                           soft_wrap=True)
     if args.emit_tests is not None:
         try:

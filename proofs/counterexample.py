@@ -14,6 +14,9 @@ from enum import IntEnum
 from pathlib import Path
 from typing import Any
 
+from iabp.spec.engines.to_python import compile_expr
+from iabp.spec.errors import SpecError
+from iabp.spec.expr import Expr, Op, Operator
 from iabp.spec.system import Property, SystemSpec
 from iabp.spec.walker import free_vars
 
@@ -32,12 +35,13 @@ def _is_active(v: Any) -> bool:
 
 
 def columns(rows: list[dict[str, Any]], prop: Property, spec: SystemSpec,
-            window: int = 12, limit: int = 10) -> list[str]:
-    """The state columns worth showing for ``prop`` over the last ``window`` rows."""
+            window: int = 12, limit: int = 10, focus: Expr | None = None) -> list[str]:
+    """The state columns worth showing for ``prop`` (or for the formula ``focus``, e.g. the
+    lemma whose induction step failed) over the last ``window`` rows."""
     tail = rows[-window:]
     state = [s.name for s in spec.state]
     wanted = [c for c in ALWAYS if c in state]
-    for key in sorted(free_vars(prop.formula)):
+    for key in sorted(free_vars(prop.formula if focus is None else focus)):
         name = key.rstrip("'")
         if name in state and name not in wanted:
             wanted.append(name)
@@ -59,10 +63,10 @@ def active_inputs(row: dict[str, Any], spec: SystemSpec) -> str:
 
 
 def table_text(rows: list[dict[str, Any]], prop: Property, spec: SystemSpec,
-               window: int = 12) -> str:
+               window: int = 12, focus: Expr | None = None) -> str:
     """A plain-text table of the last ``window`` ticks: tick, the tick's active inputs,
     and the state columns that matter (the last row is the state after the violation)."""
-    cols = columns(rows, prop, spec, window)
+    cols = columns(rows, prop, spec, window, focus=focus)
     header = ["tick", *cols, "inputs"]
     tail = rows[-window:]
     cells = [[str(r.get("tick", "")), *(str(plain(r.get(c, ""))) for c in cols),
@@ -91,3 +95,33 @@ def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
         w.writeheader()
         for r in rows:
             w.writerow({k: plain(v) for k, v in r.items()})
+
+
+def cti_text(rows: list[dict[str, Any]], query: str, prop: Property, spec: SystemSpec) -> str:
+    """A counterexample to induction (``PropertyResult.cti``) as a two-row table, with the
+    columns of the failing obligation: the variables of the part of the lemma it breaks
+    when a lemma's step failed (``query`` names the obligation)."""
+    lemma_ids = {lem.id for lem in spec.lemmas}
+    owner = query.split(".")[0]
+    focus = spec.lemma(owner).expr if owner in lemma_ids else None
+    if focus is not None:
+        focus = _broken_part(focus, rows[-1])
+    return table_text(rows, prop, spec, window=2, focus=focus)
+
+
+def _broken_part(e: Expr, state: dict[str, Any]) -> Expr:
+    """The innermost conjunct of ``e`` that is false in ``state`` (the part of a lemma the
+    counterexample breaks), or ``e`` itself."""
+    while isinstance(e, Op) and e.op is Operator.AND:
+        false = [a for a in e.args if _false_in(a, state)]
+        if not false:
+            break
+        e = false[0]
+    return e
+
+
+def _false_in(e: Expr, state: dict[str, Any]) -> bool:
+    try:
+        return compile_expr(e)(state) is False
+    except (KeyError, TypeError, ValueError, SpecError):
+        return False

@@ -124,6 +124,31 @@ class ProofContext:
         return qs
 
 
+def model_value(ctx: ProofContext, name: str, v: z3.ExprRef) -> Any:
+    """A model's value of a spec variable as Python: bool, int, or the enum member."""
+    if z3.is_true(v):
+        return True
+    if z3.is_false(v):
+        return False
+    if z3.is_int_value(v):
+        return v.as_long()
+    sorts = {s.name: s.sort for s in ctx.spec.state} | {i.name: i.sort for i in ctx.spec.inputs}
+    sort = sorts.get(name)
+    if sort is not None and sort.enum is not None:
+        return ctx.enums.decode(sort.enum, v)
+    return str(v)
+
+
+def induction_counterexample(ctx: ProofContext, q: Query,
+                             model: z3.ModelRef) -> list[dict[str, Any]]:
+    """The state (and, for a step query, its successor) in which a failed obligation
+    breaks: rows like a trace's (tick 0 and 1), NOT shown reachable from power-on."""
+    frames = [ctx.cur] if q.name.endswith(".base") else [ctx.cur, ctx.nxt]
+    return [{"tick": k, **{name: model_value(ctx, name, model.eval(c, model_completion=True))
+                           for name, c in f.consts.items()}}
+            for k, f in enumerate(frames)]
+
+
 def property_assumptions(spec: SystemSpec, prop: Property) -> frozenset[str]:
     return frozenset(spec.assumptions_of(prop))
 
@@ -179,6 +204,9 @@ def prove_property(ctx: ProofContext, prop: Property,
     if failed is not None:
         q, o = failed
         reason = f"{q.name} is {o.answer}" + (f" ({o.reason})" if o.reason else "")
+        if o.model is not None:
+            result.cti_query = q.name
+            result.cti = induction_counterexample(ctx, q, o.model)
         if find_trace is not None:
             how, trace = find_trace(prop, o.model)
             if trace is not None:

@@ -34,7 +34,14 @@ from typing import Any
 
 import z3
 
-from iabp.proofs.engine import ProofContext, Query, property_assumptions, prove_property
+from iabp.proofs.counterexample import cti_text
+from iabp.proofs.engine import (
+    ProofContext,
+    Query,
+    induction_counterexample,
+    property_assumptions,
+    prove_property,
+)
 from iabp.proofs.results import Answer, Status
 from iabp.spec.assumptions import STATED_WORLD, World
 from iabp.spec.expr import BOOL, And, Not, Var
@@ -147,6 +154,9 @@ class Margin:
     at_limit: bool = False  #: proved up to the search limit: the margin is at least this
     failed_at: int | None = None  #: the first value not proved (the margin's other end)
     failed_query: str = ""  #: the obligation that failed there, and the solver's answer
+    #: its counterexample to induction there (a state pair the lemmas allow, as a table;
+    #: not shown reachable from power-on)
+    failed_cti: str = ""
     status_at_stated: str = "PROVED"  #: PROVED, VACUOUS (premise never holds in the band)...
     proofs: int = 0  #: prover runs this margin took
     seconds: float = 0.0
@@ -167,7 +177,8 @@ class _WorldProofs:
 
     spec: SystemSpec
     ctx: ProofContext
-    answers: dict[tuple[Any, ...], tuple[Answer, str]] = field(default_factory=dict)
+    #: per query: the answer, the solver's reason, and the counterexample to induction
+    answers: dict[tuple[Any, ...], tuple[Answer, str, str]] = field(default_factory=dict)
 
 
 class MarginSearch:
@@ -211,9 +222,10 @@ class MarginSearch:
             self._full[(w, pid)] = (r.status, r.reason)
         return self._full[(w, pid)]
 
-    def obligations(self, w: World, pid: str) -> tuple[bool, str]:
+    def obligations(self, w: World, pid: str) -> tuple[bool, str, str]:
         """Only the proof obligations (base and step of every lemma and of the property),
-        each must be unsat; returns (proved, the first obligation that was not)."""
+        each must be unsat; returns (proved, the first obligation that was not, and its
+        counterexample to induction as a table)."""
         wp = self._world(w)
         self.proofs += 1
         prop = wp.spec.property(pid)
@@ -235,12 +247,15 @@ class MarginSearch:
                 key = (*key_base, q.name)
                 if key not in wp.answers:
                     o = wp.ctx.run(q)
-                    wp.answers[key] = (o.answer, o.reason)
-                answer, reason = wp.answers[key]
+                    cti = "" if o.model is None else cti_text(
+                        induction_counterexample(wp.ctx, q, o.model), q.name, prop, wp.spec)
+                    wp.answers[key] = (o.answer, o.reason, cti)
+                answer, reason, cti = wp.answers[key]
                 if answer is not Answer.UNSAT:
                     self._suspect[pid] = q.name
-                    return False, f"{q.name} is {answer}" + (f" ({reason})" if reason else "")
-            return True, ""
+                    return (False, f"{q.name} is {answer}" + (f" ({reason})" if reason else ""),
+                            cti)
+            return True, "", ""
         finally:
             if self.on_proof is not None:
                 self.on_proof()
@@ -262,17 +277,17 @@ class MarginSearch:
         if status is not Status.PROVED:
             m.failed_query = reason
             return self._done(m, t0, p0)
-        good, bad, bad_reason = constant.stated, None, ""
+        good, bad, bad_reason, bad_cti = constant.stated, None, "", ""
         if proved_to is not None and (proved_to - good) * constant.worse > 0:
             good = proved_to
         if good != constant.limit and good == constant.stated:
             # the limit first: a constant the property hardly depends on costs one proof
-            proved, why = self.obligations(world_for(band, {constant.field: constant.limit}),
+            proved, why, cti = self.obligations(world_for(band, {constant.field: constant.limit}),
                                            pid)
             if proved:
                 good = constant.limit
             else:
-                bad, bad_reason = constant.limit, why
+                bad, bad_reason, bad_cti = constant.limit, why, cti
         # gallop: 1, 2, 4 ... ms worse than the last value proved, up to the first failure
         step = 1
         while good != constant.limit:
@@ -281,9 +296,9 @@ class MarginSearch:
                 break
             if (probe - constant.limit) * constant.worse > 0:
                 probe = constant.limit
-            proved, why = self.obligations(world_for(band, {constant.field: probe}), pid)
+            proved, why, cti = self.obligations(world_for(band, {constant.field: probe}), pid)
             if not proved:
-                bad, bad_reason = probe, why
+                bad, bad_reason, bad_cti = probe, why, cti
                 break
             good, step = probe, step * 2
         if good == constant.limit:
@@ -291,12 +306,12 @@ class MarginSearch:
             return self._done(m, t0, p0)
         while bad is not None and abs(bad - good) > 1:
             probe = (good + bad) // 2
-            proved, why = self.obligations(world_for(band, {constant.field: probe}), pid)
+            proved, why, cti = self.obligations(world_for(band, {constant.field: probe}), pid)
             if proved:
                 good = probe
             else:
-                bad, bad_reason = probe, why
-        m.margin, m.failed_at, m.failed_query = good, bad, bad_reason
+                bad, bad_reason, bad_cti = probe, why, cti
+        m.margin, m.failed_at, m.failed_query, m.failed_cti = good, bad, bad_reason, bad_cti
         return self._done(m, t0, p0)
 
     def _done(self, m: Margin, t0: float, p0: int) -> Margin:

@@ -164,6 +164,13 @@ def _run(out: Console, err: Console, tasks: list[tuple[RateBand, MarginConstant,
     except OSError as exc:
         err.print(f"iabp margins: error: {exc}", markup=False)
         return 2
+    if len(margins) <= 4:  # a narrow question: show each end point's counterexample
+        for m in margins:
+            if m.failed_cti:
+                out.print(f"\n{m.property_id}, {m.constant} = {m.failed_at} ({m.band}, "
+                          f"{m.scope}) is NOT PROVED: {m.failed_query}; its counterexample "
+                          "to induction (not shown reachable from power-on):", markup=False)
+                out.print(m.failed_cti, markup=False)
     for m in not_proved:
         err.print(f"iabp margins: {m.property_id} is {m.status_at_stated} at the stated values "
                   f"({m.band}, {m.scope}): {m.failed_query}", markup=False)

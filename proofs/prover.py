@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from iabp.proofs.artifacts import ArtifactWriter
@@ -11,6 +14,7 @@ from iabp.proofs.engine import DEFAULT_SEED, ProofContext, Query, prove_property
 from iabp.proofs.results import PropertyResult
 from iabp.proofs.search import CounterexampleFinder, WitnessFinder
 from iabp.spec.system import Property, SystemSpec
+from iabp.spec.variants import variant
 
 
 def prove_all(spec: SystemSpec, props: Sequence[Property], *, timeout_s: float = 60.0,
@@ -42,3 +46,25 @@ def prove_all(spec: SystemSpec, props: Sequence[Property], *, timeout_s: float =
     if writer is not None:
         writer.finish(results, time.perf_counter() - t0)
     return results
+
+
+def prove_variant(vid: str, timeout_s: float = 60.0) -> PropertyResult:
+    """Prove the property a broken variant targets, on that variant, with the counterexample
+    search (what ``iabp prove --variant VID --property P`` does, without artifacts)."""
+    v = variant(vid)
+    spec = v.spec()
+    ctx = ProofContext(spec, timeout_s=timeout_s)
+    return prove_property(ctx, spec.property(v.breaks), find_trace=CounterexampleFinder(ctx))
+
+
+def prove_variants(vids: Sequence[str], timeout_s: float = 60.0,
+                   jobs: int | None = None) -> dict[str, PropertyResult]:
+    """:func:`prove_variant` for each of ``vids`` on ``jobs`` processes (None: one per CPU);
+    each variant is independent, so they run side by side."""
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(vids)))
+    if workers == 1:
+        return {vid: prove_variant(vid, timeout_s) for vid in vids}
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        futures = {vid: pool.submit(prove_variant, vid, timeout_s) for vid in vids}
+        return {vid: f.result() for vid, f in futures.items()}

@@ -59,6 +59,10 @@ class PropertyResult:
     queries: list[QueryRecord] = field(default_factory=list)
     counterexample: list[dict[str, Any]] | None = None
     witness_ticks: int | None = None
+    #: the obligation that failed (``cti_query``) and the solver's state pair breaking it:
+    #: a counterexample to induction, not a trace from power-on (that is ``counterexample``)
+    cti: list[dict[str, Any]] | None = None
+    cti_query: str = ""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -77,4 +81,5 @@ class PropertyResult:
             "queries": [q.__dict__ for q in self.queries],
             "counterexample_ticks": None if self.counterexample is None
             else len(self.counterexample),
+            "induction_counterexample_query": self.cti_query or None,
         }

@@ -19,7 +19,7 @@ from typing import Any
 
 import z3
 
-from iabp.proofs.engine import ProofContext, property_assumptions
+from iabp.proofs.engine import ProofContext, model_value, property_assumptions
 from iabp.proofs.scenarios import assumption_breaking, corner_scenarios, scenarios
 from iabp.proofs.simulate import Scenario, SpecSimulator
 from iabp.proofs.to_z3 import Frame, domains, state_translator, step_relation
@@ -119,8 +119,7 @@ class CounterexampleFinder:
         for k, f in enumerate(frames):
             row: dict[str, Any] = {"tick": k}
             for name, c in f.consts.items():
-                row[name] = _py(model.eval(c, model_completion=True), self.ctx, name,
-                                self.spec)
+                row[name] = model_value(self.ctx, name, model.eval(c, model_completion=True))
             rows.append(row)
         return rows
 
@@ -219,20 +218,6 @@ def _extreme(accepted: Callable[[int], bool], start: int, bound: int, direction:
         mid = (good + bad) // 2
         good, bad = (mid, bad) if accepted(mid) else (good, mid)
     return good
-
-
-def _py(v: z3.ExprRef, ctx: ProofContext, name: str, spec: SystemSpec) -> Any:
-    if z3.is_true(v):
-        return True
-    if z3.is_false(v):
-        return False
-    if z3.is_int_value(v):
-        return v.as_long()
-    sorts = {s.name: s.sort for s in spec.state} | {i.name: i.sort for i in spec.inputs}
-    sort = sorts.get(name)
-    if sort is not None and sort.enum is not None:
-        return ctx.enums.decode(sort.enum, v)
-    return str(v)
 
 
 def settings_from_model(model: z3.ModelRef, ctx: ProofContext) -> dict[str, int] | None:

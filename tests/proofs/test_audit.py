@@ -40,7 +40,8 @@ class SharedRun:
 
     def audit(self) -> AuditReport:
         if self._audit is None:
-            self._audit = verify(self.art, cache=self.cache)
+            # both solvers over every query: one worker per CPU
+            self._audit = verify(self.art, cache=self.cache, jobs=None)
         return self._audit
 
 

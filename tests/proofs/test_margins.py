@@ -79,6 +79,9 @@ def test_deflation_time_margin_is_the_validators_lead_and_the_default_leads_ten_
     assert every.status_at_stated == "PROVED"
     assert (every.slack, every.failed_at) == (0, GAS.stated + 1)
     assert "step is sat" in every.failed_query
+    # the end point's counterexample to induction: a state and its successor, as a table
+    header, _, *rows = every.failed_cti.splitlines()[1:]
+    assert header.split()[0] == "tick" and [r.split()[0] for r in rows] == ["0", "1"]
     default = MarginSearch(DEFAULT_SETTINGS).margin(ALL_RATES, GAS, PROP)
     lead_slack = DEFAULTS["ecg_deflation_lead_ms"] - ECG_DEFLATION_LEAD_MIN_MS
     assert default.slack == lead_slack == 10
@@ -145,7 +148,9 @@ def test_cli_writes_json_plot_and_markdown(tmp_path: Path,
     assert [(m["scope"], m["slack"]) for m in doc["margins"]] == [(DEFAULT_SETTINGS, 10)]
     assert (tmp_path / "m.png").read_bytes()[:4] == b"\x89PNG"
     assert "gas_deflate_max_ms" in (tmp_path / "m.md").read_text()
-    assert "default settings" in capsys.readouterr().out
+    shown = capsys.readouterr().out
+    assert "default settings" in shown
+    assert f"{GAS.field} = {GAS.stated + 11}" in shown and "counterexample to induction" in shown
 
 
 @pytest.mark.parametrize("argv", [["--property", "P-NOPE"], ["--jobs", "0"],

@@ -14,22 +14,30 @@ import pytest
 
 from iabp.proofs.emit_tests import emit_test
 from iabp.proofs.engine import ProofContext, prove_property
-from iabp.proofs.results import Status
-from iabp.proofs.search import CounterexampleFinder
+from iabp.proofs.prover import prove_variants
+from iabp.proofs.results import PropertyResult, Status
 from iabp.sim.cex_replay import check_emitted
 from iabp.spec.engines.to_python import compile_expr
 from iabp.spec.iabp import iabp_spec
 from iabp.spec.system import PropertyKind
 from iabp.spec.variants import Variant, variants
 
+VIOLATING = [v for v in variants() if v.expected == "VIOLATED"]
 
-@pytest.mark.parametrize("v", [v for v in variants() if v.expected == "VIOLATED"],
-                         ids=lambda v: v.id)
-def test_variant_is_violated_with_a_counterexample(v: Variant, tmp_path: Path) -> None:
+
+@pytest.fixture(scope="module")
+def variant_results() -> dict[str, PropertyResult]:
+    """Every violating variant proved once, side by side on every CPU (each proof and its
+    counterexample search is independent; this module is most of the suite's time)."""
+    return prove_variants([v.id for v in VIOLATING], timeout_s=60)
+
+
+@pytest.mark.parametrize("v", VIOLATING, ids=lambda v: v.id)
+def test_variant_is_violated_with_a_counterexample(
+        v: Variant, tmp_path: Path, variant_results: dict[str, PropertyResult]) -> None:
     spec = v.spec()
     prop = spec.property(v.breaks)
-    ctx = ProofContext(spec, timeout_s=60)
-    r = prove_property(ctx, prop, find_trace=CounterexampleFinder(ctx))
+    r = variant_results[v.id]
     assert r.status is Status.VIOLATED, (v.id, r.reason)
     trace = r.counterexample
     assert trace is not None and len(trace) >= 2
