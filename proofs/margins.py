@@ -2,7 +2,8 @@
 
 A proof says "safe under these constants". For each environment or hardware constant of
 :class:`iabp.spec.assumptions.World` (R-wave decision delay, helium arrival lag, deflation
-time, R-R step, PEP and QS2 tolerance, notch delay) and each property whose proof uses
+time, R-R step, PEP step, PEP and QS2 tolerance, notch and upstroke delay, activity delay)
+and each property whose proof uses
 that constant's assumption, the prover itself finds the worst value for which the property
 still PROVES, all other constants at their stated values, the controller unchanged (it
 stays the one designed for the stated world: a World changes only what the heart, the
@@ -82,6 +83,14 @@ CONSTANTS: tuple[MarginConstant, ...] = (
                    "ASM-EJECTION", +1, 100),
     MarginConstant("notch_delay_max_ms", "dicrotic-notch decision delay, latest (ms after "
                    "valve closure)", "ASM-PRESSURE-DETECT", +1, 300),
+    MarginConstant("r_detect_delay_min_ms", "R-wave decision delay, earliest (ms after QRS "
+                   "onset)", "ASM-R-DETECT", -1, 0),
+    MarginConstant("pep_step_max_ms", "pre-ejection period change from one beat to the "
+                   "next, largest (ms)", "ASM-PEP-STEP", +1, 60),
+    MarginConstant("upstroke_delay_max_ms", "systolic-upstroke decision delay, latest (ms "
+                   "after valve opening)", "ASM-PRESSURE-DETECT", +1, 250),
+    MarginConstant("activity_delay_max_ms", "cardiac activity noticed, latest (ms after QRS "
+                   "onset)", "ASM-ACTIVITY", +1, 400),
 )
 CONSTANT_BY_FIELD: dict[str, MarginConstant] = {c.field: c for c in CONSTANTS}
 

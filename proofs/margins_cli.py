@@ -1,8 +1,9 @@
 """``iabp margins``: how much worse may each hardware or heart constant be before a proof fails?
 
 For every property and heart-rate band, the worst value of each constant the property's
-proof reads (R-wave decision delay, helium arrival lag, deflation time, R-R step, PEP and
-QS2 tolerance, notch delay) for which the property still PROVES, all other constants at
+proof reads (R-wave decision delay latest and earliest, helium arrival lag, deflation
+time, R-R step, PEP step, PEP and QS2 tolerance, notch and upstroke delay, activity delay)
+for which the property still PROVES, all other constants at
 their stated values and the controller unchanged; in two scopes: every setting the
 validator accepts (the proofs' own scope) and the default settings. Slack = margin minus
 the stated value, in ms, in the direction that is worse.

@@ -8,13 +8,17 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 from iabp.proofs.artifacts import ArtifactWriter
 from iabp.proofs.engine import DEFAULT_SEED, ProofContext, Query, prove_property
 from iabp.proofs.results import PropertyResult
 from iabp.proofs.search import CounterexampleFinder, WitnessFinder
+from iabp.spec.iabp import iabp_spec
 from iabp.spec.system import Property, SystemSpec
 from iabp.spec.variants import variant
+
+T = TypeVar("T")
 
 
 def prove_all(spec: SystemSpec, props: Sequence[Property], *, timeout_s: float = 60.0,
@@ -57,14 +61,34 @@ def prove_variant(vid: str, timeout_s: float = 60.0) -> PropertyResult:
     return prove_property(ctx, spec.property(v.breaks), find_trace=CounterexampleFinder(ctx))
 
 
-def prove_variants(vids: Sequence[str], timeout_s: float = 60.0,
-                   jobs: int | None = None) -> dict[str, PropertyResult]:
-    """:func:`prove_variant` for each of ``vids`` on ``jobs`` processes (None: one per CPU);
-    each variant is independent, so they run side by side."""
-    workers = max(1, min(jobs or os.cpu_count() or 1, len(vids)))
+def prove_without(pid: str, dropped: Sequence[str], timeout_s: float = 60.0,
+                  corners: bool = True) -> PropertyResult:
+    """Prove one property of the real spec with the environment constraints of the
+    ``dropped`` assumptions removed (does its proof need them?), with the counterexample
+    search (``corners``: also the corner scenario library)."""
+    spec = iabp_spec()
+    for asm in dropped:
+        spec = spec.replace_env(asm, [])
+    ctx = ProofContext(spec, timeout_s=timeout_s)
+    return prove_property(ctx, spec.property(pid),
+                          find_trace=CounterexampleFinder(ctx, corners=corners))
+
+
+def side_by_side(fn: Callable[..., T], calls: Sequence[tuple[Any, ...]],
+                 jobs: int | None = None) -> list[T]:
+    """``fn(*args)`` for each of ``calls`` on ``jobs`` processes (None: one per CPU), in
+    order; for independent proofs (``fn`` must be a module-level function)."""
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(calls)))
     if workers == 1:
-        return {vid: prove_variant(vid, timeout_s) for vid in vids}
+        return [fn(*args) for args in calls]
     ctx = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-        futures = {vid: pool.submit(prove_variant, vid, timeout_s) for vid in vids}
-        return {vid: f.result() for vid, f in futures.items()}
+        futures = [pool.submit(fn, *args) for args in calls]
+        return [f.result() for f in futures]
+
+
+def prove_variants(vids: Sequence[str], timeout_s: float = 60.0,
+                   jobs: int | None = None) -> dict[str, PropertyResult]:
+    """:func:`prove_variant` for each of ``vids``, side by side (:func:`side_by_side`)."""
+    results = side_by_side(prove_variant, [(vid, timeout_s) for vid in vids], jobs)
+    return dict(zip(vids, results, strict=True))
