@@ -243,15 +243,11 @@ def equivalence(orig: Any, mut: Any, timeout_s: float) -> dict[str, Any]:
 
 
 def _z3_value(v: Any) -> Any:
-    import z3
+    from iabp.proofs.engine import z3_scalar
 
-    if z3.is_true(v):
-        return True
-    if z3.is_false(v):
-        return False
-    if z3.is_int_value(v):
-        return v.as_long()
-    return str(v).split("_", 1)[-1]  # enumeration constant Mode_STANDBY -> STANDBY
+    scalar = z3_scalar(v)
+    # an enumeration constant Mode_STANDBY -> STANDBY
+    return scalar if scalar is not None else str(v).split("_", 1)[-1]
 
 
 def behaviour(orig: Any, mut: Any) -> dict[str, Any]:

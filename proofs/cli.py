@@ -70,6 +70,17 @@ def timeout_arg(text: str) -> float:
     return v
 
 
+def jobs_arg(text: str) -> int:
+    """``--jobs N``: a whole number of worker processes, at least 1."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: the number of workers must be at least 1")
+    return v
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="iabp prove", description=__doc__.splitlines()[0])
     p.add_argument("--out", type=Path, default=Path("proof-artifacts"),

@@ -124,14 +124,22 @@ class ProofContext:
         return qs
 
 
-def model_value(ctx: ProofContext, name: str, v: z3.ExprRef) -> Any:
-    """A model's value of a spec variable as Python: bool, int, or the enum member."""
+def z3_scalar(v: z3.ExprRef) -> bool | int | None:
+    """A model value as a Python bool or int; None when it is neither (an enum constant)."""
     if z3.is_true(v):
         return True
     if z3.is_false(v):
         return False
     if z3.is_int_value(v):
-        return v.as_long()
+        return int(v.as_long())
+    return None
+
+
+def model_value(ctx: ProofContext, name: str, v: z3.ExprRef) -> Any:
+    """A model's value of a spec variable as Python: bool, int, or the enum member."""
+    scalar = z3_scalar(v)
+    if scalar is not None:
+        return scalar
     sorts = {s.name: s.sort for s in ctx.spec.state} | {i.name: i.sort for i in ctx.spec.inputs}
     sort = sorts.get(name)
     if sort is not None and sort.enum is not None:

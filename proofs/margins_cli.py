@@ -26,7 +26,7 @@ from rich.console import Console
 from rich.table import Table
 
 from iabp.proofs.ci_formats import check_output_file
-from iabp.proofs.cli import OneLineParser, timeout_arg
+from iabp.proofs.cli import OneLineParser, jobs_arg, timeout_arg
 from iabp.proofs.margins import (
     BAND_BY_NAME,
     BANDS,
@@ -53,16 +53,6 @@ EXIT_INTERRUPTED = 130
 SCOPE_FLAGS = {"every": SCOPES[0], "default": SCOPES[1]}
 
 
-def _jobs(text: str) -> int:
-    try:
-        n = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if n < 1:
-        raise argparse.ArgumentTypeError("--jobs must be at least 1")
-    return n
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = OneLineParser(prog="iabp margins", description=__doc__.splitlines()[0])
     p.add_argument("--property", action="append", default=[], metavar="ID",
@@ -77,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--scope", choices=sorted(SCOPE_FLAGS), action="append", default=[],
                    help="every (every setting the validator accepts) or default (the "
                         "default settings); both unless given")
-    p.add_argument("--jobs", type=_jobs, default=os.cpu_count() or 1, metavar="N",
+    p.add_argument("--jobs", type=jobs_arg, default=os.cpu_count() or 1, metavar="N",
                    help="prover processes (default: one per CPU)")
     p.add_argument("--timeout", type=timeout_arg, default=20.0, metavar="S",
                    help="solver time limit per query, seconds (default 20; a query that "

@@ -31,7 +31,7 @@ from typing import Any
 from iabp.proofs.artifacts import fresh_artifact_dir
 from iabp.proofs.audit import AuditLine, verify
 from iabp.proofs.ci_formats import check_output_file
-from iabp.proofs.cli import EXIT_INTERRUPTED, OneLineParser, timeout_arg
+from iabp.proofs.cli import EXIT_INTERRUPTED, OneLineParser, jobs_arg, timeout_arg
 from iabp.proofs.margins_report import DOC_FORMAT
 from iabp.proofs.prover import prove_all
 from iabp.proofs.recheck import DEFAULT_TIMEOUT_S, RecheckReport, recheck
@@ -59,21 +59,11 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespa
         return 0 if exc.code == 0 else 2
 
 
-def _jobs(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: the number of workers must be at least 1")
-    return v
-
-
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--variant", metavar="VID", help="the spec is this broken variant")
     p.add_argument("--timeout", type=timeout_arg, default=DEFAULT_TIMEOUT_S, metavar="S",
                    help="time limit per query and solver, seconds")
-    p.add_argument("--jobs", type=_jobs, default=1, metavar="N",
+    p.add_argument("--jobs", type=jobs_arg, default=1, metavar="N",
                    help="re-check with N worker processes")
 
 
