@@ -193,6 +193,10 @@ def scenarios() -> list[Scenario]:
                                         (1200, 1210, {"mon_integrity_error": True})])),
         Scenario("idle-balloon", 10_200, steady_heart(750), _press({}),
                  {**s, "idle_limit_ms": 10_000}),
+        # a start after a pause in standby longer than the trigger-loss timeout: the timer
+        # must start from the mode's entry, not count the pause (P-TRIGGER-LOSS-CAUSE)
+        Scenario("ecg-start-after-standby-pause", 4000, steady_heart(750),
+                 _press({2600: {"op": Op.START_ECG}})),
         # last (the longest run, and only the efficacy properties need it): long enough for the R-R floor to climb from the shortest possible interval: the
         # efficacy envelope (P-ASSIST-EVERY-BEAT) is reached after about 16 steady beats
         Scenario("ecg-80bpm-steady-20s", 20_000, steady_heart(750),

@@ -539,4 +539,29 @@ def properties() -> list[Property]:
             (), ("L-IDLE",),
             "Once the balloon has been still (STANDBY or HALTED) for the idle limit, the idle "
             "alarm is active."),
+        Property(
+            "P-IDLE-ALARM-CAUSE", "the idle alarm only after the idle limit",
+            ("REQ-IDLE-ALARM",), ("HZ-IDLE", "HZ-NO-THERAPY"), S,
+            _b("alm_idle"), obs_idle >= _i("set_idle_limit_ms"),
+            (), ("L-IDLE",),
+            "The idle alarm is active only when the balloon has been still (STANDBY or "
+            "HALTED) for at least the idle limit: no nuisance alarm that would teach the "
+            "staff to ignore it (P-IDLE-ALARM is the other direction)."),
+        Property(
+            "P-TRIGGER-LOSS-CAUSE", "the trigger-loss alarm only after a gap no detected "
+            "beating heart leaves", ("REQ-TRIGGER-LOSS",), ("HZ-NO-THERAPY", "HZ-NO-TRIGGER"),
+            T,
+            _b("alm_trigger_loss").nxt,
+            And(in_trigger_mode(), obs_no_trigger + 1 >= _i("set_trigger_loss_timeout_ms").nxt,
+                obs_no_trigger + 1 > w.rr_max_ms + Ite(mode.eq(Mode.ECG_TRIGGER),
+                                                       w.r_detect_jitter_ms,
+                                                       w.upstroke_jitter_ms)),
+            (), ("L-SETTINGS", "L-NO-TRIGGER"),
+            "The trigger-loss alarm (which stops pumping) turns on only in a trigger mode "
+            "after no trigger for the whole timeout since the last report or the mode's "
+            "entry, and only after a gap longer than the slowest beat "
+            f"({w.rr_max_ms} ms) plus the detector's jitter: a detector reporting every "
+            "beat of a slow heart never stops therapy (P-TRIGGER-LOSS is the other "
+            "direction).",
+            cases=mode_cases(TRIGGER_MODES, primed=False)),
     ]

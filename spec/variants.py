@@ -13,6 +13,7 @@ import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
+from iabp.spec.assumptions import IDLE_TIMER_CAP_MS, TRIGGER_TIMER_CAP_MS
 from iabp.spec.controller_step import (
     ecg_inflate_at_ms,
     ecg_inflate_until_ms,
@@ -21,9 +22,9 @@ from iabp.spec.controller_step import (
     op,
     pressure_inflate_until_ms,
 )
-from iabp.spec.expr import BOOL, FALSE, INT, And, Between, Expr, Ite, Not, Or, Var
+from iabp.spec.expr import BOOL, FALSE, INT, And, Between, Expr, Ite, Min, Not, Or, Var
 from iabp.spec.iabp import iabp_spec
-from iabp.spec.modes import Mode, OperatorCommand
+from iabp.spec.modes import STOPPED_MODES, Mode, OperatorCommand
 from iabp.spec.settings import SETTINGS, requested_settings, validator_clauses_for
 from iabp.spec.system import SystemSpec
 
@@ -245,6 +246,23 @@ def variants() -> list[Variant]:
         Variant("V-IDLE-ALARM-LATE", "P-IDLE-ALARM",
                 "the idle alarm comes a second after the idle limit",
                 _replace("alm_idle", _n("idle_ms") >= _n("set_idle_limit_ms") + 1000)),
+        Variant("V-IDLE-COUNTED-DOUBLE", "P-IDLE-ALARM-CAUSE",
+                "the idle timer counts 2 ms per tick: the idle alarm comes at half the limit "
+                "(issue 14's mutation)",
+                _replace("idle_ms", Ite(mode.nxt.isin(STOPPED_MODES),
+                                        Min(_i("idle_ms") + 2, IDLE_TIMER_CAP_MS), 0))),
+        Variant("V-TRIGGER-TIMER-KEPT-ON-ENTRY", "P-TRIGGER-LOSS-CAUSE",
+                "the trigger timer is not restarted when a trigger mode is entered: the time "
+                "spent in standby counts, and a start after a pause raises a trigger-loss "
+                "alarm at once (issue 14's mutation)",
+                _replace("since_trigger_ms", Ite(_b("trigger"), 0,
+                                                 Min(_i("since_trigger_ms") + 1,
+                                                     TRIGGER_TIMER_CAP_MS)))),
+        Variant("V-ACCEPT-SHORT-TRIGGER-LOSS-TIMEOUT", "P-TRIGGER-LOSS-CAUSE",
+                "the validator accepts a trigger-loss timeout shorter than the slowest beat: "
+                "a well-detected slow heart raises trigger-loss alarms and stops therapy "
+                "(issue 14's mutation)",
+                lambda s: _weaker_validator(s, "SAFE-LOSS-TIMEOUT", "iabp-broken-loss-timeout")),
         Variant("V-ASSIST-STOPS-SILENTLY", "P-ASSIST-SUSPENDED-ALARM",
                 "the console stops assisting (rate too high) without telling anyone",
                 _replace("alm_assist_suspended", FALSE)),

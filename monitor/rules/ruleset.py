@@ -152,6 +152,13 @@ UNOBSERVABLE: Final[tuple[Unobservable, ...]] = (
                  "not on the wire; a start the console refused is seen as no mode change, "
                  "and stopping the pump for it would be the wrong answer",
                  ("MON-MODE-TABLE",)),
+    Unobservable("P-TRIGGER-LOSS-CAUSE", "nothing, but stopping would be the wrong answer",
+                 "a trigger-loss alarm without its cause is the console stopping therapy by "
+                 "itself; the monitor stopping it too adds nothing (the alarm bit and the "
+                 "monitor's own R peaks are both in the audit log)", ("MON-TRIGGER-LOSS",)),
+    Unobservable("P-IDLE-ALARM-CAUSE", "nothing, but stopping would be the wrong answer",
+                 "an early idle alarm is a nuisance, not harm; the balloon is already still "
+                 "and the alarm bit is in the audit log", ("MON-IDLE-ALARM",)),
     Unobservable("MODE_TABLE guards", "operator keys and fault sensors in the guards",
                  "only source -> destination pairs are checked", ("MON-MODE-TABLE",)),
 )

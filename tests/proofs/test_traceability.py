@@ -109,9 +109,10 @@ def test_collected_parameter_ids_link_too(fake_repo: tuple[Path, Path]) -> None:
 
 def test_gaps_are_flagged(fake_repo: tuple[Path, Path]) -> None:
     proofs = dict(ALL_PROVED)
-    # HZ-IDLE's two properties: the alarm, and the idle limit kept inside the requirement's
+    # HZ-IDLE's three properties: the alarm, the alarm only after the limit, and the idle
+    # limit kept inside the requirement's
     failed = {p.id for p in SPEC.properties if "HZ-IDLE" in p.hazards}
-    assert failed == {"P-IDLE-ALARM", "P-SETTINGS-BOUNDS"}
+    assert failed == {"P-IDLE-ALARM", "P-IDLE-ALARM-CAUSE", "P-SETTINGS-BOUNDS"}
     for pid in failed:
         proofs[pid] = ProofSummary("VIOLATED", "bmc", 1.0, "a trace breaks it")
     m = _matrix(fake_repo, proofs=proofs)
