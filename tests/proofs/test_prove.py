@@ -12,18 +12,18 @@ import z3
 
 from iabp.proofs.artifacts import sha256_file
 from iabp.proofs.cli import main as prove_main
-from iabp.proofs.prover import prove_all
 from iabp.proofs.results import PropertyResult, Status
 from iabp.spec.iabp import iabp_spec
 from iabp.spec.system import Property
+from tests.proofs.test_audit import shared_run
 
 
 @pytest.fixture(scope="module")
 def proved(tmp_path_factory: pytest.TempPathFactory
            ) -> tuple[Path, list[tuple[Property, PropertyResult]]]:
-    out = tmp_path_factory.mktemp("art")
-    spec = iabp_spec()
-    return out, prove_all(spec, list(spec.properties), timeout_s=60, out_dir=out)
+    # the real spec's proof run the evidence tests share (tests/proofs/test_audit.py)
+    run = shared_run(tmp_path_factory)
+    return run.art, run.results
 
 
 def test_every_property_is_proved_with_a_witness(proved: tuple[Path, list]) -> None:

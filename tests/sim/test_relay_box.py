@@ -214,7 +214,8 @@ def test_cli_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
 def test_cli_clean_end_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     assert watchdog_main(["loop://", "--timeout", "50", "--mode", "dsr", "--duration", "80"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert re.fullmatch(r"\S+ \+0 ms WAITING for first heartbeat on loop:// .*", lines[0])
+    # the first line comes within a few ms of the start (not exactly 0 on a loaded machine)
+    assert re.fullmatch(r"\S+ \+\d ms WAITING for first heartbeat on loop:// .*", lines[0])
     assert lines[-1] == "END"
 
 
