@@ -38,7 +38,6 @@ TICK_MS = 1
 #: the covered rhythm.
 R_DETECT_DELAY_MIN_MS = 25
 R_DETECT_DELAY_MAX_MS = 90
-R_DETECT_JITTER_MS = R_DETECT_DELAY_MAX_MS - R_DETECT_DELAY_MIN_MS
 
 #: Q-to-R time: from the QRS onset to the R peak, over the same covered beats (ms).
 #: Measured on the waveforms of all 41 development records (``benchmarks/qrs_onset.py``):
@@ -66,10 +65,6 @@ NOTCH_DELAY_MAX_MS = 120
 #: Cardiac activity (any R wave or pulsatile pressure) is noticed within this delay of
 #: the QRS onset of every beat of a beating heart (ms).
 ACTIVITY_DELAY_MAX_MS = 150
-#: The longest gap between two activity reports of a beating heart: the slowest beat
-#: (ASM-HEART-RATE) with its report at the start of one beat and the end of the next
-#: (ASM-ACTIVITY). Silence longer than this means a beat without activity: asystole (ms).
-ACTIVITY_GAP_MAX_MS = RR_MAX_MS + ACTIVITY_DELAY_MAX_MS
 
 #: Helium: no gas reaches the balloon sooner than this after the inflate command (ms).
 GAS_INFLATE_LAG_MIN_MS = 20
@@ -78,12 +73,85 @@ GAS_INFLATE_LAG_MIN_MS = 20
 GAS_DEFLATE_MAX_MS = 40
 
 #: No cardiac activity for this long means asystole: the guard of internal mode (ms).
-#: Must exceed ACTIVITY_GAP_MAX_MS, or a slow heart would look dead (P-INTERNAL-ENTRY
+#: Must exceed ACTIVITY_GAP_MAX_MS (below), or a slow heart would look dead (P-INTERNAL-ENTRY
 #: checks the behaviour against that physiological gap, not against this constant).
 ASYSTOLE_CONFIRM_MS = 2000
 
-#: Jitter of the upstroke report time from beat to beat: PEP step plus detector spread.
-UPSTROKE_JITTER_MS = PEP_STEP_MAX_MS + UPSTROKE_DELAY_MAX_MS - UPSTROKE_DELAY_MIN_MS
+
+@dataclass(frozen=True)
+class World:
+    """The bounds the environment keeps: what the heart, its detectors and the pneumatics may
+    do, as the environment model, the lemmas and the properties read them.
+
+    The controller is built from the module constants above (its DESIGN values: the deflation
+    lead, the accepted R-R range, the consistency tolerance are derived from them once). A
+    World with other numbers asks what happens when the real patient or hardware is worse
+    than the design assumed, with the controller left as it is: ``iabp margins`` proves the
+    properties under such worlds. ``STATED_WORLD`` is the world every proof states.
+    """
+
+    rr_min_ms: int = RR_MIN_MS  #: shortest R-R the heart makes (ASM-HEART-RATE)
+    rr_max_ms: int = RR_MAX_MS  #: longest R-R the heart makes (ASM-HEART-RATE)
+    r_detect_delay_min_ms: int = R_DETECT_DELAY_MIN_MS  #: ASM-R-DETECT
+    r_detect_delay_max_ms: int = R_DETECT_DELAY_MAX_MS  #: ASM-R-DETECT
+    rr_step_max_ms: int = RR_STEP_MAX_MS  #: ASM-RR-STEP
+    pep_step_max_ms: int = PEP_STEP_MAX_MS  #: ASM-PEP-STEP
+    pep_tol_ms: int = PEP_TOL_MS  #: ASM-EJECTION: PEP band widening around Weissler
+    qs2_tol_ms: int = QS2_TOL_MS  #: ASM-EJECTION: QS2 band widening around Weissler
+    upstroke_delay_min_ms: int = UPSTROKE_DELAY_MIN_MS  #: ASM-PRESSURE-DETECT
+    upstroke_delay_max_ms: int = UPSTROKE_DELAY_MAX_MS  #: ASM-PRESSURE-DETECT
+    notch_delay_min_ms: int = NOTCH_DELAY_MIN_MS  #: ASM-PRESSURE-DETECT
+    notch_delay_max_ms: int = NOTCH_DELAY_MAX_MS  #: ASM-PRESSURE-DETECT
+    activity_delay_max_ms: int = ACTIVITY_DELAY_MAX_MS  #: ASM-ACTIVITY
+    gas_inflate_lag_min_ms: int = GAS_INFLATE_LAG_MIN_MS  #: ASM-GAS
+    gas_deflate_max_ms: int = GAS_DEFLATE_MAX_MS  #: ASM-GAS
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            if getattr(self, f.name) < 0:
+                raise ValueError(f"world bound {f.name} = {getattr(self, f.name)} is negative")
+        if not (RR_MIN_MS <= self.rr_min_ms <= self.rr_max_ms <= RR_MAX_MS):
+            raise ValueError(f"heart-rate range {self.rr_min_ms}-{self.rr_max_ms} ms is not "
+                             f"inside the supported {RR_MIN_MS}-{RR_MAX_MS} ms")
+        for lo, hi in (("r_detect_delay_min_ms", "r_detect_delay_max_ms"),
+                       ("upstroke_delay_min_ms", "upstroke_delay_max_ms"),
+                       ("notch_delay_min_ms", "notch_delay_max_ms")):
+            if getattr(self, lo) > getattr(self, hi):
+                raise ValueError(f"world bound {lo} exceeds {hi}")
+
+    @property
+    def r_detect_jitter_ms(self) -> int:
+        """Spread of the R-wave decision from beat to beat (ms)."""
+        return self.r_detect_delay_max_ms - self.r_detect_delay_min_ms
+
+    @property
+    def upstroke_jitter_ms(self) -> int:
+        """Spread of the upstroke report time from beat to beat: PEP step plus detector
+        spread (ms)."""
+        return self.pep_step_max_ms + self.upstroke_delay_max_ms - self.upstroke_delay_min_ms
+
+    @property
+    def activity_gap_max_ms(self) -> int:
+        """The longest gap between two activity reports of a beating heart (ms)."""
+        return self.rr_max_ms + self.activity_delay_max_ms
+
+    def with_(self, **changes: int) -> World:
+        """This world with some bounds changed (checked like any other)."""
+        return replace(self, **changes)
+
+
+#: The world every proof of ``iabp prove`` states: the constants above.
+STATED_WORLD = World()
+
+#: Jitter of the R-wave decision from beat to beat: latest minus earliest delay (ms; the
+#: formulas of these three are the World's, here for the stated world).
+R_DETECT_JITTER_MS = STATED_WORLD.r_detect_jitter_ms
+#: Jitter of the upstroke report time from beat to beat: PEP step plus detector spread (ms).
+UPSTROKE_JITTER_MS = STATED_WORLD.upstroke_jitter_ms
+#: The longest gap between two activity reports of a beating heart: the slowest beat
+#: (ASM-HEART-RATE) with its report at the start of one beat and the end of the next
+#: (ASM-ACTIVITY). Silence longer than this means a beat without activity: asystole (ms).
+ACTIVITY_GAP_MAX_MS = STATED_WORLD.activity_gap_max_ms
 
 #: Trigger-to-trigger intervals the controller accepts as one R-R (ms): only up to about
 #: 130 bpm (ECG) and 120 bpm (pressure), the fastest rates at which a missed beat is still
@@ -173,68 +241,6 @@ PRESSURE_DEFLATION_LEAD_MIN_MS = (
     + UPSTROKE_DELAY_MAX_MS
 )
 
-
-@dataclass(frozen=True)
-class World:
-    """The bounds the environment keeps: what the heart, its detectors and the pneumatics may
-    do, as the environment model, the lemmas and the properties read them.
-
-    The controller is built from the module constants above (its DESIGN values: the deflation
-    lead, the accepted R-R range, the consistency tolerance are derived from them once). A
-    World with other numbers asks what happens when the real patient or hardware is worse
-    than the design assumed, with the controller left as it is: ``iabp margins`` proves the
-    properties under such worlds. ``STATED_WORLD`` is the world every proof states.
-    """
-
-    rr_min_ms: int = RR_MIN_MS  #: shortest R-R the heart makes (ASM-HEART-RATE)
-    rr_max_ms: int = RR_MAX_MS  #: longest R-R the heart makes (ASM-HEART-RATE)
-    r_detect_delay_min_ms: int = R_DETECT_DELAY_MIN_MS  #: ASM-R-DETECT
-    r_detect_delay_max_ms: int = R_DETECT_DELAY_MAX_MS  #: ASM-R-DETECT
-    rr_step_max_ms: int = RR_STEP_MAX_MS  #: ASM-RR-STEP
-    pep_step_max_ms: int = PEP_STEP_MAX_MS  #: ASM-PEP-STEP
-    pep_tol_ms: int = PEP_TOL_MS  #: ASM-EJECTION: PEP band widening around Weissler
-    qs2_tol_ms: int = QS2_TOL_MS  #: ASM-EJECTION: QS2 band widening around Weissler
-    upstroke_delay_min_ms: int = UPSTROKE_DELAY_MIN_MS  #: ASM-PRESSURE-DETECT
-    upstroke_delay_max_ms: int = UPSTROKE_DELAY_MAX_MS  #: ASM-PRESSURE-DETECT
-    notch_delay_min_ms: int = NOTCH_DELAY_MIN_MS  #: ASM-PRESSURE-DETECT
-    notch_delay_max_ms: int = NOTCH_DELAY_MAX_MS  #: ASM-PRESSURE-DETECT
-    activity_delay_max_ms: int = ACTIVITY_DELAY_MAX_MS  #: ASM-ACTIVITY
-    gas_inflate_lag_min_ms: int = GAS_INFLATE_LAG_MIN_MS  #: ASM-GAS
-    gas_deflate_max_ms: int = GAS_DEFLATE_MAX_MS  #: ASM-GAS
-
-    def __post_init__(self) -> None:
-        for f in fields(self):
-            if getattr(self, f.name) < 0:
-                raise ValueError(f"world bound {f.name} = {getattr(self, f.name)} is negative")
-        if not (RR_MIN_MS <= self.rr_min_ms <= self.rr_max_ms <= RR_MAX_MS):
-            raise ValueError(f"heart-rate range {self.rr_min_ms}-{self.rr_max_ms} ms is not "
-                             f"inside the supported {RR_MIN_MS}-{RR_MAX_MS} ms")
-        for lo, hi in (("r_detect_delay_min_ms", "r_detect_delay_max_ms"),
-                       ("upstroke_delay_min_ms", "upstroke_delay_max_ms"),
-                       ("notch_delay_min_ms", "notch_delay_max_ms")):
-            if getattr(self, lo) > getattr(self, hi):
-                raise ValueError(f"world bound {lo} exceeds {hi}")
-
-    @property
-    def r_detect_jitter_ms(self) -> int:
-        return self.r_detect_delay_max_ms - self.r_detect_delay_min_ms
-
-    @property
-    def upstroke_jitter_ms(self) -> int:
-        return self.pep_step_max_ms + self.upstroke_delay_max_ms - self.upstroke_delay_min_ms
-
-    @property
-    def activity_gap_max_ms(self) -> int:
-        """The longest gap between two activity reports of a beating heart (ms)."""
-        return self.rr_max_ms + self.activity_delay_max_ms
-
-    def with_(self, **changes: int) -> World:
-        """This world with some bounds changed (checked like any other)."""
-        return replace(self, **changes)
-
-
-#: The world every proof of ``iabp prove`` states: the constants above.
-STATED_WORLD = World()
 
 _WORLD_IN_FORCE: ContextVar[World] = ContextVar("iabp_world_in_force")
 

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from iabp.spec import assumptions as A
-from iabp.spec.assumptions import World, world
+from iabp.spec.assumptions import STATED_WORLD, World, world
 from iabp.spec.expr import BOOL, INT, And, Between, Expr, Implies, Ite, Min, Not, Or, Var
 from iabp.spec.system import Assign, EnvConstraint, InputVar, StateVar, VarRole
 from iabp.spec.timing import (
@@ -54,14 +54,15 @@ new_beat: Expr = heart_t + 1 >= heart_rr
 PEP_MAX_MS = 200
 
 
-def gas_timer_cap_ms() -> int:
-    """Saturation of the gas timer: past both gas times of the world being built (ms)."""
-    w = world()
+def gas_timer_cap_ms(w: World | None = None) -> int:
+    """Saturation of the gas timer: past both gas times of ``w`` (default: the world being
+    built) (ms)."""
+    w = w or world()
     return w.gas_deflate_max_ms + w.gas_inflate_lag_min_ms + 1
 
 
 #: The gas timer's saturation in the stated world.
-GAS_TIMER_CAP_MS = A.GAS_DEFLATE_MAX_MS + A.GAS_INFLATE_LAG_MIN_MS + 1
+GAS_TIMER_CAP_MS = gas_timer_cap_ms(STATED_WORLD)
 
 
 def pep_lo_world_ms(rr: Expr) -> Expr:

@@ -9,7 +9,7 @@ controller's behaviour, not about its own counters.
 from __future__ import annotations
 
 from iabp.spec import assumptions as A
-from iabp.spec.assumptions import world
+from iabp.spec.assumptions import STATED_WORLD, World, world
 from iabp.spec.controller_step import (
     UNASSISTED_CAP,
     inflate_cmd,
@@ -28,30 +28,30 @@ from iabp.spec.modes import STOPPED_MODES, TRIGGER_MODES, Mode
 from iabp.spec.system import Assign, StateVar, VarRole
 from iabp.spec.timing import RR_MAX_MS, RR_MIN_MS
 
-SINCE_INTERNAL_CAP_MS = A.GAS_DEFLATE_MAX_MS + 1
-#: Saturation of the ms-since-activity observer: just past the longest gap between two
-#: activity reports of a beating heart (its own constant, not the controller's guard).
-SINCE_ACTIVITY_CAP_MS = A.ACTIVITY_GAP_MAX_MS + 1
+
+def since_internal_cap_ms(w: World | None = None) -> int:
+    """Saturation of the ms-since-internal-pumping observer: past the gas deflation time of
+    ``w`` (default: the world being built)."""
+    return (w or world()).gas_deflate_max_ms + 1
+
+
+def since_activity_cap_ms(w: World | None = None) -> int:
+    """Saturation of the ms-since-activity observer: just past the longest gap between two
+    activity reports of a beating heart (its own constant, not the controller's guard)."""
+    return (w or world()).activity_gap_max_ms + 1
+
+
+def since_fall_cap_ms(w: World | None = None) -> int:
+    """Saturation of the ms-since-the-deflation-began observer: past the gas deflation time."""
+    return (w or world()).gas_deflate_max_ms + 1
+
+
+#: The observers' saturations in the stated world.
+SINCE_INTERNAL_CAP_MS = since_internal_cap_ms(STATED_WORLD)
+SINCE_ACTIVITY_CAP_MS = since_activity_cap_ms(STATED_WORLD)
+SINCE_FALL_CAP_MS = since_fall_cap_ms(STATED_WORLD)
 #: Saturation of the ms-since-the-inflation-began observer: past the longest internal period.
 SINCE_RISE_CAP_MS = 1501
-#: Saturation of the ms-since-the-deflation-began observer: past the gas deflation time.
-SINCE_FALL_CAP_MS = A.GAS_DEFLATE_MAX_MS + 1
-
-
-def since_internal_cap_ms() -> int:
-    """``SINCE_INTERNAL_CAP_MS`` for the world the spec is being built for."""
-    return world().gas_deflate_max_ms + 1
-
-
-def since_activity_cap_ms() -> int:
-    """``SINCE_ACTIVITY_CAP_MS`` for the world the spec is being built for."""
-    return world().activity_gap_max_ms + 1
-
-
-def since_fall_cap_ms() -> int:
-    """``SINCE_FALL_CAP_MS`` for the world the spec is being built for."""
-    return world().gas_deflate_max_ms + 1
-
 
 obs_since_internal = Var("obs_since_internal_ms", INT)
 obs_no_trigger = Var("obs_no_trigger_ms", INT)

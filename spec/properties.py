@@ -9,7 +9,7 @@ auxiliary lemmas its proof may use.
 from __future__ import annotations
 
 from iabp.spec import assumptions as A
-from iabp.spec.assumptions import world
+from iabp.spec.assumptions import STATED_WORLD, World, world
 from iabp.spec.controller_step import (
     HIGH_FAULT_INPUTS,
     RR_FLOOR_RISE_MS,
@@ -81,25 +81,27 @@ TRIGGER_LOSS_BOUND_MS = 5000
 HEART = A.SINUS_HEART
 ANY_RHYTHM = A.ANY_RHYTHM_HEART
 
-#: On any rhythm, helium is out of the balloon this long after the R-wave report of the
-#: beat (ms): the report tick, then the longest deflation (ASM-GAS).
-EMPTY_AFTER_R_REPORT_MS = A.TICK_MS + A.GAS_DEFLATE_MAX_MS
+def empty_after_r_report_ms(w: World | None = None) -> int:
+    """On any rhythm, helium is out of the balloon this long after the R-wave report of the
+    beat (ms): the report tick, then the longest deflation (ASM-GAS) of ``w`` (default: the
+    world the spec is being built for)."""
+    return A.TICK_MS + (w or world()).gas_deflate_max_ms
 
 
-def empty_after_r_report_ms() -> int:
-    """``EMPTY_AFTER_R_REPORT_MS`` in the world the spec is being built for."""
-    return A.TICK_MS + world().gas_deflate_max_ms
+#: ``empty_after_r_report_ms`` in the stated world.
+EMPTY_AFTER_R_REPORT_MS = empty_after_r_report_ms(STATED_WORLD)
 
 
-#: The balloon is empty this long after the QRS onset of the first beat after internal
-#: pumping (P-INTERNAL-RESTART): the activity report, the one-tick command and the gas time.
-INTERNAL_RESTART_EMPTY_MS = A.ACTIVITY_DELAY_MAX_MS + A.TICK_MS + A.GAS_DEFLATE_MAX_MS
-
-
-def internal_restart_empty_ms() -> int:
-    """``INTERNAL_RESTART_EMPTY_MS`` in the world the spec is being built for."""
-    w = world()
+def internal_restart_empty_ms(w: World | None = None) -> int:
+    """The balloon is empty this long after the QRS onset of the first beat after internal
+    pumping (P-INTERNAL-RESTART): the activity report, the one-tick command and the gas
+    time of ``w`` (default: the world the spec is being built for) (ms)."""
+    w = w or world()
     return w.activity_delay_max_ms + A.TICK_MS + w.gas_deflate_max_ms
+
+
+#: ``internal_restart_empty_ms`` in the stated world.
+INTERNAL_RESTART_EMPTY_MS = internal_restart_empty_ms(STATED_WORLD)
 
 
 def helium_bound_by_band_ms(empty_after_onset_ms: int) -> list[tuple[int, int, int]]:
