@@ -109,6 +109,21 @@ class ProofContext:
         return out
 
     # -- lemma induction -----------------------------------------------------------------
+    def obligations(self, prop: Property) -> list[Query]:
+        """The queries that must all be unsat for ``prop`` to be PROVED: base and step of
+        every lemma of its closure (with the property itself when it is a state property),
+        and for a transition property its step under the lemmas."""
+        assumptions = property_assumptions(self.spec, prop)
+        lemmas = self.spec.lemma_closure(prop.lemmas)
+        extra = [(prop.id, prop.formula)] if prop.kind is PropertyKind.STATE else []
+        queries = self.lemma_queries(lemmas, extra, assumptions)
+        if prop.kind is PropertyKind.TRANSITION:
+            trans, ttr = self.trans(assumptions)
+            hyp = [self.state(lem.expr) for lem in lemmas]
+            queries.append(Query(f"{prop.id}.step", f"{prop.id} holds on every step",
+                                 Answer.UNSAT, [*hyp, *trans, z3.Not(ttr(prop.formula))]))
+        return queries
+
     def lemma_queries(self, lemmas: list[Lemma], extra: list[tuple[str, Expr]],
                       assumptions: frozenset[str]) -> list[Query]:
         """Base and step queries proving ``lemmas`` plus ``extra`` invariants jointly."""
@@ -196,12 +211,7 @@ def prove_property(ctx: ProofContext, prop: Property,
             status = Status.VACUOUS if o.answer is Answer.UNSAT else Status.UNKNOWN
             return _finish(result, t0, status, f"{q.purpose}: solver says {o.answer} {o.reason}")
 
-    extra = [(prop.id, prop.formula)] if prop.kind is PropertyKind.STATE else []
-    obligations = ctx.lemma_queries(lemmas, extra, assumptions)
-    if prop.kind is PropertyKind.TRANSITION:
-        hyp = lemma_hyp
-        obligations.append(Query(f"{prop.id}.step", f"{prop.id} holds on every step", Answer.UNSAT,
-                                 [*hyp, *trans, z3.Not(ttr(prop.formula))]))
+    obligations = ctx.obligations(prop)
     failed: tuple[Query, QueryOutcome] | None = None
     for q in obligations:
         o = ctx.run(q)

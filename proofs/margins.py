@@ -33,12 +33,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-import z3
-
 from iabp.proofs.counterexample import cti_text
 from iabp.proofs.engine import (
     ProofContext,
-    Query,
     induction_counterexample,
     property_assumptions,
     prove_property,
@@ -187,19 +184,18 @@ class _WorldProofs:
     spec: SystemSpec
     ctx: ProofContext
     #: per query: the answer, the solver's reason, and the counterexample to induction
-    answers: dict[tuple[Any, ...], tuple[Answer, str, str]] = field(default_factory=dict)
+    answers: dict[tuple[Any, ...], tuple[Answer, str, list[dict[str, Any]] | None]] = field(
+        default_factory=dict)
 
 
 class MarginSearch:
     """Runs the margin searches of one scope, with a cache of the worlds already built."""
 
-    def __init__(self, scope: str, timeout_s: float = 20.0,
-                 on_proof: Callable[[], None] | None = None) -> None:
+    def __init__(self, scope: str, timeout_s: float = 20.0) -> None:
         if scope not in SCOPES:
             raise ValueError(f"unknown scope {scope!r}; known: {', '.join(SCOPES)}")
         self.scope = scope
         self.timeout_s = timeout_s
-        self.on_proof = on_proof
         self._worlds: dict[World, _WorldProofs] = {}
         self._full: dict[tuple[World, str], tuple[Status, str]] = {}
         #: per property, the obligation that failed last: tried first at the next probe
@@ -217,17 +213,12 @@ class MarginSearch:
             self._worlds[w] = _WorldProofs(spec, ProofContext(spec, timeout_s=self.timeout_s))
         return self._worlds[w]
 
-    def spec(self, w: World = STATED_WORLD) -> SystemSpec:
-        return self._world(w).spec
-
     def full_proof(self, w: World, pid: str) -> tuple[Status, str]:
         """The whole proof (sanity and vacuity checks included) at a world."""
         if (w, pid) not in self._full:
             wp = self._world(w)
             self.proofs += 1
             r = prove_property(wp.ctx, wp.spec.property(pid))
-            if self.on_proof is not None:
-                self.on_proof()
             self._full[(w, pid)] = (r.status, r.reason)
         return self._full[(w, pid)]
 
@@ -238,36 +229,25 @@ class MarginSearch:
         wp = self._world(w)
         self.proofs += 1
         prop = wp.spec.property(pid)
-        assumptions = property_assumptions(wp.spec, prop)
-        lemmas = wp.spec.lemma_closure(prop.lemmas)
-        extra = [(prop.id, prop.formula)] if prop.kind is PropertyKind.STATE else []
-        key_base = (assumptions, tuple(lem.id for lem in lemmas),
-                    prop.id if extra else None)
-        queries: list[Query] = wp.ctx.lemma_queries(lemmas, extra, assumptions)
-        if prop.kind is PropertyKind.TRANSITION:
-            trans, ttr = wp.ctx.trans(assumptions)
-            hyp = [wp.ctx.state(lem.expr) for lem in lemmas]
-            queries.append(Query(f"{prop.id}.step", f"{prop.id} holds on every step",
-                                 Answer.UNSAT, [*hyp, *trans, z3.Not(ttr(prop.formula))]))
+        # the lemma obligations depend only on the lemmas, the assumptions and (for a state
+        # property, which joins the induction) the property: that is the cache key
+        key_base = (property_assumptions(wp.spec, prop), prop.lemmas,
+                    prop.id if prop.kind is PropertyKind.STATE else None)
+        queries = wp.ctx.obligations(prop)
         suspect = self._suspect.get(pid)
         queries.sort(key=lambda q: q.name != suspect)
-        try:
-            for q in queries:
-                key = (*key_base, q.name)
-                if key not in wp.answers:
-                    o = wp.ctx.run(q)
-                    cti = "" if o.model is None else cti_text(
-                        induction_counterexample(wp.ctx, q, o.model), q.name, prop, wp.spec)
-                    wp.answers[key] = (o.answer, o.reason, cti)
-                answer, reason, cti = wp.answers[key]
-                if answer is not Answer.UNSAT:
-                    self._suspect[pid] = q.name
-                    return (False, f"{q.name} is {answer}" + (f" ({reason})" if reason else ""),
-                            cti)
-            return True, "", ""
-        finally:
-            if self.on_proof is not None:
-                self.on_proof()
+        for q in queries:
+            key = (*key_base, q.name)
+            if key not in wp.answers:
+                o = wp.ctx.run(q)
+                rows = None if o.model is None else induction_counterexample(wp.ctx, q, o.model)
+                wp.answers[key] = (o.answer, o.reason, rows)
+            answer, reason, rows = wp.answers[key]
+            if answer is not Answer.UNSAT:
+                self._suspect[pid] = q.name
+                return (False, f"{q.name} is {answer}" + (f" ({reason})" if reason else ""),
+                        "" if rows is None else cti_text(rows, q.name, prop, wp.spec))
+        return True, "", ""
 
     def margin(self, band: RateBand, constant: MarginConstant, pid: str,
                proved_to: int | None = None) -> Margin:

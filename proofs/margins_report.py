@@ -85,10 +85,6 @@ def summary(doc: dict[str, Any], scope: str, constant: str, band: str) -> Summar
                        "" if worst["at_limit"] else worst["property_id"], worst["margin"])
 
 
-def constant_label(doc: dict[str, Any], field: str) -> str:
-    return str(next(c["label"] for c in doc["constants"] if c["field"] == field))
-
-
 def summary_markdown(doc: dict[str, Any]) -> str:
     """The README table: per constant and band, the thinnest slack (ms) in each scope."""
     bands = [b["name"] for b in doc["bands"]]
