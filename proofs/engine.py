@@ -19,7 +19,7 @@ from power-on; only such a trace makes a property VIOLATED.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,14 +162,20 @@ def model_value(ctx: ProofContext, name: str, v: z3.ExprRef) -> Any:
     return str(v)
 
 
+def model_rows(ctx: ProofContext, model: z3.ModelRef,
+               frames: Sequence[Frame]) -> list[dict[str, Any]]:
+    """A model's values of every variable of each frame, one row per frame (``tick`` 0, 1,
+    ...), the way traces are kept."""
+    return [{"tick": k, **{name: model_value(ctx, name, model.eval(c, model_completion=True))
+                           for name, c in f.consts.items()}}
+            for k, f in enumerate(frames)]
+
+
 def induction_counterexample(ctx: ProofContext, q: Query,
                              model: z3.ModelRef) -> list[dict[str, Any]]:
     """The state (and, for a step query, its successor) in which a failed obligation
     breaks: rows like a trace's (tick 0 and 1), NOT shown reachable from power-on."""
-    frames = [ctx.cur] if q.name.endswith(".base") else [ctx.cur, ctx.nxt]
-    return [{"tick": k, **{name: model_value(ctx, name, model.eval(c, model_completion=True))
-                           for name, c in f.consts.items()}}
-            for k, f in enumerate(frames)]
+    return model_rows(ctx, model, [ctx.cur] if q.name.endswith(".base") else [ctx.cur, ctx.nxt])
 
 
 def property_assumptions(spec: SystemSpec, prop: Property) -> frozenset[str]:

@@ -19,7 +19,7 @@ from typing import Any
 
 import z3
 
-from iabp.proofs.engine import ProofContext, model_value, property_assumptions
+from iabp.proofs.engine import ProofContext, model_rows, property_assumptions
 from iabp.proofs.scenarios import assumption_breaking, corner_scenarios, scenarios
 from iabp.proofs.simulate import Scenario, SpecSimulator
 from iabp.proofs.to_z3 import Frame, domains, state_translator, step_relation
@@ -111,17 +111,8 @@ class CounterexampleFinder:
             else:
                 bad = z3.Not(state_translator(frames[k], enums)(prop.formula))
             if solver.check(bad) == z3.sat:
-                return self._trace(solver.model(), frames)
+                return model_rows(self.ctx, solver.model(), frames)
         return None
-
-    def _trace(self, model: z3.ModelRef, frames: list[Frame]) -> Trace:
-        rows: Trace = []
-        for k, f in enumerate(frames):
-            row: dict[str, Any] = {"tick": k}
-            for name, c in f.consts.items():
-                row[name] = model_value(self.ctx, name, model.eval(c, model_completion=True))
-            rows.append(row)
-        return rows
 
     # -- scenarios ----------------------------------------------------------------------
     def scenario_search(self, prop: Property) -> tuple[str, Trace] | None:
