@@ -157,12 +157,18 @@ _KIND_WORDS: Final[Mapping[IntegrityKind, str]] = {
     IntegrityKind.CRC_ERROR: "corrupt frame (CRC error)",
     IntegrityKind.SEQ_GAP: "frames missing",
     IntegrityKind.GARBAGE: "bytes outside any frame",
+    IntegrityKind.SETTINGS_OVERDUE: "the console stopped sending its settings",
 }
 
 #: Faults after which the telemetry cannot be trusted at all: trip at once.
 IMMEDIATE_KINDS: Final = frozenset({
     IntegrityKind.TIME_BACKWARDS, IntegrityKind.SEQ_RESET, IntegrityKind.BUFFER_OVERFLOW,
+    IntegrityKind.SETTINGS_OVERDUE,
 })
+#: The rule each integrity fault is reported under (MON-INTEGRITY unless named here).
+KIND_RULE_ID: Final[Mapping[IntegrityKind, str]] = {
+    IntegrityKind.SETTINGS_OVERDUE: "MON-SETTINGS-CADENCE",
+}
 
 
 @dataclass(frozen=True)
@@ -207,7 +213,8 @@ class IntegrityGuard:
         self.counts[event.kind] = self.counts.get(event.kind, 0) + 1
         if event.kind in th.immediate:
             return self._trip(f"{_KIND_WORDS.get(event.kind, event.kind.value)}: "
-                              f"{event.detail}", now_ms)
+                              f"{event.detail}", now_ms,
+                              KIND_RULE_ID.get(event.kind, INTEGRITY_RULE_ID))
         if event.kind is IntegrityKind.SEQ_GAP and event.frames_lost > th.max_gap_frames:
             return self._trip(f"{event.frames_lost} telemetry frames lost at once (limit "
                               f"{th.max_gap_frames}): {event.detail}", now_ms)
@@ -227,9 +234,9 @@ class IntegrityGuard:
         return None
 
     @staticmethod
-    def _trip(detail: str, now_ms: int) -> Trip:
+    def _trip(detail: str, now_ms: int, rule_id: str = INTEGRITY_RULE_ID) -> Trip:
         return Trip(Cause.INTEGRITY, f"telemetry integrity lost: {detail}", now_ms,
-                    INTEGRITY_RULE_ID, "REQ-MON-FAILSAFE")
+                    rule_id, "REQ-MON-FAILSAFE")
 
 
 # -- the supervisor -------------------------------------------------------------------------

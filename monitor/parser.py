@@ -26,6 +26,7 @@ from typing import Final
 
 from iabp.monitor.protocol import (
     MAX_WIRE_CONTENT_BYTES,
+    SETTINGS_PERIOD_MS,
     UINT32_MOD,
     V1_CODEC,
     BadEscapeError,
@@ -68,6 +69,9 @@ class IntegrityKind(Enum):
     SEQ_RESET = "seq_reset"  #: sender restarted (HELLO) or its counter jumped back far
     TIME_BACKWARDS = "time_backwards"  #: console time went back between in-order frames
     TIME_JUMP = "time_jump"  #: console time advanced more than max_time_step_ms per frame
+    #: no SETTINGS record for more than max_settings_gap_ms of console time (PROTOCOL.md
+    #: section 5: one at least every 1000 ms); reported again each further gap
+    SETTINGS_OVERDUE = "settings_overdue"
 
 
 _KIND_OF_ERROR: Final[Mapping[type[ProtocolError], IntegrityKind]] = {
@@ -117,6 +121,8 @@ class IntegrityEvent:
         """
         if self.kind is IntegrityKind.SEQ_GAP:
             return max(0, self.frames_lost - self.already_reported)
+        if self.kind is IntegrityKind.SETTINGS_OVERDUE:
+            return 0  # every frame arrived: the fault is the sender's, not the line's
         return 1
 
 
@@ -148,7 +154,10 @@ class StreamParser:
     the bytes handled by one :meth:`feed` (partial frame + new chunk; the oldest excess is
     dropped and reported). Sequence numbers are checked with a window of
     ``reorder_window`` frames; console time may advance at most ``max_time_step_ms`` per
-    sequence step (one 1 ms tick per record in protocol v1).
+    sequence step (one 1 ms tick per record in protocol v1). A frame that carries the
+    settings (``carries_settings``) must follow the last one (or the first frame seen)
+    within ``max_settings_gap_ms`` of console time (the monitor reading a console passes
+    ``SETTINGS_GAP_MAX_MS``); ``None``: not checked (e.g. the console reading commands).
     """
 
     def __init__(
@@ -159,6 +168,7 @@ class StreamParser:
         max_buffer_bytes: int = 65536,
         reorder_window: int = 64,
         max_time_step_ms: int = 1,
+        max_settings_gap_ms: int | None = None,
     ) -> None:
         if max_frame_bytes < 1 or max_buffer_bytes < 2 * (max_frame_bytes + 2):
             raise ProtocolError(
@@ -173,6 +183,7 @@ class StreamParser:
         self._window = reorder_window
         self._window_mask = (1 << reorder_window) - 1
         self._max_step = max_time_step_ms
+        self._max_settings_gap = max_settings_gap_ms
         self.reset()
 
     def reset(self) -> None:
@@ -182,6 +193,7 @@ class StreamParser:
         self._offset = 0
         self._last_seq: int | None = None
         self._last_time = 0
+        self._settings_time = 0  # console time of the last settings (or of the baseline)
         self._seen = 0  # bit i set: sequence number (last_seq - i) was received
         self._discarded_frames = 0  # frames (between two flags) discarded since the last delivery
         self._bytes_in = 0
@@ -291,6 +303,11 @@ class StreamParser:
             self._report(events, IntegrityEvent(_kind_of(exc), str(exc), pos, n))
             return
         if self._in_order(frame, pos, n, events):
+            if frame.carries_settings:
+                self._settings_time = frame.time_ms
+            elif self._max_settings_gap is not None and \
+                    (frame.time_ms - self._settings_time) % UINT32_MOD > self._max_settings_gap:
+                self._settings_overdue(frame, pos, events)
             self._discarded_frames = 0
             self._frames_ok += 1
             self._bytes_ok += n
@@ -306,6 +323,7 @@ class StreamParser:
                     pos, seq=seq,
                 ))
             self._last_seq, self._last_time, self._seen = seq, t, 1
+            self._settings_time = t
             return True
         step = (seq - last) % UINT32_MOD
         if step == 1:
@@ -336,6 +354,7 @@ class StreamParser:
                 pos, seq=seq,
             ))
             self._last_seq, self._last_time, self._seen = seq, frame.time_ms, 1
+            self._settings_time = frame.time_ms
             return True
         if self._seen >> back & 1:
             self._report(events, IntegrityEvent(
@@ -350,6 +369,22 @@ class StreamParser:
                 seq=seq, frame=frame,
             ))
         return False
+
+    def _settings_overdue(self, frame: SequencedFrame, pos: int,
+                          events: list[ParseEvent]) -> None:
+        """Console time since the last settings passed the limit: report it (unless time
+        went backwards, a fault of its own), then wait another whole gap."""
+        limit = self._max_settings_gap
+        gap = (frame.time_ms - self._settings_time) % UINT32_MOD
+        if limit is None or gap >= _HALF:
+            return
+        self._report(events, IntegrityEvent(
+            IntegrityKind.SETTINGS_OVERDUE,
+            f"no SETTINGS record for {gap} ms of console time at seq {frame.seq} (the console "
+            f"sends one at least every {SETTINGS_PERIOD_MS} ms; limit {limit} ms)",
+            pos, seq=frame.seq,
+        ))
+        self._settings_time = frame.time_ms
 
     def _check_time(self, seq: int, t: int, step: int, pos: int, events: list[ParseEvent]) -> None:
         dt = (t - self._last_time) % UINT32_MOD

@@ -48,6 +48,13 @@ NOT_AVAILABLE: Final = -32768
 """Signal sample sentinel: lead off / no transducer. Never read as zero."""
 NO_ALARM: Final = 0xFF
 ALARM_MASK_VALID: Final = sum(1 << int(a) for a in Alarm)
+#: ms of console time. The console sends a SETTINGS record on every change and at least
+#: this often (section 5): a monitor started mid-stream learns the settings within it.
+SETTINGS_PERIOD_MS: Final = 1000
+#: ms of console time a receiver waits for the next SETTINGS before it names the console's
+#: settings sender broken (SETTINGS_OVERDUE): two periods, so that one SETTINGS record lost
+#: to a corrupted frame (already counted once by the integrity guard) is not a second fault.
+SETTINGS_GAP_MAX_MS: Final = 2 * SETTINGS_PERIOD_MS
 
 
 class RecordType(IntEnum):
@@ -188,6 +195,7 @@ class TelemetryFrame:
     settings_crc: int  #: crc16 of the current SETTINGS body (see settings_digest)
 
     starts_session: ClassVar[bool] = False
+    carries_settings: ClassVar[bool] = False
 
     @property
     def ecg_mv(self) -> float | None:
@@ -233,6 +241,7 @@ class SettingsFrame:
     internal_inflation_ms: int  #: uint16, internal mode: length of each inflation
 
     starts_session: ClassVar[bool] = False
+    carries_settings: ClassVar[bool] = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,6 +257,7 @@ class EventFrame:
     detail: int  #: uint32, meaning depends on kind
 
     starts_session: ClassVar[bool] = False
+    carries_settings: ClassVar[bool] = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +273,7 @@ class HelloFrame:
     tick_us: int  #: control tick in microseconds (1000 for a v1 console, 0 for a monitor)
 
     starts_session: ClassVar[bool] = True
+    carries_settings: ClassVar[bool] = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,6 +286,7 @@ class CommandFrame:
     reason: int = 0  #: uint16 monitor reason code, informative, 0 = unspecified
 
     starts_session: ClassVar[bool] = False
+    carries_settings: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         _check_command(self.command)
@@ -294,6 +306,9 @@ class SequencedFrame(Protocol):
 
     @property
     def starts_session(self) -> bool: ...
+
+    @property
+    def carries_settings(self) -> bool: ...
 
 
 class FrameCodec(Protocol):

@@ -70,6 +70,7 @@ from iabp.monitor.parser import IntegrityEvent, IntegrityKind, StreamParser
 from iabp.monitor.port import open_port, port_lost
 from iabp.monitor.protocol import (
     BAUD_RATE,
+    SETTINGS_GAP_MAX_MS,
     UINT32_MOD,
     HelloFrame,
     LinkRole,
@@ -200,7 +201,7 @@ class Monitor:
         self.port: Port | None = port
         self._interlock_port = interlock_port
         self.key = key
-        self.parser = StreamParser()
+        self.parser = StreamParser(max_settings_gap_ms=SETTINGS_GAP_MAX_MS)
         self.reconstruction = Reconstruction(self.profile, cfg.reconstruction)
         self.rules = RuleSet(config=cfg.rules)
         self.integrity = IntegrityGuard(cfg.integrity)

@@ -62,16 +62,16 @@ def prove_variant(vid: str, timeout_s: float = 60.0) -> PropertyResult:
 
 
 def prove_without(pid: str, dropped: Sequence[str], timeout_s: float = 60.0,
-                  corners: bool = True) -> PropertyResult:
+                  corners: bool = True, search: bool = True) -> PropertyResult:
     """Prove one property of the real spec with the environment constraints of the
     ``dropped`` assumptions removed (does its proof need them?), with the counterexample
-    search (``corners``: also the corner scenario library)."""
+    search when ``search`` (``corners``: also the corner scenario library)."""
     spec = iabp_spec()
     for asm in dropped:
         spec = spec.replace_env(asm, [])
     ctx = ProofContext(spec, timeout_s=timeout_s)
-    return prove_property(ctx, spec.property(pid),
-                          find_trace=CounterexampleFinder(ctx, corners=corners))
+    finder = CounterexampleFinder(ctx, corners=corners) if search else None
+    return prove_property(ctx, spec.property(pid), find_trace=finder)
 
 
 def side_by_side(fn: Callable[..., T], calls: Sequence[tuple[Any, ...]],

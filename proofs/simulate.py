@@ -225,7 +225,8 @@ class SpecSimulator:
         beat = 0
         # names computed once: the loop below runs once per simulated millisecond
         requests = [(st.request.name, st.var.name) for st in SETTINGS]
-        primed = {s.name: s.name + "'" for s in self.spec.state}
+        names = [s.name for s in self.spec.state]
+        primed = [name + "'" for name in names]
         waiting = list(range(len(order)))  #: properties whose premise has not held yet
         for tick in range(sc.ticks):
             values = dict(state)
@@ -251,9 +252,8 @@ class SpecSimulator:
             else:
                 for name in self.chosen:
                     nxt[name] = state[name]
-            full = dict(values)
-            full.update(wires)
-            full.update((primed[k], v) for k, v in nxt.items())
+            full = {**values, **wires}
+            full.update(zip(primed, map(nxt.__getitem__, names), strict=True))
             if not all(env_all(full)):
                 for asm, text, chk in env_checks:
                     if not chk(full):

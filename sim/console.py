@@ -24,7 +24,8 @@ monitor demo; the verified controller is unchanged, the console around it lies:
   acted on: the mode stays pumping;
 * ``contraindication``: an absolute contraindication is recorded (alarm bit set) and the
   console keeps pumping;
-* ``silence``: nothing is sent any more; ``garbage``: noise bytes instead of frames.
+* ``silence``: nothing is sent any more; ``garbage``: noise bytes instead of frames;
+  ``settings-silent``: the periodic SETTINGS record stops (sent on a change only).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from iabp.monitor.port import open_port, port_lost
 from iabp.monitor.protocol import (
     BAUD_RATE,
     NOT_AVAILABLE,
+    SETTINGS_PERIOD_MS,
     CommandFrame,
     ConsolePhase,
     EventFrame,
@@ -75,9 +77,8 @@ from iabp.spec.settings import SETTINGS
 #: The faults a faulty console can show (see the module docstring).
 CONSOLE_FAULTS: tuple[Fault, ...] = (
     Fault.EARLY_INFLATION, Fault.LATE_DEFLATION, Fault.TRIGGER_LOSS, Fault.GAS_LEAK,
-    Fault.CONTRAINDICATION, Fault.SILENCE, Fault.GARBAGE)
+    Fault.CONTRAINDICATION, Fault.SILENCE, Fault.GARBAGE, Fault.SETTINGS_SILENT)
 DEFAULT_FAULT_AT_MS = 5000  #: faults start after this clean period (ms of console time)
-SETTINGS_PERIOD_MS = 1000  #: a SETTINGS record at least this often (PROTOCOL.md section 5)
 FIRMWARE = (0, 1, 0)
 _UINT32 = 1 << 32
 _READ_CHUNK = 4096  #: bytes per non-blocking command read (a COMMAND record is 17 to 32 bytes)
@@ -288,7 +289,8 @@ class SimulatedConsole:
             self._event(t, EventKind.SETTINGS_REJECTED if rejected else EventKind.SETTINGS_ACCEPTED)
             if not rejected:
                 self._send_settings(t)
-        if t - self._settings_sent_ms >= SETTINGS_PERIOD_MS:
+        if t - self._settings_sent_ms >= SETTINGS_PERIOD_MS and not (
+                self.fault is Fault.SETTINGS_SILENT and t >= self.fault_at_ms):
             self._send_settings(t)
 
     # --- the wire ----------------------------------------------------------------------

@@ -49,7 +49,7 @@ class Fault(str, Enum):
     """Every fault the simulator can inject; the value is its name on the command line.
 
     A member compares and hashes as its value, so ``Fault.GAS_LEAK == "gas-leak"``.
-    ``silence`` and ``garbage`` exist only on a faulty console's wire
+    ``silence``, ``garbage`` and ``settings-silent`` exist only on a faulty console's wire
     (:mod:`iabp.sim.console`), not in the closed loop (:func:`run_fault`).
     """
 
@@ -65,6 +65,9 @@ class Fault(str, Enum):
     ASYSTOLE = "asystole"
     SILENCE = "silence"  #: the console sends nothing any more
     GARBAGE = "garbage"  #: the console sends noise bytes instead of frames
+    #: the console's periodic SETTINGS record stops (its 1000 ms sender died; changes are
+    #: still sent): a monitor started now could not learn the settings in force
+    SETTINGS_SILENT = "settings-silent"
 
     def __str__(self) -> str:
         return self.value

@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from iabp.monitor.protocol import (
     NOT_AVAILABLE,
+    SETTINGS_PERIOD_MS,
     ConsolePhase,
     SettingsFrame,
     TelemetryFrame,
@@ -41,7 +42,6 @@ GAS_PLATEAU_X10: Final = 1000
 GAS_UNDERSHOOT_X10: Final = -300
 GAS_RISE_MS: Final = 3  #: the plateau is reached this long after the inflate command
 GAS_UNDERSHOOT_MS: Final = 30  #: the undershoot lasts this long after the deflate command
-SETTINGS_PERIOD_MS: Final = 1000  #: a SETTINGS record at least this often (PROTOCOL.md)
 
 
 def gas_trace_x10(drive: npt.ArrayLike) -> npt.NDArray[np.int64]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from iabp.proofs.recheck import QueryCheck, RecheckReport
+from iabp.proofs.recheck import CVC5_LOGIC, QueryCheck, RecheckReport
 from iabp.proofs.report.figures import counterexample_png, mode_diagram_svg
 from iabp.proofs.report.model import (
     STATUS_CLASS,
@@ -263,7 +263,7 @@ def recheck_section(ctx: ReportContext) -> Section:
     same = sum(c.path in recorded and c.reproduces(recorded[c.path]) for c in rc.checks)
     s.blocks.append(Para([t(f"{len(rc.checks)} queries re-solved from their SMT-LIB2 files "
                             f"alone: {rc.z3_version} ({rc.z3_how}, {rc.total('z3'):.1f} s) and "
-                            f"{rc.cvc5_version} (logic ALL, models off, "
+                            f"{rc.cvc5_version} (logic {CVC5_LOGIC}, models off, "
                             f"{rc.total('cvc5'):.1f} s); {rc.timeout_s:g} s limit per query. "
                             + "; ".join(f"{n} {k}" for k, n in sorted(tally.items()))
                             + f". Both solvers reproduce the prover's recorded answer on "

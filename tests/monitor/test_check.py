@@ -102,6 +102,7 @@ EXPECTED_FIRST = {
     "early-inflation": "MON-INFL-DIASTOLE", "late-deflation": "MON-NO-GAS-IN-EJECTION",
     "trigger-loss": "MON-TRIGGER-LOSS", "gas-leak": "MON-FAULT-HALT",
     "contraindication": "MON-CONTRA-ABSOLUTE", "garbage": "MON-INTEGRITY",
+    "settings-silent": "MON-SETTINGS-CADENCE",
 }
 
 

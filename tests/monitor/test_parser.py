@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -334,3 +335,69 @@ def test_discards_are_forgotten_once_a_frame_is_delivered() -> None:
     _, errors, _ = run(stream)
     gaps = [e for e in errors if e.kind is IntegrityKind.SEQ_GAP]
     assert [(g.frames_lost, g.already_reported) for g in gaps] == [(1, 1), (2, 1)]
+
+
+def _settings(seq: int, t: int) -> SettingsFrame:
+    return SettingsFrame(seq, t, 1, 0, 211, 301, 2500, 300000, 750, 300)
+
+
+def _console(ms: int, settings_at: Sequence[int], t0: int = 0) -> list[p.Frame]:
+    """``ms`` telemetry ticks from console time ``t0``, a SETTINGS record in each tick of
+    ``settings_at`` (ms after ``t0``), consecutive sequence numbers."""
+    out: list[p.Frame] = []
+    for i in range(ms):
+        t = (t0 + i) % 2**32
+        if i in settings_at:
+            out.append(_settings(len(out), t))
+        out.append(_tick(len(out), t))
+    return out
+
+
+def _in_reads(frames: list[p.Frame], parser: StreamParser | None = None) -> tuple[
+        list[p.Frame], list[IntegrityEvent], StreamParser]:
+    """``frames`` encoded and fed in 4 KB reads (as a port delivers them)."""
+    stream = b"".join(p.encode_frame(f) for f in frames)
+    return run(stream, range(4096, len(stream), 4096), parser)
+
+
+def _overdue(frames: list[p.Frame]) -> list[IntegrityEvent]:
+    got, errors, _ = _in_reads(frames, StreamParser(max_settings_gap_ms=p.SETTINGS_GAP_MAX_MS))
+    assert got == frames  # a late SETTINGS loses no frame
+    return errors
+
+
+def test_settings_every_period_and_one_lost_record_raise_nothing() -> None:
+    period = p.SETTINGS_PERIOD_MS
+    assert _overdue(_console(6 * period, range(0, 6 * period, period))) == []
+    # the record of 2000 ms lost (a corrupted frame, counted by the integrity guard)
+    assert _overdue(_console(6 * period, [0, 1000, 3000, 4000, 5000])) == []
+    # a monitor started mid-stream waits a whole gap for the first one
+    assert _overdue(_console(2 * period + 1, [2 * period], t0=2**32 - 700)) == []
+
+
+def test_a_console_that_stops_sending_settings_is_reported_each_gap() -> None:
+    limit = p.SETTINGS_GAP_MAX_MS
+    errors = _overdue(_console(3 * limit + 500, [0, 1000], t0=2**32 - 1500))
+    assert [e.kind for e in errors] == [IntegrityKind.SETTINGS_OVERDUE] * 2
+    assert [e.counted_frames for e in errors] == [0, 0]  # no frame is missing
+    first = errors[0]
+    assert f"no SETTINGS record for {limit + 1} ms" in first.detail
+    # after the last record (1000 ms), the tick 1000 + limit + 1 is the first too late,
+    # then one more gap later
+    ticks = [f for f in _console(3 * limit + 500, [0, 1000]) if isinstance(f, TelemetryFrame)]
+    assert [e.seq for e in errors] == [ticks[1000 + limit + 1].seq,
+                                       ticks[1000 + 2 * limit + 2].seq]
+
+
+def test_settings_cadence_is_not_checked_unless_asked() -> None:
+    """The console reads the monitor's commands with the same parser: no SETTINGS there."""
+    frames = _console(3 * p.SETTINGS_GAP_MAX_MS, [])
+    got, errors, _ = _in_reads(frames)
+    assert got == frames and errors == []
+
+
+def test_protocol_md_states_the_cadence_the_parser_checks() -> None:
+    doc = (Path(p.__file__).with_name("PROTOCOL.md")).read_text()
+    assert f"at least once per {p.SETTINGS_PERIOD_MS} ms" in doc
+    assert f"no SETTINGS for more than {p.SETTINGS_GAP_MAX_MS} ms of console time" in doc
+    assert f"named within {p.SETTINGS_GAP_MAX_MS + 1} ms" in doc

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from iabp.proofs.recheck import (
+    CVC5_FALLBACK,
     Agreement,
     QueryCheck,
     SolverVerdict,
@@ -58,6 +59,21 @@ def test_both_solvers_read_datatypes_ints_and_ite(tmp_path: Path, bound: int,
         exe = z3_program() if use_program else None
         assert solve_z3(path, 10, exe).answer == answer
     assert solve_cvc5(path, 10).answer == answer
+
+
+@pytest.mark.parametrize(("text", "answer"), [
+    ("(declare-fun x () Int)\n(assert (forall ((y Int)) (> x y)))\n(check-sat)\n", "unsat"),
+    ("(declare-fun x () Int)\n(declare-fun y () Int)\n(assert (= (* x y) 7))\n"
+     "(assert (> x 1))\n(assert (> y 1))\n(check-sat)\n", "unsat"),
+])
+def test_cvc5_solves_a_file_outside_the_narrow_logic_with_logic_all(
+        tmp_path: Path, text: str, answer: str) -> None:
+    """The prover writes quantifier-free linear queries and cvc5 is told so; a file with a
+    quantifier or a product of variables is still answered (with logic ALL), not refused."""
+    path = _write(tmp_path, "wide.smt2", text)
+    verdict = solve_cvc5(path, 10)
+    assert verdict.answer == answer, verdict.detail
+    assert verdict.detail.endswith(f"solved with logic {CVC5_FALLBACK}"), verdict.detail
 
 
 def test_a_malformed_file_is_an_error_not_an_answer(tmp_path: Path) -> None:

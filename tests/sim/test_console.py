@@ -190,6 +190,7 @@ def test_faulty_timing_puts_the_balloon_in_ejection(fault: str) -> None:
 
 def test_every_console_fault_is_known() -> None:
     assert set(CONSOLE_FAULTS) == {"early-inflation", "late-deflation", "trigger-loss",
-                                   "gas-leak", "contraindication", "silence", "garbage"}
+                                   "gas-leak", "contraindication", "silence", "garbage",
+                                   "settings-silent"}
     with pytest.raises(ValueError):
         FaultyConsole("hiccup", 0)

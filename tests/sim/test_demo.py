@@ -99,6 +99,7 @@ def test_timing_faults_are_caught_by_the_timing_rules() -> None:
     assert "MON-CONTRA-ABSOLUTE" in runs["contraindication"][1]
     assert "telemetry silence" in runs["silence"][1]
     assert "telemetry integrity" in runs["garbage"][1]
+    assert "MON-SETTINGS-CADENCE" in runs["settings-silent"][1]
 
 
 def test_the_console_obeys_the_stop() -> None:
