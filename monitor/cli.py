@@ -213,11 +213,12 @@ def monitor_main(argv: list[str]) -> int:
         return 2
     except SystemExit as exc:  # --help
         return int(exc.code) if isinstance(exc.code, int) else 0
+    config = MonitorConfig(interlock_line=a.interlock_line)
     ports: list[Any] = []
-    try:
-        ports.append(open_port(a.url, timeout_s=0.0))
+    try:  # the ports at the rates the Monitor itself would open them with
+        ports.append(open_port(a.url, baudrate=config.baudrate, timeout_s=0.0))
         if a.interlock is not None:
-            ports.append(open_port(a.interlock))
+            ports.append(open_port(a.interlock, baudrate=config.interlock_baudrate))
     except PortError as exc:
         for p in ports:
             with suppress(Exception):
@@ -229,7 +230,6 @@ def monitor_main(argv: list[str]) -> int:
         refused = request_realtime()
         if refused:
             print(f"iabp monitor: {refused}; running with normal scheduling", file=err)
-    config = MonitorConfig(interlock_line=a.interlock_line)
     mon = Monitor(a.url, profile, a.log, a.interlock, config=config, out=err, port=ports[0],
                   interlock_port=ports[1] if len(ports) > 1 else None, key=key)
     operator = _stdin_lines(sys.stdin) if sys.stdin is not None else None

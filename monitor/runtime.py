@@ -67,7 +67,7 @@ from iabp.monitor.interlock import (
     monotonic_ms,
 )
 from iabp.monitor.parser import IntegrityEvent, IntegrityKind, StreamParser
-from iabp.monitor.port import open_port, port_lost
+from iabp.monitor.port import DEFAULT_BAUDRATE, open_port, port_lost
 from iabp.monitor.protocol import (
     BAUD_RATE,
     SETTINGS_GAP_MAX_MS,
@@ -143,7 +143,10 @@ class MonitorConfig:
     status_period_ms: int = 250  #: status line refresh
     checkpoint_ms: int = 1000  #: a signed audit checkpoint at least this often (monitor clock)
     checkpoint_records: int = 100  #: and after this many other audit records
-    baudrate: int = BAUD_RATE
+    baudrate: int = BAUD_RATE  #: console line (PROTOCOL.md section 2)
+    #: interlock line: one heartbeat byte per 20 ms needs no speed; the relay box
+    #: (``iabp watchdog``) listens at the same default (PROTOCOL.md section 14)
+    interlock_baudrate: int = DEFAULT_BAUDRATE
     integrity: IntegrityThresholds = field(default_factory=IntegrityThresholds)
     rules: RuleConfig = field(default_factory=RuleConfig)
     reconstruction: ReconstructionConfig = field(default_factory=ReconstructionConfig)
@@ -268,7 +271,7 @@ class Monitor:
         if port is None:
             assert self.interlock_url is not None
             port = self._interlock_port = open_port(self.interlock_url,
-                                                    baudrate=self.config.baudrate)
+                                                    baudrate=self.config.interlock_baudrate)
         line = self.config.interlock_line.upper()
         period = self.config.heartbeat_period_ms
         self.interlock = (ByteHeartbeatInterlock(port, period) if line == "BYTES" else

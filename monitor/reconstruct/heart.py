@@ -81,6 +81,7 @@ class OwnBeatClock:
         self._activity_due = NOT_DUE_MS
         self._beats = 0
         self._in_pressure = False
+        self._p_base = 0  #: the monitor's sample index of the upstroke detector's sample 0
 
     def initial_values(self) -> dict[str, Any]:
         """The heart's this-frame keys before any telemetry: silent, no R-R yet, and the
@@ -116,7 +117,7 @@ class OwnBeatClock:
             r = self._push_ecg(mv)
             self._push_onset(mv)
         if mode is Mode.PRESSURE_TRIGGER:
-            up = self._pressure(f)
+            up = self._pressure(f, n)
             v[UP_SEEN_KEY] = n - self._up_n < self._up_rr + self._margin
         else:
             up = False
@@ -165,15 +166,19 @@ class OwnBeatClock:
         v["heart_rr_ms'"], v["heart_pep_ms'"], v["heart_qs2_ms'"] = rr, pep, qs2
         self._activity_due = self._onset + self.config.activity_tolerance_ms
 
-    def _pressure(self, f: TelemetryFrame) -> bool:
-        """Own systolic-upstroke detection (run only in PRESSURE_TRIGGER mode)."""
+    def _pressure(self, f: TelemetryFrame, n: int) -> bool:
+        """Own systolic-upstroke detection (run only in PRESSURE_TRIGGER mode). The detector
+        starts afresh at each entry into the mode, its sample 0 at this frame: its indices
+        are moved onto the monitor's own (those of the R-wave detector, which runs from the
+        monitor's start: frame ``n`` is its sample ``n - 1``)."""
         raw = f.arterial_pressure_mmhg_x10
         if not self._in_pressure:
             self._in_pressure = True
             self._p.reset()
+            self._p_base = n - 1
         x = self._last_abp = _NAN if raw == NOT_AVAILABLE else raw * 0.1
         if self._p.push(x) & UPSTROKE:
-            est = self._p.last_upstroke_index
+            est = self._p_base + self._p.last_upstroke_index
             if self._up_n > NEVER_MS:
                 self._up_rr = est - self._up_n
             self._up_n = est

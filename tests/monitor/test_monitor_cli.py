@@ -62,6 +62,29 @@ def test_a_mistyped_interlock_port_cannot_be_opened(tmp_path: Path, capsys: Capt
     assert "cannot open port '/dev/ttyNOPE'" in one_error_line(capsys)
 
 
+def test_the_ports_are_opened_at_the_protocols_line_rates(
+        monkeypatch: pytest.MonkeyPatch, capsys: Capture) -> None:
+    """The console line at 921 600 bit/s (115 200 cannot carry 1000 frames a second), the
+    interlock at the relay box's default: what the Monitor uses when it opens them."""
+    from iabp.monitor import cli
+    from iabp.monitor.port import DEFAULT_BAUDRATE
+    from iabp.monitor.protocol import BAUD_RATE
+    from iabp.spec.errors import PortError
+
+    asked: list[tuple[str, int]] = []
+
+    def refuse_after_two(url: str, baudrate: int, **_: object) -> object:
+        asked.append((url, baudrate))
+        if len(asked) == 2:
+            raise PortError(f"cannot open port {url!r}: test")
+        return type("Port", (), {"close": lambda self: None})()
+
+    monkeypatch.setattr(cli, "open_port", refuse_after_two)
+    assert monitor_main(["/dev/ttyCONSOLE", "--interlock", "/dev/ttyRELAY"]) == 2
+    assert asked == [("/dev/ttyCONSOLE", BAUD_RATE), ("/dev/ttyRELAY", DEFAULT_BAUDRATE)]
+    assert "cannot open port '/dev/ttyRELAY'" in one_error_line(capsys)
+
+
 def test_key_errors_are_usage_errors(tmp_path: Path, capsys: Capture) -> None:
     log = str(tmp_path / "a.jsonl")
     assert monitor_main(["loop://", "--key", str(tmp_path / "k")]) == 2

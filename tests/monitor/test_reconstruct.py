@@ -159,6 +159,29 @@ def test_heart_time_counts_from_the_estimated_qrs_onset_not_the_decision() -> No
     assert max(at_beat[1:]) - min(at_beat[1:]) <= 10
 
 
+@pytest.mark.property("REQ-MON-INDEPENDENT")
+def test_own_upstrokes_keep_the_pressure_trigger_fresh_without_an_ecg() -> None:
+    """Pressure trigger with the ECG lead off: the monitor's own upstrokes alone show each
+    beat is fresh, however long after the monitor's start the console entered the mode
+    (here at 1 s; the upstroke detector restarts at the entry, its indices must be moved
+    onto the monitor's)."""
+    from iabp.monitor.reconstruct.layout import UP_SEEN_KEY
+
+    frames = [e for e in parse_all(console_bytes(8.0, mode="pressure"))
+              if not isinstance(e, IntegrityEvent)]
+    no_ecg = reframe(frames, lambda f, i: dataclasses.replace(f, ecg_uv=NOT_AVAILABLE))
+    _, rows = run_reconstruction(no_ecg)
+    pumping = [r for r in rows if r["mode'"] is Mode.PRESSURE_TRIGGER]
+    assert len(pumping) > 6000 and rows[0]["mode'"] is Mode.STANDBY
+    assert all(r["mode'"] is Mode.PRESSURE_TRIGGER for r in rows[-len(pumping):])
+    ups = [i for i, r in enumerate(rows) if r["upstroke"]]
+    assert len(ups) >= 8  # 80 bpm once the detector has learned (it also counts the
+    # augmentation of a 1:1 pumped beat: iabp.monitor.reconstruct.heart says why)
+    assert not any(r["r_wave"] for r in rows)  # no ECG: only the upstrokes count
+    late = rows[ups[1]:]  # from the second upstroke: one R-R measured
+    assert all(r[UP_SEEN_KEY] for r in late), sum(not r[UP_SEEN_KEY] for r in late)
+
+
 def test_ejection_window_is_the_widest_band_for_the_measured_rr() -> None:
     from iabp.spec.engines.to_python import compile_expr
     from iabp.spec.expr import INT, Var
