@@ -345,7 +345,10 @@ class _Scan:
     def _signature(self, rec: Mapping[str, Any]) -> tuple[Problem, str] | None:
         assert self.public_key is not None
         try:
-            sig = bytes.fromhex(rec["sig"]) if isinstance(rec["sig"], str) else b""
+            text = rec["sig"]
+            sig = bytes.fromhex(text) if isinstance(text, str) else b""
+            if sig.hex() != text:  # "AB" and "ab" are one signature: only one spelling is the log
+                raise ValueError("the signature is not written as lowercase hex")
             self.public_key.verify(sig, _signed_message(rec["hash"]))
         except (InvalidSignature, ValueError):
             given = key_id(self.public_key)

@@ -98,6 +98,11 @@ class RuleConfig:
     * ``settings_grace_ms``: settings in force may be unconfirmed this long (the console
       sends SETTINGS on every change and at least once per 1000 ms).
     * ``warmup_beats``: own beats needed before timing rules judge (one R-R measured).
+    * ``warmup_ms``: ms of telemetry the timing rules wait for those beats. After it, a
+      monitor that has still not measured an R-R (ECG not available from its start) judges
+      as with a silent heart: an inflation it cannot time is a violation (HZ-BLIND), never
+      a frame left unjudged. 5000: the own R-wave detector learns for 2000 ms, then two
+      beats at the slowest supported rate (40 bpm) take 3000.
     * ``beat_count_tolerance``: own beats may outnumber the console's triggers by this
       many in a count of unassisted beats (a false or missed beat on either side).
     """
@@ -111,6 +116,7 @@ class RuleConfig:
     stop_tolerance_ms: int = 50
     settings_grace_ms: int = 2000
     warmup_beats: int = 2
+    warmup_ms: int = 5000
     beat_count_tolerance: int = 1
 
 
@@ -259,7 +265,7 @@ class RetroRule(Rule):
         self._reported_ms = -1
 
     def update(self, v: Mapping[str, Any], now_ms: int) -> Verdict:
-        if v["mon_beats_seen"] < self.config.warmup_beats:
+        if v["mon_beats_seen"] < self.config.warmup_beats and now_ms <= self.config.warmup_ms:
             return Verdict(Outcome.UNKNOWN, self.rule_id, self.property_id, now_ms,
                            "no own R-R measured yet")
         verdict = self._rejudge(v, now_ms) if v["mon_beat"] else self.ok

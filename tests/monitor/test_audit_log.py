@@ -304,6 +304,21 @@ def test_without_the_key_only_the_chain_is_checked(signed_path: Path) -> None:
     assert result.ok and result.signed and not result.authenticated
 
 
+def test_a_signature_respelt_in_upper_case_fails(signed_path: Path,
+                                               key: Ed25519PrivateKey) -> None:
+    """Found by the edited-byte test below: "B" for "b" in a signature's hex is the same
+    signature to bytes.fromhex, and the canonical-JSON check keeps either spelling; only
+    the spelling the monitor wrote is the log."""
+    original = signed_path.read_bytes()
+    pos = original.index(b'"sig":"') + len(b'"sig":"')
+    while not chr(original[pos]).isalpha():
+        pos += 1
+    edited = signed_path.with_suffix(".edited")
+    edited.write_bytes(original[:pos] + original[pos:pos + 1].upper() + original[pos + 1:])
+    result = verify_log(edited, public_key=key.public_key())
+    assert result.status is VerifyStatus.BROKEN and result.first_bad_line == _line_of(original, pos)
+
+
 @settings(max_examples=60, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.data())
 def test_any_edited_byte_of_a_signed_log_fails(signed_path: Path, key: Ed25519PrivateKey,

@@ -190,6 +190,42 @@ def test_inflation_in_diastole_quiet_on_clean_pumping() -> None:
     assert fired(clean(), InflationInDiastoleRule) == []
 
 
+def _pressure_pumping(ecg_from_ms: int | None) -> list[Frame]:
+    """8 s of the simulated console pumping in PRESSURE_TRIGGER from 1 s (the verified
+    controller on its own upstroke detector), the ECG `NA` up to ``ecg_from_ms`` (None:
+    all along): what the monitor gets from a console with no ECG lead attached."""
+    from iabp.monitor.parser import IntegrityEvent
+    from iabp.monitor.protocol import NOT_AVAILABLE
+    from tests.monitor.test_reconstruct import console_bytes, parse_all
+
+    frames = [e for e in parse_all(console_bytes(8.0, mode="pressure"))
+              if not isinstance(e, IntegrityEvent)]
+    stop = 1 << 32 if ecg_from_ms is None else ecg_from_ms
+    return reframe(frames, lambda f, i: dataclasses.replace(f, ecg_uv=NOT_AVAILABLE)
+                   if f.time_ms < stop else f)
+
+
+@pytest.mark.property("MON-INFL-DIASTOLE")
+def test_an_inflation_the_monitor_cannot_time_is_a_violation_after_the_warmup() -> None:
+    """No own R wave from the start (pressure trigger, no ECG): the timing rules wait
+    ``warmup_ms`` for an own R-R, then judge the heart as silent: the first inflation is
+    a violation with its reason, not a frame left unjudged (HZ-BLIND)."""
+    warmup = RuleConfig().warmup_ms
+    found = judge(_pressure_pumping(None))
+    assert found, "pumping the monitor cannot time went unjudged"
+    first = found[0]
+    assert first.rule_id == "MON-INFL-DIASTOLE"
+    assert warmup < first.at_ms <= warmup + 1500  # the first inflation after the warmup
+    assert "no heartbeat detected" in _sentence(first)
+
+
+@pytest.mark.property("MON-INFL-DIASTOLE")
+def test_an_ecg_that_arrives_within_the_warmup_raises_nothing() -> None:
+    """The same console with the ECG lead attached 2.5 s after the monitor started: its
+    detector learns and measures an R-R within the warmup, nothing is judged blind."""
+    assert judge(_pressure_pumping(2500)) == []
+
+
 # -- P-TRIGGER-FRESH ------------------------------------------------------------------------
 
 
