@@ -117,7 +117,7 @@ class OwnBeatClock:
             r = self._push_ecg(mv)
             self._push_onset(mv)
         if mode is Mode.PRESSURE_TRIGGER:
-            up = self._pressure(f, n)
+            up = self._pressure(f, n, v["mon_gas_inflated'"])
             v[UP_SEEN_KEY] = n - self._up_n < self._up_rr + self._margin
         else:
             up = False
@@ -131,9 +131,9 @@ class OwnBeatClock:
         v["heart_silent'"] = heart_t >= self._silent_after
         v[R_SEEN_KEY] = heart_t < self._rr + self._margin
         if mode is Mode.PRESSURE_TRIGGER:
-            # The monitor's own upstroke detector is fooled by the balloon's augmentation
-            # (it looks like an upstroke); its own R-wave detection on the ECG is as
-            # independent and shows the beat is real and fresh, so either counts.
+            # Its own R-wave detection on the ECG is as independent as its own upstrokes
+            # (augmentations blanked, see _pressure) and shows the beat is real and fresh,
+            # so either counts.
             v[UP_SEEN_KEY] = bool(v[UP_SEEN_KEY] or v[R_SEEN_KEY])
         late = self._activity_due <= n
         if late:
@@ -166,18 +166,22 @@ class OwnBeatClock:
         v["heart_rr_ms'"], v["heart_pep_ms'"], v["heart_qs2_ms'"] = rr, pep, qs2
         self._activity_due = self._onset + self.config.activity_tolerance_ms
 
-    def _pressure(self, f: TelemetryFrame, n: int) -> bool:
+    def _pressure(self, f: TelemetryFrame, n: int, balloon_inflated: bool) -> bool:
         """Own systolic-upstroke detection (run only in PRESSURE_TRIGGER mode). The detector
         starts afresh at each entry into the mode, its sample 0 at this frame: its indices
         are moved onto the monitor's own (those of the R-wave detector, which runs from the
-        monitor's start: frame ``n`` is its sample ``n - 1``)."""
+        monitor's start: frame ``n`` is its sample ``n - 1``). An upstroke decided while the
+        monitor's own measured balloon holds gas (the last frame's helium line) is the
+        augmentation of an inflation, not a beat: not counted (as the console's controller
+        blanks its own upstrokes while inflated; a late-deflation fault is the timing rules'
+        to judge, with the R waves)."""
         raw = f.arterial_pressure_mmhg_x10
         if not self._in_pressure:
             self._in_pressure = True
             self._p.reset()
             self._p_base = n - 1
         x = self._last_abp = _NAN if raw == NOT_AVAILABLE else raw * 0.1
-        if self._p.push(x) & UPSTROKE:
+        if self._p.push(x) & UPSTROKE and not balloon_inflated:
             est = self._p_base + self._p.last_upstroke_index
             if self._up_n > NEVER_MS:
                 self._up_rr = est - self._up_n

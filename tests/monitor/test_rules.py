@@ -8,7 +8,14 @@ from typing import Any
 
 import pytest
 
-from iabp.monitor.protocol import Frame, SettingsFrame, TelemetryFrame, settings_digest
+from iabp.monitor.parser import IntegrityEvent
+from iabp.monitor.protocol import (
+    NOT_AVAILABLE,
+    Frame,
+    SettingsFrame,
+    TelemetryFrame,
+    settings_digest,
+)
 from iabp.monitor.reconstruct.reconstruction import (
     Contraindication,
     PatientProfile,
@@ -50,7 +57,9 @@ from iabp.spec.iabp import iabp_spec
 from iabp.spec.modes import Alarm, Mode
 from iabp.spec.settings import DEFAULT_SETTINGS
 from tests.monitor.test_reconstruct import (
+    console_bytes,
     console_frames,
+    parse_all,
     reframe,
     run_reconstruction,
     settings_frame,
@@ -194,10 +203,6 @@ def _pressure_pumping(ecg_from_ms: int | None) -> list[Frame]:
     """8 s of the simulated console pumping in PRESSURE_TRIGGER from 1 s (the verified
     controller on its own upstroke detector), the ECG `NA` up to ``ecg_from_ms`` (None:
     all along): what the monitor gets from a console with no ECG lead attached."""
-    from iabp.monitor.parser import IntegrityEvent
-    from iabp.monitor.protocol import NOT_AVAILABLE
-    from tests.monitor.test_reconstruct import console_bytes, parse_all
-
     frames = [e for e in parse_all(console_bytes(8.0, mode="pressure"))
               if not isinstance(e, IntegrityEvent)]
     stop = 1 << 32 if ecg_from_ms is None else ecg_from_ms
@@ -504,6 +509,19 @@ def _as_ratio_2(frames: Sequence[Frame]) -> list[Frame]:
 def test_ratio_fires_when_1_to_2_inflates_every_beat() -> None:
     found = fired(_as_ratio_2(clean()), RatioRule)
     assert found and "set_assist_ratio=2" in found[0].detail
+
+
+@pytest.mark.property("MON-RATIO")
+def test_ratio_counts_one_upstroke_per_beat_in_pressure_trigger() -> None:
+    """Pressure trigger, the ECG lead off: the monitor counts its own upstrokes, and the
+    augmentation of each inflation is not one (it was: 1:1 pumping labelled 1:2 looked
+    like 1:2 after its first beats and fired once, not on every inflation)."""
+    frames = [e for e in parse_all(console_bytes(8.0, mode="pressure"))
+              if not isinstance(e, IntegrityEvent)]
+    no_ecg = reframe(frames, lambda f, i: dataclasses.replace(f, ecg_uv=NOT_AVAILABLE))
+    assert fired(no_ecg, RatioRule) == []
+    found = fired(_as_ratio_2(no_ecg), RatioRule)
+    assert len(found) >= 4, [v.at_ms for v in found]  # every inflation once it counts
 
 
 @pytest.mark.property("MON-RATIO")
