@@ -48,7 +48,7 @@ from typing import Any, Final, NoReturn
 
 from iabp.monitor.check_model import PlotWindow, Violation
 from iabp.monitor.failsafe import Cause, Trip
-from iabp.monitor.parser import IntegrityEvent
+from iabp.monitor.parser import IntegrityEvent, IntegrityKind
 from iabp.monitor.protocol import UINT32_MOD, SequencedFrame, SettingsFrame, TelemetryFrame
 from iabp.monitor.reconstruct.reconstruction import PatientProfile, ProfileError
 from iabp.monitor.rules.base import Verdict
@@ -214,11 +214,8 @@ class CaptureMonitor(Monitor):
                 before = self._now
                 self._advance(ev)
                 now = self._now
-                if now - before > 1 and fs.started:
-                    # the ms with no frame, up to this one: the supervisor counts silence
-                    v = rec.valuation
-                    fs.tick(now - 1, v["mode'"] in STOPPED_MODES and not v["inflate_cmd'"])
-                    self._own_trips()
+                if now - before > 1:
+                    self._silent_until(now - 1)  # the ms with no frame, up to this one
                 v = on_t(ev)
                 found = update(v, rec.now_ms)
                 if found:
@@ -230,6 +227,10 @@ class CaptureMonitor(Monitor):
                 if self._plot:
                     self._plot_sample(ev, now, bool(v["mon_beat"]))
             elif isinstance(ev, IntegrityEvent):
+                if ev.kind is IntegrityKind.TIME_JUMP:
+                    # the ticks the jump skips passed without a frame before the jumped
+                    # frame arrived: live, the watchdog judged them first
+                    self._silent_until(self._now + ev.frames_lost)
                 if ev.counted_frames:
                     fs.integrity_error()
                 trip = self.integrity.update(ev, self._now)
@@ -239,6 +240,15 @@ class CaptureMonitor(Monitor):
                 self._advance(ev)
                 if isinstance(ev, SettingsFrame):
                     rec.on_settings(ev)
+
+    def _silent_until(self, t_ms: int) -> None:
+        """Console ms up to ``t_ms`` passed with no frame: the supervisor counts silence
+        (one catch-up tick, as the live loop's after a quiet read)."""
+        fs = self.failsafe
+        if fs.started:
+            v = self.reconstruction.valuation
+            fs.tick(t_ms, v["mode'"] in STOPPED_MODES and not v["inflate_cmd'"])
+            self._own_trips()
 
     def finish(self) -> CheckReport:
         """End of the capture: fill in the report. A frame cut off by the end of the capture

@@ -177,7 +177,8 @@ class IntegrityThresholds:
 
     More than ``max_bad_frames`` bad frames (each discarded frame, each lost frame of a
     sequence gap, each other fault) within any ``window_ms``; any single gap of more than
-    ``max_gap_frames`` lost frames; any fault of ``immediate`` at once. (The supervisor
+    ``max_gap_frames`` lost frames, or console time jumping over more than that many ticks
+    without a record; any fault of ``immediate`` at once. (The supervisor
     itself also trips on more than ``MON_ERROR_LIMIT`` error ticks per fixed window.)
     """
 
@@ -218,6 +219,11 @@ class IntegrityGuard:
         if event.kind is IntegrityKind.SEQ_GAP and event.frames_lost > th.max_gap_frames:
             return self._trip(f"{event.frames_lost} telemetry frames lost at once (limit "
                               f"{th.max_gap_frames}): {event.detail}", now_ms)
+        if event.kind is IntegrityKind.TIME_JUMP and event.frames_lost > th.max_gap_frames:
+            # ticks with no TELEMETRY record, as many as a gap that trips: the monitor's
+            # beat clock can no longer be kept in step with the console's by holding samples
+            return self._trip(f"console time jumped over {event.frames_lost} ticks without "
+                              f"telemetry (limit {th.max_gap_frames}): {event.detail}", now_ms)
         weight = event.counted_frames
         if weight <= 0:
             return None  # the frames of this gap were counted when they were discarded

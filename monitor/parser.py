@@ -103,7 +103,9 @@ class IntegrityEvent:
     detail: str
     stream_offset: int  #: offset of the first byte concerned, counted from the first byte fed
     byte_count: int = 0  #: bytes discarded because of this event
-    frames_lost: int = 0  #: for SEQ_GAP: how many sequence numbers were skipped
+    #: for SEQ_GAP: how many sequence numbers were skipped; for TIME_JUMP: how many ticks
+    #: of console time no record accounts for
+    frames_lost: int = 0
     seq: int | None = None  #: sequence number of the frame concerned, when one was decoded
     frame: SequencedFrame | None = None  #: the undelivered frame of a duplicate / reorder
     #: for SEQ_GAP: how many of the ``frames_lost`` were frames this parser already reported
@@ -121,6 +123,7 @@ class IntegrityEvent:
         """
         if self.kind is IntegrityKind.SEQ_GAP:
             return max(0, self.frames_lost - self.already_reported)
+        # a TIME_JUMP counts 1 (its size is judged on its own: IntegrityThresholds)
         if self.kind is IntegrityKind.SETTINGS_OVERDUE:
             return 0  # every frame arrived: the fault is the sender's, not the line's
         return 1
@@ -396,8 +399,10 @@ class StreamParser:
                 f"console time went back {UINT32_MOD - dt} ms at seq {seq}", pos, seq=seq,
             ))
         elif dt > self._max_step * step:
+            skipped = dt - self._max_step * step  # ticks no record accounts for
             self._report(events, IntegrityEvent(
                 IntegrityKind.TIME_JUMP,
                 f"console time advanced {dt} ms over {step} sequence steps at seq {seq} "
-                f"(max {self._max_step} ms per step)", pos, seq=seq,
+                f"(max {self._max_step} ms per step): {skipped} ticks without a record",
+                pos, frames_lost=skipped, seq=seq,
             ))

@@ -198,6 +198,22 @@ def test_silence_is_judged_on_gaps_in_console_time() -> None:
     assert all(v.cause != "SILENCE" for v in short.violations)
 
 
+@pytest.mark.property("REQ-MON-FAILSAFE")
+def test_a_console_time_jump_beyond_a_tolerated_gap_trips_live_and_offline(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Console time jumps 30 ms with unbroken sequence numbers (29 ticks sent no
+    TELEMETRY: inside the 50 ms silence watchdog, beyond the 10 frames a gap may lose):
+    MON-INTEGRITY, in the live monitor and in ``iabp check`` alike; a 5 ms jump is bridged."""
+    data = console_bytes(SECONDS)
+    jumped = _shift_time(data, 2000, 30)
+    offline = list(violation_keys(check_bytes(jumped)))
+    # the first verdict agrees; later ones (the recording cannot obey the STOP) are timed
+    # by the live harness's clock, one ms per frame read, 30 ms behind console time here
+    assert offline[:1] == live(jumped, None, monkeypatch).seen[:1]
+    assert offline and offline[0][0] == "MON-INTEGRITY", offline
+    assert assert_agree(_shift_time(data, 2000, 5), monkeypatch) == []
+
+
 def test_a_capture_without_telemetry_is_silence() -> None:
     for data in (b"", bytes(range(256)) * 4):
         report = check_bytes(data)

@@ -94,6 +94,17 @@ def test_a_long_gap_and_time_going_back_trip_at_once() -> None:
         assert IntegrityGuard().update(event(kind), 0) is not None
 
 
+def test_console_time_jumping_over_more_ticks_than_a_tolerated_gap_trips() -> None:
+    """A jump of console time with no sequence gap is ticks sent no TELEMETRY: judged as a
+    gap of that many frames (a 65..100 ms jump was one bad frame, and left the monitor's
+    beat clock behind console time)."""
+    g = IntegrityGuard(IntegrityThresholds(max_gap_frames=10))
+    assert g.update(event(IntegrityKind.TIME_JUMP, frames_lost=10), 0) is None
+    trip = g.update(event(IntegrityKind.TIME_JUMP, frames_lost=79), 1)
+    assert trip is not None and trip.cause is Cause.INTEGRITY
+    assert "jumped over 79 ticks" in trip.detail
+
+
 # -- the supervisor is the spec's -----------------------------------------------------------
 
 

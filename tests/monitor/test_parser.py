@@ -219,6 +219,7 @@ def test_time_backwards_and_jump_are_flagged_and_frames_kept() -> None:
     assert [(e.kind, e.seq) for e in errors] == [
         (IntegrityKind.TIME_BACKWARDS, 3), (IntegrityKind.TIME_JUMP, 5)
     ]
+    assert errors[1].frames_lost == 79  # 80 ms over one step: 79 ticks without a record
 
 
 def test_time_may_advance_one_tick_per_lost_frame() -> None:
