@@ -50,6 +50,8 @@ from iabp.spec.expr import And
 
 BELL: Final = "\a"
 SAFE_STATE_EVENT: Final = "safe_state"
+#: audit event: a further cause of another rule or kind while the safe state is latched
+ANOTHER_CAUSE_EVENT: Final = "safe_state_cause"
 ACKNOWLEDGE_EVENT: Final = "operator_acknowledge"
 MAX_TRIPS_KEPT: Final = 16
 INTEGRITY_RULE_ID: Final = "MON-INTEGRITY"
@@ -341,6 +343,7 @@ class FailSafe:
         self._context: Mapping[str, Any] | None = None
         self._last_stop_ms: int | None = None
         self._ack_operator: str | None = None
+        self._causes_seen: set[tuple[str | None, Cause]] = set()  #: this episode's causes
 
     # -- state --------------------------------------------------------------------------
     @property
@@ -377,8 +380,9 @@ class FailSafe:
         """A cause for the safe state: step the supervisor at once. Never raises."""
         self.trips.append(trip)
         self._inputs[CAUSE_INPUT[trip.cause]] = True
-        if self.latched:
-            return  # one more reason; the supervisor sees it on its next tick
+        if self.latched:  # one more reason; the supervisor sees it on its next tick
+            self._another_cause(trip)
+            return
         self._pending.append(trip)
         if context is not None and self._context is None:
             self._context = context
@@ -429,6 +433,7 @@ class FailSafe:
         context, self._context = self._context, None
         self.entered_ever = True
         self.trip, self.entered_at_ms = trip, now_ms
+        self._causes_seen = {(trip.rule_id, trip.cause)}
         if self.first_trip is None:
             self.first_trip = trip
         self._guard("interlock trip", lambda: self.interlock.trip(trip.message(), now_ms)
@@ -440,6 +445,20 @@ class FailSafe:
                    **(dict(context) if context else {})}
         self._guard("audit record", lambda: self.audit.record_event(
             SAFE_STATE_EVENT, payload, self.wall_clock()) if self.audit is not None else None)
+
+    def _another_cause(self, trip: Trip) -> None:
+        """A new kind of cause while latched (e.g. the console not obeying the STOP): shown
+        and audited once per rule and cause in the episode (the trips list keeps only the
+        latest few; a stream of the same fault must not flood the log)."""
+        key = (trip.rule_id, trip.cause)
+        if key in self._causes_seen:
+            return
+        self._causes_seen.add(key)
+        self._guard("alarm", lambda: self.announce(
+            f"{BELL}*** IABP MONITOR SAFE STATE, also: {trip.message()} ***"))
+        payload = {"trip": trip.to_json(), "latched_by": self.trip.to_json() if self.trip else None}
+        self._guard("audit record", lambda: self.audit.record_event(
+            ANOTHER_CAUSE_EVENT, payload, self.wall_clock()) if self.audit is not None else None)
 
     def _own_trip(self, now_ms: int) -> Trip:
         """The supervisor tripped on its own counters: silence or the error window."""

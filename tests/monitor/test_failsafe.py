@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +145,25 @@ def test_a_violation_trips_interlock_sends_stop_alarms_and_audits(tmp_path: Path
     fs.audit.close()
     lines = (tmp_path / "audit.jsonl").read_text().splitlines()
     assert '"safe_state"' in lines[0] and BLACKBOX_PRE in lines[1]
+    assert verify_log(tmp_path / "audit.jsonl").ok
+
+
+def test_a_new_cause_while_latched_is_shown_and_audited_once(tmp_path: Path) -> None:
+    """The console ignoring the STOP (MON-STOP-OBEYED) while the safe state is latched is
+    evidence of its own: an alarm line and an audit record, once per rule and cause in the
+    episode (it was kept only in the last 16 trips); the same fault again adds nothing."""
+    fs, _, _, shown = make(tmp_path)
+    healthy(fs, 0, 100)
+    fs.enter(Trip(Cause.RULE_VIOLATION, "gas in ejection", 100, "MON-X", "P-X"))
+    for t in (150, 151, 152):
+        fs.enter(Trip(Cause.RULE_VIOLATION, "not stopped", t, "MON-STOP-OBEYED", "P-S"))
+    fs.enter(Trip(Cause.RULE_VIOLATION, "gas in ejection", 160, "MON-X", "P-X"))
+    assert len(shown) == 2 and "also:" in shown[1] and "MON-STOP-OBEYED" in shown[1]
+    assert fs.audit is not None
+    fs.audit.close()
+    kinds = [json.loads(line)["type"] for line in
+             (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert kinds.count("safe_state") == 1 and kinds.count("safe_state_cause") == 1
     assert verify_log(tmp_path / "audit.jsonl").ok
 
 
