@@ -167,6 +167,13 @@ IMMEDIATE_KINDS: Final = frozenset({
     IntegrityKind.TIME_BACKWARDS, IntegrityKind.SEQ_RESET, IntegrityKind.BUFFER_OVERFLOW,
     IntegrityKind.SETTINGS_OVERDUE,
 })
+#: The faults that lose ticks of telemetry at once (``frames_lost``), in words: a sequence
+#: gap, and console time jumping over ticks no record was sent for (the monitor's beat
+#: clock cannot be kept in step with the console's across more than the gap limit).
+_GAP_WORDS: Final[Mapping[IntegrityKind, str]] = {
+    IntegrityKind.SEQ_GAP: "{} telemetry frames lost at once",
+    IntegrityKind.TIME_JUMP: "console time jumped over {} ticks without telemetry",
+}
 #: The rule each integrity fault is reported under (MON-INTEGRITY unless named here).
 KIND_RULE_ID: Final[Mapping[IntegrityKind, str]] = {
     IntegrityKind.SETTINGS_OVERDUE: "MON-SETTINGS-CADENCE",
@@ -218,14 +225,10 @@ class IntegrityGuard:
             return self._trip(f"{_KIND_WORDS.get(event.kind, event.kind.value)}: "
                               f"{event.detail}", now_ms,
                               KIND_RULE_ID.get(event.kind, INTEGRITY_RULE_ID))
-        if event.kind is IntegrityKind.SEQ_GAP and event.frames_lost > th.max_gap_frames:
-            return self._trip(f"{event.frames_lost} telemetry frames lost at once (limit "
-                              f"{th.max_gap_frames}): {event.detail}", now_ms)
-        if event.kind is IntegrityKind.TIME_JUMP and event.frames_lost > th.max_gap_frames:
-            # ticks with no TELEMETRY record, as many as a gap that trips: the monitor's
-            # beat clock can no longer be kept in step with the console's by holding samples
-            return self._trip(f"console time jumped over {event.frames_lost} ticks without "
-                              f"telemetry (limit {th.max_gap_frames}): {event.detail}", now_ms)
+        gap = _GAP_WORDS.get(event.kind)
+        if gap is not None and event.frames_lost > th.max_gap_frames:
+            return self._trip(f"{gap.format(event.frames_lost)} (limit {th.max_gap_frames}): "
+                              f"{event.detail}", now_ms)
         weight = event.counted_frames
         if weight <= 0:
             return None  # the frames of this gap were counted when they were discarded

@@ -230,14 +230,15 @@ def solve_cvc5(path: Path, timeout_s: float = DEFAULT_TIMEOUT_S) -> SolverVerdic
         quantified = QUANTIFIER.search(path.read_text(errors="replace")) is not None
     except OSError as exc:
         return SolverVerdict("cvc5", Answer.ERROR, 0.0, f"cannot read {path}: {exc}")
-    if not quantified:
-        verdict = _solve_cvc5(path, timeout_s, CVC5_LOGIC)
-        if verdict.answer is not Answer.ERROR or "logic" not in verdict.detail.lower():
-            return verdict
+    if quantified:
+        why, spent = "a quantifier", 0.0
+    else:
+        narrow = _solve_cvc5(path, timeout_s, CVC5_LOGIC)
+        if narrow.answer is not Answer.ERROR or "logic" not in narrow.detail.lower():
+            return narrow
+        why, spent = f"logic {CVC5_LOGIC} refused the file", narrow.seconds
     wide = _solve_cvc5(path, timeout_s, CVC5_FALLBACK)
-    why = "a quantifier" if quantified else f"logic {CVC5_LOGIC} refused the file"
     note = f"{why}: solved with logic {CVC5_FALLBACK}"
-    spent = 0.0 if quantified else verdict.seconds
     return dataclasses.replace(wide, seconds=spent + wide.seconds,
                                detail="; ".join(x for x in (note, wide.detail) if x))
 

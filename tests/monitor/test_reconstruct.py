@@ -71,6 +71,17 @@ def console_frames(seconds: float, fault: str | None = None, fault_at_ms: int = 
     return tuple(e for e in events if not isinstance(e, IntegrityEvent))
 
 
+def pressure_frames_without_ecg(ecg_from_ms: int | None = None) -> list[Frame]:
+    """8 s of the simulated console pumping 1:1 in PRESSURE_TRIGGER from 1 s (the verified
+    controller on its own upstroke detector), the ECG `NA` before console time
+    ``ecg_from_ms`` (None: all along): a console with no ECG lead attached."""
+    frames = [e for e in parse_all(console_bytes(8.0, mode="pressure"))
+              if not isinstance(e, IntegrityEvent)]
+    stop = 1 << 32 if ecg_from_ms is None else ecg_from_ms
+    return reframe(frames, lambda f, i: dataclasses.replace(f, ecg_uv=NOT_AVAILABLE)
+                   if f.time_ms < stop else f)
+
+
 def chunks(data: bytes, size: int = 4096) -> Iterable[bytes]:
     """``data`` in reads of ``size`` bytes, as a port delivers it."""
     return (data[i:i + size] for i in range(0, len(data), size))
@@ -167,10 +178,7 @@ def test_own_upstrokes_keep_the_pressure_trigger_fresh_without_an_ecg() -> None:
     onto the monitor's)."""
     from iabp.monitor.reconstruct.layout import UP_SEEN_KEY
 
-    frames = [e for e in parse_all(console_bytes(8.0, mode="pressure"))
-              if not isinstance(e, IntegrityEvent)]
-    no_ecg = reframe(frames, lambda f, i: dataclasses.replace(f, ecg_uv=NOT_AVAILABLE))
-    _, rows = run_reconstruction(no_ecg)
+    _, rows = run_reconstruction(pressure_frames_without_ecg())
     pumping = [r for r in rows if r["mode'"] is Mode.PRESSURE_TRIGGER]
     assert len(pumping) > 6000 and rows[0]["mode'"] is Mode.STANDBY
     assert all(r["mode'"] is Mode.PRESSURE_TRIGGER for r in rows[-len(pumping):])

@@ -8,14 +8,7 @@ from typing import Any
 
 import pytest
 
-from iabp.monitor.parser import IntegrityEvent
-from iabp.monitor.protocol import (
-    NOT_AVAILABLE,
-    Frame,
-    SettingsFrame,
-    TelemetryFrame,
-    settings_digest,
-)
+from iabp.monitor.protocol import Frame, SettingsFrame, TelemetryFrame, settings_digest
 from iabp.monitor.reconstruct.reconstruction import (
     Contraindication,
     PatientProfile,
@@ -57,9 +50,8 @@ from iabp.spec.iabp import iabp_spec
 from iabp.spec.modes import Alarm, Mode
 from iabp.spec.settings import DEFAULT_SETTINGS
 from tests.monitor.test_reconstruct import (
-    console_bytes,
     console_frames,
-    parse_all,
+    pressure_frames_without_ecg,
     reframe,
     run_reconstruction,
     settings_frame,
@@ -199,24 +191,13 @@ def test_inflation_in_diastole_quiet_on_clean_pumping() -> None:
     assert fired(clean(), InflationInDiastoleRule) == []
 
 
-def _pressure_pumping(ecg_from_ms: int | None) -> list[Frame]:
-    """8 s of the simulated console pumping in PRESSURE_TRIGGER from 1 s (the verified
-    controller on its own upstroke detector), the ECG `NA` up to ``ecg_from_ms`` (None:
-    all along): what the monitor gets from a console with no ECG lead attached."""
-    frames = [e for e in parse_all(console_bytes(8.0, mode="pressure"))
-              if not isinstance(e, IntegrityEvent)]
-    stop = 1 << 32 if ecg_from_ms is None else ecg_from_ms
-    return reframe(frames, lambda f, i: dataclasses.replace(f, ecg_uv=NOT_AVAILABLE)
-                   if f.time_ms < stop else f)
-
-
 @pytest.mark.property("MON-INFL-DIASTOLE")
 def test_an_inflation_the_monitor_cannot_time_is_a_violation_after_the_warmup() -> None:
     """No own R wave from the start (pressure trigger, no ECG): the timing rules wait
     ``warmup_ms`` for an own R-R, then judge the heart as silent: the first inflation is
     a violation with its reason, not a frame left unjudged (HZ-BLIND)."""
     warmup = RuleConfig().warmup_ms
-    found = judge(_pressure_pumping(None))
+    found = judge(pressure_frames_without_ecg())
     assert found, "pumping the monitor cannot time went unjudged"
     first = found[0]
     assert first.rule_id == "MON-INFL-DIASTOLE"
@@ -228,7 +209,7 @@ def test_an_inflation_the_monitor_cannot_time_is_a_violation_after_the_warmup() 
 def test_an_ecg_that_arrives_within_the_warmup_raises_nothing() -> None:
     """The same console with the ECG lead attached 2.5 s after the monitor started: its
     detector learns and measures an R-R within the warmup, nothing is judged blind."""
-    assert judge(_pressure_pumping(2500)) == []
+    assert judge(pressure_frames_without_ecg(2500)) == []
 
 
 # -- P-TRIGGER-FRESH ------------------------------------------------------------------------
@@ -516,9 +497,7 @@ def test_ratio_counts_one_upstroke_per_beat_in_pressure_trigger() -> None:
     """Pressure trigger, the ECG lead off: the monitor counts its own upstrokes, and the
     augmentation of each inflation is not one (it was: 1:1 pumping labelled 1:2 looked
     like 1:2 after its first beats and fired once, not on every inflation)."""
-    frames = [e for e in parse_all(console_bytes(8.0, mode="pressure"))
-              if not isinstance(e, IntegrityEvent)]
-    no_ecg = reframe(frames, lambda f, i: dataclasses.replace(f, ecg_uv=NOT_AVAILABLE))
+    no_ecg = pressure_frames_without_ecg()
     assert fired(no_ecg, RatioRule) == []
     found = fired(_as_ratio_2(no_ecg), RatioRule)
     assert len(found) >= 4, [v.at_ms for v in found]  # every inflation once it counts

@@ -22,7 +22,7 @@ from iabp.sim.cex_replay import check_emitted
 from iabp.spec.engines.to_python import compile_expr
 from iabp.spec.iabp import iabp_spec
 from iabp.spec.system import PropertyKind
-from iabp.spec.variants import Variant, variants
+from iabp.spec.variants import Variant, variant, variants
 
 VIOLATING = [v for v in variants() if v.expected == "VIOLATED"]
 
@@ -40,7 +40,7 @@ class VariantRun:
 def prove_and_replay(vid: str, out_dir: str) -> VariantRun:
     """One worker's job: prove the variant, then emit its counterexample as a test and run
     that test's two checks (in the worker too: the replays are a third of this module)."""
-    v = next(x for x in VIOLATING if x.id == vid)
+    v = variant(vid)
     r = prove_variant(vid, timeout_s=60)
     replays: dict[str, str] = {}
     if r.status is Status.VIOLATED and r.counterexample:
