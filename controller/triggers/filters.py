@@ -72,6 +72,11 @@ class RingBuffer:
         """How many valid samples are stored (saturates at ``capacity``)."""
         return self._count
 
+    def replace_newest(self, value: float) -> None:
+        """Overwrite the newest sample (no-op while empty)."""
+        if self._count:
+            self._data[(self._head - 1) % self._capacity] = value
+
     def clear(self, fill: float = 0.0) -> None:
         """Forget the history."""
         for i in range(self._capacity):

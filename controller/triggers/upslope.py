@@ -28,6 +28,12 @@ Processing chain, one sample at a time, fixed memory:
    the last beat) or noise (its background was already as busy as itself).
    ``refractory_ms`` (200 ms) after a decision; a prospective search-back lowers the
    threshold when a beat is overdue (a missed beat is never reported late).
+   *Supersede*: inside the refractory period, once the decided candidate has closed, a
+   QRS feature ``supersede_ratio`` (2) times larger, at least ``supersede_min_ms``
+   (100 ms) after the decision, is reported too: the decision was a flutter wave, P wave
+   or artefact ahead of the real QRS (the pump must not time inflation from it), and its
+   level is learnt as noise. 100 ms keeps the larger second lobe of a wide QRS (bundle
+   branch block, 80-90 ms after the first) from being reported twice.
 5. *Peak estimate*: the largest band-passed magnitude in the last
    ``peak_lookback_ms`` before the decision, shifted by the filter's group delay.
    ``decision_delay_bound_ms`` bounds decision minus estimated peak by construction.
@@ -92,6 +98,8 @@ class FastEcgTuning:
     level_decay_after_ms: float = 2000.0
     level_decay_tau_ms: float = 2000.0
     min_feature_mv_per_s: float = 4.0
+    supersede_ratio: float = 2.0
+    supersede_min_ms: float = 100.0
 
 
 def _samples(ms: float, fs_hz: float) -> int:
@@ -238,6 +246,7 @@ class _Decider:
         self._decay_after_n = _samples(t.level_decay_after_ms, fs_hz)
         self._learn_n = _samples(t.learn_ms, fs_hz)
         self._t_wave_far_n = _samples(t.t_wave_far_ms, fs_hz)
+        self._supersede_min_n = _samples(t.supersede_min_ms, fs_hz)
         self._decay = math.exp(-1000.0 / (t.level_decay_tau_ms * fs_hz))
         self.rr = RingBuffer(8)
         self.reset()
@@ -260,6 +269,11 @@ class _Decider:
         self.cand_state = "idle"
         self.refr_max = 0.0
         self.learned = 0
+        self.accepted_peak_e = 0.0
+        self.signal_before_accepted = self._initial_level
+        self.cand_superseding = False
+        self.last_pushed_rr = False
+        self.superseded = 0
 
     def threshold(self, n: int) -> float:
         t = self._t
@@ -280,6 +294,7 @@ class _Decider:
         decided = False
         if blocked:
             self.cand_active = False
+            self.cand_superseding = False
             self.cand_state = "idle"
         else:
             if self.learned < self._learn_n:
@@ -300,6 +315,14 @@ class _Decider:
                 elif n - self.last_decision_n < self._refractory_n:
                     if e > self.refr_max:
                         self.refr_max = e
+                    if self._supersedes(e, thr, n):
+                        self.cand_active = True
+                        self.cand_superseding = True
+                        self.cand_start_n = n
+                        self.cand_peak_e = e
+                        self.cand_slope = abs_slope
+                        self.cand_context = context
+                        self.cand_state = "pending"
                 elif self.prev_e > self.prev2_e and self.prev_e >= e:
                     self.noise_level += self._t.level_gain * (self.prev_e - self.noise_level)
                 if self.refr_max > 0.0 and n - self.last_decision_n >= self._refractory_n:
@@ -321,9 +344,40 @@ class _Decider:
         self.prev_e = e
         return decided
 
+    def _supersedes(self, e: float, thr: float, n: int) -> bool:
+        """Inside the refractory period, after the accepted candidate has closed: a QRS
+        feature ``supersede_ratio`` times the accepted beat's, at least
+        ``supersede_min_ms`` after its decision. The accepted decision was then a flutter
+        wave, a P wave or an artefact ahead of the real QRS; the real one is reported too
+        (a late R wave is not what the pump times inflation from: the controller sees an
+        interval no heart produces and does not inflate on that beat)."""
+        ratio = self._t.supersede_ratio
+        return (ratio > 0.0 and self.accepted_peak_e > 0.0 and e > thr
+                and e > ratio * self.accepted_peak_e
+                and n - self.last_decision_n >= self._supersede_min_n)
+
     def _decide(self, n: int) -> bool:
         t = self._t
         since = n - self.last_decision_n
+        if self.cand_superseding:
+            noisy = self.cand_context > t.context_ratio * self.cand_peak_e
+            if noisy:
+                self.cand_state = "rejected"
+                return False
+            self.cand_state = "accepted"
+            if self.last_pushed_rr:
+                # The superseded decision ended the last interval too early: move its end.
+                self.rr.replace_newest(self.rr.ago(0) + since)
+                k = self.rr.filled()
+                self.rr_mean_n = sum(self.rr.ago(i) for i in range(k)) / k
+            # The superseded decision was not a QRS: its level is noise, not signal.
+            self.signal_level = self.signal_before_accepted
+            self.noise_level += t.level_gain * (self.accepted_peak_e - self.noise_level)
+            self.superseded += 1
+            self.last_decision_n = n
+            self.last_slope = self.cand_slope
+            self.last_e = self.cand_peak_e
+            return True
         t_window = max(self._t_wave_n, t.t_wave_rr_fraction * self.rr_mean_n)
         t_wave = (since < t_window and self.cand_slope < t.t_wave_slope_ratio * self.last_slope
                   and self.cand_peak_e < t.t_wave_level_ratio * self.last_e) or (
@@ -333,7 +387,8 @@ class _Decider:
             self.cand_state = "rejected"
             return False
         self.cand_state = "accepted"
-        if 0 < since < 3 * self.fs:
+        self.last_pushed_rr = 0 < since < 3 * self.fs
+        if self.last_pushed_rr:
             self.rr.push(float(since))
             k = self.rr.filled()
             self.rr_mean_n = sum(self.rr.ago(i) for i in range(k)) / k
@@ -344,8 +399,11 @@ class _Decider:
 
     def _close(self) -> None:
         self.cand_active = False
+        self.cand_superseding = False
         gain = self._t.level_gain
         if self.cand_state == "accepted":
+            self.accepted_peak_e = self.cand_peak_e
+            self.signal_before_accepted = self.signal_level
             self.signal_level += gain * (self.cand_peak_e - self.signal_level)
         else:
             self.noise_level += gain * (self.cand_peak_e - self.noise_level)
