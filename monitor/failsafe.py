@@ -160,12 +160,13 @@ _KIND_WORDS: Final[Mapping[IntegrityKind, str]] = {
     IntegrityKind.SEQ_GAP: "frames missing",
     IntegrityKind.GARBAGE: "bytes outside any frame",
     IntegrityKind.SETTINGS_OVERDUE: "the console stopped sending its settings",
+    IntegrityKind.HELLO_MISMATCH: "the console runs at a control tick this monitor does not time",
 }
 
 #: Faults after which the telemetry cannot be trusted at all: trip at once.
 IMMEDIATE_KINDS: Final = frozenset({
     IntegrityKind.TIME_BACKWARDS, IntegrityKind.SEQ_RESET, IntegrityKind.BUFFER_OVERFLOW,
-    IntegrityKind.SETTINGS_OVERDUE,
+    IntegrityKind.SETTINGS_OVERDUE, IntegrityKind.HELLO_MISMATCH,
 })
 #: The faults that lose ticks of telemetry at once (``frames_lost``), in words: a sequence
 #: gap, and console time jumping over ticks no record was sent for (the monitor's beat

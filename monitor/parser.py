@@ -36,6 +36,8 @@ from iabp.monitor.protocol import (
     ForbiddenCommandError,
     FrameCodec,
     FrameTooLongError,
+    HelloFrame,
+    LinkRole,
     SequencedFrame,
     TruncatedFrameError,
     UnknownRecordTypeError,
@@ -72,6 +74,9 @@ class IntegrityKind(Enum):
     #: no SETTINGS record for more than max_settings_gap_ms of console time (PROTOCOL.md
     #: section 5: one at least every 1000 ms); reported again each further gap
     SETTINGS_OVERDUE = "settings_overdue"
+    #: a console HELLO announcing a control tick other than the one the receiver's
+    #: timing is computed in (``console_tick_us``)
+    HELLO_MISMATCH = "hello_mismatch"
 
 
 _KIND_OF_ERROR: Final[Mapping[type[ProtocolError], IntegrityKind]] = {
@@ -124,7 +129,7 @@ class IntegrityEvent:
         if self.kind is IntegrityKind.SEQ_GAP:
             return max(0, self.frames_lost - self.already_reported)
         # a TIME_JUMP counts 1 (its size is judged on its own: IntegrityThresholds)
-        if self.kind is IntegrityKind.SETTINGS_OVERDUE:
+        if self.kind in (IntegrityKind.SETTINGS_OVERDUE, IntegrityKind.HELLO_MISMATCH):
             return 0  # every frame arrived: the fault is the sender's, not the line's
         return 1
 
@@ -161,6 +166,8 @@ class StreamParser:
     settings (``carries_settings``) must follow the last one (or the first frame seen)
     within ``max_settings_gap_ms`` of console time (the monitor reading a console passes
     ``SETTINGS_GAP_MAX_MS``); ``None``: not checked (e.g. the console reading commands).
+    A console HELLO must announce ``console_tick_us`` (the monitor passes
+    ``CONSOLE_TICK_US``: its rules count one record as 1 ms); ``None``: not checked.
     """
 
     def __init__(
@@ -172,6 +179,7 @@ class StreamParser:
         reorder_window: int = 64,
         max_time_step_ms: int = 1,
         max_settings_gap_ms: int | None = None,
+        console_tick_us: int | None = None,
     ) -> None:
         if max_frame_bytes < 1 or max_buffer_bytes < 2 * (max_frame_bytes + 2):
             raise ProtocolError(
@@ -187,6 +195,7 @@ class StreamParser:
         self._window_mask = (1 << reorder_window) - 1
         self._max_step = max_time_step_ms
         self._max_settings_gap = max_settings_gap_ms
+        self._console_tick_us = console_tick_us
         self.reset()
 
     def reset(self) -> None:
@@ -315,6 +324,13 @@ class StreamParser:
             self._frames_ok += 1
             self._bytes_ok += n
             events.append(frame)
+            if (self._console_tick_us is not None and type(frame) is HelloFrame
+                    and frame.role is LinkRole.CONSOLE and frame.tick_us != self._console_tick_us):
+                self._report(events, IntegrityEvent(
+                    IntegrityKind.HELLO_MISMATCH,
+                    f"console HELLO announces a {frame.tick_us} us control tick; this monitor "
+                    f"times every rule in {self._console_tick_us} us ticks (protocol v1)",
+                    pos, seq=frame.seq))
 
     def _in_order(self, frame: SequencedFrame, pos: int, n: int, events: list[ParseEvent]) -> bool:
         """Check sequence and console time; update the baseline; True if the frame is delivered."""

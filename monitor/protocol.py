@@ -55,6 +55,9 @@ SETTINGS_PERIOD_MS: Final = 1000
 #: settings sender broken (SETTINGS_OVERDUE): two periods, so that one SETTINGS record lost
 #: to a corrupted frame (already counted once by the integrity guard) is not a second fault.
 SETTINGS_GAP_MAX_MS: Final = 2 * SETTINGS_PERIOD_MS
+#: The control tick of a protocol v1 console (HELLO ``tick_us``): one TELEMETRY record per
+#: tick is one ms of console time, the unit of every interval the monitor judges.
+CONSOLE_TICK_US: Final = 1000
 
 
 class RecordType(IntEnum):

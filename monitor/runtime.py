@@ -70,6 +70,7 @@ from iabp.monitor.parser import IntegrityEvent, IntegrityKind, StreamParser
 from iabp.monitor.port import DEFAULT_BAUDRATE, open_port, port_lost
 from iabp.monitor.protocol import (
     BAUD_RATE,
+    CONSOLE_TICK_US,
     SETTINGS_GAP_MAX_MS,
     UINT32_MOD,
     HelloFrame,
@@ -204,7 +205,8 @@ class Monitor:
         self.port: Port | None = port
         self._interlock_port = interlock_port
         self.key = key
-        self.parser = StreamParser(max_settings_gap_ms=SETTINGS_GAP_MAX_MS)
+        self.parser = StreamParser(max_settings_gap_ms=SETTINGS_GAP_MAX_MS,
+                                   console_tick_us=CONSOLE_TICK_US)
         self.reconstruction = Reconstruction(self.profile, cfg.reconstruction)
         self.rules = RuleSet(config=cfg.rules)
         self.integrity = IntegrityGuard(cfg.integrity)

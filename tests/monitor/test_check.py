@@ -21,7 +21,7 @@ import pytest
 import tests.monitor.test_monitor_e2e as e2e
 from iabp.monitor.check import check_bytes, check_chunks, check_main, violation_keys
 from iabp.monitor.failsafe import Cause, Trip
-from iabp.monitor.protocol import TelemetryFrame, encode_frame
+from iabp.monitor.protocol import HelloFrame, TelemetryFrame, encode_frame
 from iabp.monitor.reconstruct.reconstruction import PatientProfile
 from iabp.monitor.runtime import Monitor
 from iabp.sim.console import CONSOLE_FAULTS
@@ -300,3 +300,22 @@ def test_cli_unreadable_capture_exits_2(tmp_path: Path,
         assert "cannot read" in capsys.readouterr().err
     finally:
         p.chmod(0o600)
+
+
+def test_a_console_announcing_another_tick_trips_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The live monitor and ``iabp check`` trip on the console's HELLO when it announces a
+    control tick other than 1 ms (every timing rule would be judged on the wrong clock)."""
+    data = console_bytes(2.0)
+    first_end = data.index(b"\x7e", 1) + 1  # the console's HELLO is its first frame
+    frames = parse_all(data[:first_end])
+    hello = frames[0]
+    assert isinstance(hello, HelloFrame) and hello.tick_us == 1000
+    slow = HelloFrame(hello.seq, hello.time_ms, hello.role, hello.max_version, hello.firmware,
+                      hello.device_serial, 2000)
+    bad = encode_frame(slow) + data[first_end:]
+    assert check_bytes(data).clean
+    keys = assert_agree(bad, monkeypatch)
+    report = check_bytes(bad)
+    assert report.first_trip is not None and report.first_trip.rule_id == "MON-INTEGRITY"
+    assert "2000 us control tick" in report.first_trip.message, report.first_trip.message
+    assert keys

@@ -402,3 +402,24 @@ def test_protocol_md_states_the_cadence_the_parser_checks() -> None:
     assert f"at least once per {p.SETTINGS_PERIOD_MS} ms" in doc
     assert f"no SETTINGS for more than {p.SETTINGS_GAP_MAX_MS} ms of console time" in doc
     assert f"named within {p.SETTINGS_GAP_MAX_MS + 1} ms" in doc
+
+
+def test_a_console_hello_with_another_tick_is_reported_when_asked() -> None:
+    """Every interval the monitor judges counts one TELEMETRY record as 1 ms: a console
+    announcing another control tick would have every timing rule judged wrongly."""
+    for tick_us, expected in ((1000, []), (2000, [IntegrityKind.HELLO_MISMATCH]),
+                              (0, [IntegrityKind.HELLO_MISMATCH])):
+        hello = HelloFrame(0, 0, LinkRole.CONSOLE, 1, (1, 0, 0), 42, tick_us)
+        stream = b"".join(p.encode_frame(f) for f in [hello, _tick(1, 1), _tick(2, 2)])
+        frames, errors, _ = run(stream, parser=StreamParser(console_tick_us=p.CONSOLE_TICK_US))
+        assert len(frames) == 3  # the HELLO itself is valid and delivered
+        assert [e.kind for e in errors] == expected, tick_us
+        if expected:
+            assert f"{tick_us} us control tick" in errors[0].detail
+            assert errors[0].counted_frames == 0 and errors[0].byte_count == 0
+        # a receiver that does not ask (the console reading commands) reports nothing
+        assert run(stream)[1] == []
+    # a monitor's own HELLO (tick 0) read back on a loop is not the console's
+    monitor_hello = HelloFrame(0, 0, LinkRole.MONITOR, 1, (1, 0, 0), 0, 0)
+    stream = b"".join(p.encode_frame(f) for f in [monitor_hello, _tick(1, 1)])
+    assert run(stream, parser=StreamParser(console_tick_us=p.CONSOLE_TICK_US))[1] == []
