@@ -306,23 +306,12 @@ class _Decider:
             thr = self.threshold(n)
             if not self.cand_active:
                 if e > thr and n - self.last_decision_n >= self._refractory_n:
-                    self.cand_active = True
-                    self.cand_start_n = n
-                    self.cand_peak_e = e
-                    self.cand_slope = abs_slope
-                    self.cand_context = context
-                    self.cand_state = "pending"
+                    self._open(e, abs_slope, context, n, superseding=False)
                 elif n - self.last_decision_n < self._refractory_n:
                     if e > self.refr_max:
                         self.refr_max = e
                     if self._supersedes(e, thr, n):
-                        self.cand_active = True
-                        self.cand_superseding = True
-                        self.cand_start_n = n
-                        self.cand_peak_e = e
-                        self.cand_slope = abs_slope
-                        self.cand_context = context
-                        self.cand_state = "pending"
+                        self._open(e, abs_slope, context, n, superseding=True)
                 elif self.prev_e > self.prev2_e and self.prev_e >= e:
                     self.noise_level += self._t.level_gain * (self.prev_e - self.noise_level)
                 if self.refr_max > 0.0 and n - self.last_decision_n >= self._refractory_n:
@@ -343,6 +332,16 @@ class _Decider:
         self.prev2_e = self.prev_e
         self.prev_e = e
         return decided
+
+    def _open(self, e: float, abs_slope: float, context: float, n: int, *, superseding: bool) -> None:
+        """Open a candidate on this sample (decided ``confirm_ms`` later unless rejected)."""
+        self.cand_active = True
+        self.cand_superseding = superseding
+        self.cand_start_n = n
+        self.cand_peak_e = e
+        self.cand_slope = abs_slope
+        self.cand_context = context
+        self.cand_state = "pending"
 
     def _supersedes(self, e: float, thr: float, n: int) -> bool:
         """Inside the refractory period, after the accepted candidate has closed: a QRS
