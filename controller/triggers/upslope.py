@@ -358,43 +358,41 @@ class _Decider:
     def _decide(self, n: int) -> bool:
         t = self._t
         since = n - self.last_decision_n
-        if self.cand_superseding:
-            noisy = self.cand_context > t.context_ratio * self.cand_peak_e
-            if noisy:
-                self.cand_state = "rejected"
-                return False
-            self.cand_state = "accepted"
-            if self.last_pushed_rr:
-                # The superseded decision ended the last interval too early: move its end.
-                self.rr.replace_newest(self.rr.ago(0) + since)
-                k = self.rr.filled()
-                self.rr_mean_n = sum(self.rr.ago(i) for i in range(k)) / k
-            # The superseded decision was not a QRS: its level is noise, not signal.
-            self.signal_level = self.signal_before_accepted
-            self.noise_level += t.level_gain * (self.accepted_peak_e - self.noise_level)
-            self.superseded += 1
-            self.last_decision_n = n
-            self.last_slope = self.cand_slope
-            self.last_e = self.cand_peak_e
-            return True
+        superseding = self.cand_superseding
         t_window = max(self._t_wave_n, t.t_wave_rr_fraction * self.rr_mean_n)
-        t_wave = (since < t_window and self.cand_slope < t.t_wave_slope_ratio * self.last_slope
-                  and self.cand_peak_e < t.t_wave_level_ratio * self.last_e) or (
-            since < self._t_wave_far_n and self.cand_slope < t.t_wave_far_slope_ratio * self.last_slope)
+        # A superseding candidate is twice the beat it follows: never a T wave.
+        t_wave = not superseding and (
+            (since < t_window and self.cand_slope < t.t_wave_slope_ratio * self.last_slope
+             and self.cand_peak_e < t.t_wave_level_ratio * self.last_e) or (
+                since < self._t_wave_far_n
+                and self.cand_slope < t.t_wave_far_slope_ratio * self.last_slope))
         noisy = self.cand_context > t.context_ratio * self.cand_peak_e
         if t_wave or noisy:
             self.cand_state = "rejected"
             return False
         self.cand_state = "accepted"
-        self.last_pushed_rr = 0 < since < 3 * self.fs
-        if self.last_pushed_rr:
-            self.rr.push(float(since))
-            k = self.rr.filled()
-            self.rr_mean_n = sum(self.rr.ago(i) for i in range(k)) / k
+        if superseding:
+            if self.last_pushed_rr:
+                # The superseded decision ended the last interval too early: move its end.
+                self.rr.replace_newest(self.rr.ago(0) + since)
+                self._update_rr_mean()
+            # The superseded decision was not a QRS: its level is noise, not signal.
+            self.signal_level = self.signal_before_accepted
+            self.noise_level += t.level_gain * (self.accepted_peak_e - self.noise_level)
+            self.superseded += 1
+        else:
+            self.last_pushed_rr = 0 < since < 3 * self.fs
+            if self.last_pushed_rr:
+                self.rr.push(float(since))
+                self._update_rr_mean()
         self.last_decision_n = n
         self.last_slope = self.cand_slope
         self.last_e = self.cand_peak_e
         return True
+
+    def _update_rr_mean(self) -> None:
+        k = self.rr.filled()
+        self.rr_mean_n = sum(self.rr.ago(i) for i in range(k)) / k
 
     def _close(self) -> None:
         self.cand_active = False
@@ -443,6 +441,11 @@ class FastRWaveDetector(RWaveTriggerClock):
     def spikes_rejected(self) -> int:
         """Pacer-like spikes removed from the input since the last reset."""
         return self._front._gate.count
+
+    @property
+    def superseded_decisions(self) -> int:
+        """Decisions followed by a larger QRS that was reported too, since the last reset."""
+        return self._decider.superseded
 
     def buffer_lengths(self) -> dict[str, int]:
         """Sizes of every internal history buffer (fixed at construction: the memory bound)."""
@@ -496,6 +499,11 @@ class TwoLeadRWaveDetector(RWaveTriggerClock):
 
 
 
+
+    @property
+    def superseded_decisions(self) -> int:
+        """Decisions followed by a larger QRS that was reported too, since the last reset."""
+        return self._decider.superseded
 
     @property
     def lead_weights(self) -> tuple[float, float]:

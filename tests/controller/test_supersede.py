@@ -49,7 +49,7 @@ def test_a_wave_decided_ahead_of_the_qrs_is_superseded_by_the_qrs(amp_mv: float)
         # Without the rule the wave ahead is decided and the QRS is lost in the refractory period.
         assert _on_qrs(before, ref) == 0, type(det).__name__
         assert _on_qrs(after, ref) == len(ref), type(det).__name__
-        assert det._decider.superseded >= len(ref) // 2
+        assert det.superseded_decisions >= len(ref) // 2
 
 
 def _early_only(decisions: np.ndarray, ref: np.ndarray) -> int:
@@ -81,5 +81,5 @@ def test_a_wide_qrs_triggers_once() -> None:
     rec = read_record("mitdb/111", duration_s=120.0)
     det = FastRWaveDetector(FS_1K)
     dec = _decisions(det, rec.ecg_mv)
-    assert det._decider.superseded == 0
+    assert det.superseded_decisions == 0
     assert int(np.min(np.diff(dec))) >= 200
