@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import ClassVar, Final, Protocol
 
+from iabp.spec.assumptions import TICK_MS
 from iabp.spec.errors import ProtocolError
 from iabp.spec.modes import Alarm, Mode
 
@@ -57,7 +58,7 @@ SETTINGS_PERIOD_MS: Final = 1000
 SETTINGS_GAP_MAX_MS: Final = 2 * SETTINGS_PERIOD_MS
 #: The control tick of a protocol v1 console (HELLO ``tick_us``): one TELEMETRY record per
 #: tick is one ms of console time, the unit of every interval the monitor judges.
-CONSOLE_TICK_US: Final = 1000
+CONSOLE_TICK_US: Final = TICK_MS * 1000
 
 
 class RecordType(IntEnum):

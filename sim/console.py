@@ -44,6 +44,7 @@ from iabp.monitor.parser import IntegrityEvent, StreamParser
 from iabp.monitor.port import open_port, port_lost
 from iabp.monitor.protocol import (
     BAUD_RATE,
+    CONSOLE_TICK_US,
     NOT_AVAILABLE,
     SETTINGS_PERIOD_MS,
     CommandFrame,
@@ -70,7 +71,6 @@ from iabp.sim.closed_loop import (
     script_by_tick,
 )
 from iabp.sim.faults import GAS_LEAK_ML_PER_S, Fault, TimingErrorFault
-from iabp.spec.assumptions import TICK_MS
 from iabp.spec.modes import Alarm, Mode, OperatorCommand
 from iabp.spec.settings import SETTINGS
 
@@ -199,7 +199,7 @@ class SimulatedConsole:
         self._last_drive = False
         self._paced_until: float | None = None  #: where the last real-time run's schedule ended
         self._record(HelloFrame(self._next_seq(), 0, LinkRole.CONSOLE, 1, FIRMWARE, device_serial,
-                                TICK_MS * 1000))
+                                CONSOLE_TICK_US))
         self._send_settings(0)
 
     # --- frames out ------------------------------------------------------------------
