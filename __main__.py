@@ -5,11 +5,12 @@
     iabp simulate   run the closed loop: patient + triggers + verified controller
     iabp console    run the simulated console on a serial URL
     iabp monitor    watch a console over a serial URL and fail safe
+    iabp view       live view of a running monitor (its --status-udp feed): a local web page
     iabp demo       simulated console and monitor on a pty pair, with a chosen fault
     iabp watchdog   the interlock's other end (what a relay box does)
     iabp report     HTML/Markdown evidence report with the traceability matrix
     iabp audit      re-check proof artifacts (``iabp audit verify DIR``)
-    iabp log        make a monitor key, check an audit log (``iabp log verify FILE``)
+    iabp log        monitor key; check, show, plot an audit log (``iabp log verify FILE``)
     iabp check      the monitor's rules over a recorded telemetry capture, offline
 
     iabp COMMAND --help   that command's options
@@ -35,11 +36,12 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("iabp.sim.cli", "simulate_main"),
     "console": ("iabp.sim.cli", "console_main"),
     "monitor": ("iabp.monitor.cli", "monitor_main"),
+    "view": ("iabp.monitor.view", "view_main"),
     "demo": ("iabp.sim.demo", "demo_main"),
     "watchdog": ("iabp.sim.relay_box", "watchdog_main"),
     "report": ("iabp.proofs.report.cli", "report_main"),
     "audit": ("iabp.proofs.report.cli", "audit_main"),
-    "log": ("iabp.monitor.cli", "log_main"),
+    "log": ("iabp.monitor.log_cli", "log_main"),
     "check": ("iabp.monitor.check", "check_main"),
 }
 DISTRIBUTION = "iabp-safety"

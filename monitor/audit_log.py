@@ -17,6 +17,7 @@ time from the monitor's loop) stating the record count and the chain head, and a
 ``seal`` (same statement) on a clean end. :func:`verify_log` checks the whole chain, the
 signatures when given the public key, the statements of checkpoints and seals, and with
 ``require_sealed`` that the log ends in a seal.
+The key files (``iabp log keygen``) are :mod:`iabp.keys`, shared with the proof manifest.
 
 What is and is not detectable is written down in ``monitor/PROTOCOL.md`` (section 12,
 "Audit log"). In short: with the key, any edited, inserted, deleted, reordered or
@@ -31,7 +32,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import stat
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -41,9 +41,9 @@ from pathlib import Path
 from typing import Any, Final
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from iabp.keys import key_id
 from iabp.spec.errors import IabpError
 
 FORMAT: Final = "iabp-audit/1"  #: unsigned (chain only)
@@ -63,102 +63,6 @@ _STATEMENTS: Final = frozenset({CHECKPOINT, SEAL})  #: records stating count and
 
 class AuditLogError(IabpError):
     """The audit log cannot be written or continued (not a failed verification: a result)."""
-
-
-class KeyFileError(IabpError):
-    """A key file cannot be read, written or is not an Ed25519 key."""
-
-
-# -- keys -----------------------------------------------------------------------------------
-
-
-def key_id(public_key: Ed25519PublicKey) -> str:
-    """Short fingerprint of a public key: ``ed25519:`` + 16 hex digits of its SHA-256."""
-    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return "ed25519:" + hashlib.sha256(raw).hexdigest()[:16]
-
-
-def public_pem(public_key: Ed25519PublicKey) -> str:
-    """The public key as PEM (SubjectPublicKeyInfo) text."""
-    return public_key.public_bytes(serialization.Encoding.PEM,
-                                   serialization.PublicFormat.SubjectPublicKeyInfo).decode("ascii")
-
-
-def generate_key(path: str | os.PathLike[str], public_path: str | os.PathLike[str] | None = None
-                 ) -> Ed25519PrivateKey:
-    """Make a new Ed25519 key: the private key to ``path`` (PEM, mode 0600, never
-    overwritten) and the public key to ``public_path`` (default ``path + ".pub"``)."""
-    path = Path(path)
-    pub = Path(public_path) if public_path is not None else Path(str(path) + ".pub")
-    key = Ed25519PrivateKey.generate()
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-    for p in (path, pub):
-        if p.exists():
-            raise KeyFileError(f"{p} exists: refusing to overwrite a key file")
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except OSError as exc:
-        raise KeyFileError(f"cannot create {path}: {exc.strerror or exc}") from exc
-    try:
-        os.fchmod(fd, 0o600)  # whatever the umask
-        os.write(fd, private)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    try:
-        pub.write_text(public_pem(key.public_key()), encoding="ascii")
-    except OSError as exc:
-        raise KeyFileError(f"cannot write {pub}: {exc.strerror or exc}") from exc
-    return key
-
-
-def _read_key_file(path: str | os.PathLike[str]) -> bytes:
-    try:
-        return Path(path).read_bytes()
-    except OSError as exc:
-        raise KeyFileError(f"cannot read key file {str(path)!r}: {exc.strerror or exc}") from exc
-
-
-def load_private_key(path: str | os.PathLike[str]) -> Ed25519PrivateKey:
-    """The Ed25519 private key in the PEM file ``path`` (as written by :func:`generate_key`)."""
-    data = _read_key_file(path)
-    try:
-        key = serialization.load_pem_private_key(data, password=None)
-    except (ValueError, TypeError) as exc:
-        raise KeyFileError(f"{path}: not an unencrypted PEM private key ({exc})") from exc
-    if not isinstance(key, Ed25519PrivateKey):
-        raise KeyFileError(f"{path}: not an Ed25519 private key")
-    return key
-
-
-def private_key_mode_problem(path: str | os.PathLike[str]) -> str | None:
-    """Why the private key file's permissions are too open (group or others may read), or None."""
-    try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return None
-    if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        return f"{path} is readable by others (mode {stat.S_IMODE(mode):04o}); use chmod 600"
-    return None
-
-
-def load_public_key(path: str | os.PathLike[str]) -> Ed25519PublicKey:
-    """The Ed25519 public key in ``path``: a PEM public key, or a PEM private key (its
-    public half is taken)."""
-    data = _read_key_file(path)
-    try:
-        if b"PRIVATE KEY" in data:
-            private = serialization.load_pem_private_key(data, password=None)
-            if not isinstance(private, Ed25519PrivateKey):
-                raise KeyFileError(f"{path}: not an Ed25519 key")
-            return private.public_key()
-        key = serialization.load_pem_public_key(data)
-    except (ValueError, TypeError) as exc:
-        raise KeyFileError(f"{path}: not a PEM public key ({exc})") from exc
-    if not isinstance(key, Ed25519PublicKey):
-        raise KeyFileError(f"{path}: not an Ed25519 public key")
-    return key
 
 
 # -- records --------------------------------------------------------------------------------
@@ -303,11 +207,18 @@ class _Scan:
         n, prev = self.n, self.prev
         try:
             rec = json.loads(line)
-        except ValueError as exc:
-            return Problem.BAD_JSON, f"not JSON: {exc}"
+        except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
+            return Problem.BAD_JSON, f"not JSON: {str(exc)[:120]}"
         if not isinstance(rec, dict) or set(rec) not in (_KEYS, _SIGNED_KEYS):
             return Problem.BAD_FIELDS, f"a record has exactly the keys {sorted(_KEYS)} (+ 'sig')"
-        if canonical_json(rec) != line:
+        if not (isinstance(rec["type"], str) and type(rec["seq"]) is int
+                and isinstance(rec["prev_hash"], str)):
+            return Problem.BAD_FIELDS, "a record's type and prev_hash are strings, its seq an integer"
+        try:
+            canonical = canonical_json(rec)
+        except AuditLogError:  # NaN or infinity: json.loads reads them, the log never writes them
+            canonical = b""
+        if canonical != line:
             return Problem.NOT_CANONICAL, "bytes differ from the canonical JSON of the record"
         if not isinstance(rec["hash"], str) or record_hash(rec) != rec["hash"]:
             return Problem.BAD_HASH, "record content does not match its hash: edited"

@@ -1,15 +1,17 @@
-"""``iabp monitor`` and ``iabp log``: the monitor on the command line.
+"""``iabp monitor``: the monitor on the command line.
 
     iabp monitor URL [--patient PROFILE.json] [--log FILE [--key KEYFILE]] [--interlock URL]
                      [--interlock-line bytes|DTR|RTS] [--seconds S] [--realtime]
-    iabp log keygen KEYFILE [--public FILE]
-    iabp log verify FILE [--key PUBKEY] [--require-sealed]
+                     [--status-udp HOST:PORT]
 
 ``iabp monitor`` watches a console until ``--seconds`` elapse or it is told to stop; type
 ``ack NAME`` (Enter) to acknowledge a latched safe state. (``iabp demo``, the simulated
-console beside the monitor, lives in :mod:`iabp.sim.demo`.) With ``--log`` every audit
+console beside the monitor, lives in :mod:`iabp.sim.demo`; ``--status-udp`` feeds the live
+view, ``iabp view``, :mod:`iabp.monitor.view`.) With ``--log`` every audit
 record is signed with the Ed25519 private key of ``--key`` (made by ``iabp log keygen``);
 without ``--key`` the log is written unsigned (hash chain only) and a warning says so.
+(``iabp log``, to make the key and to check, show and plot a log, is
+:mod:`iabp.monitor.log_cli`.)
 
 Stopping the monitor (SIGTERM, e.g. ``systemctl stop`` or ``kill``; SIGINT, i.e. Ctrl-C;
 SIGHUP, the terminal closed) is an orderly end of the watch, handled the same way for all
@@ -24,8 +26,6 @@ caught (Ctrl-C twice interrupts; SIGTERM twice terminates with 143 and an unseal
 Exit status: 0 watched without a trip, 1 the fail-safe was entered during the session
 (also when the session then ended by a signal), 2 bad usage or a monitor that cannot
 start (unreadable profile or key, unusable log path, a port that cannot be opened).
-``iabp log verify``: 0 intact (and authenticated with ``--key``), 1 tampered, damaged,
-empty, not signed by the key, or (``--require-sealed``) not sealed, 2 bad usage.
 """
 
 from __future__ import annotations
@@ -39,37 +39,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FrameType
-from typing import Any, NoReturn, TextIO
+from typing import Any, TextIO
 
-from iabp.monitor.audit_log import (
-    AuditLogError,
-    KeyFileError,
-    VerifyResult,
-    VerifyStatus,
-    generate_key,
-    key_id,
-    load_private_key,
-    load_public_key,
-    private_key_mode_problem,
-    public_pem,
-    verify_log,
-    wall_time_text,
-)
+from iabp.keys import KeyFileError, load_private_key, private_key_mode_problem
+from iabp.monitor.audit_log import AuditLogError
+from iabp.monitor.cli_args import ArgParser, UsageError, one_line
 from iabp.monitor.port import open_port
 from iabp.monitor.reconstruct.reconstruction import PatientProfile, ProfileError
 from iabp.monitor.runtime import Monitor, MonitorConfig, request_realtime
+from iabp.monitor.status_feed import FeedAddressError, StatusFeed, loopback_address
 from iabp.spec.errors import PortError
-
-
-class UsageError(Exception):
-    """A command line that cannot be run: the entry point prints it and returns 2."""
-
-
-class ArgParser(argparse.ArgumentParser):
-    """argparse that raises :class:`UsageError` instead of exiting."""
-
-    def error(self, message: str) -> NoReturn:
-        raise UsageError(f"{self.prog}: {message}")
 
 
 def positive_seconds(text: str) -> float:
@@ -81,10 +60,6 @@ def positive_seconds(text: str) -> float:
     if not 0 < value <= 86400:
         raise argparse.ArgumentTypeError(f"seconds must be in (0, 86400], got {value}")
     return value
-
-
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
 
 
 # -- iabp monitor ---------------------------------------------------------------------------
@@ -108,7 +83,19 @@ def _monitor_parser() -> ArgParser:
                    help="end the session after S seconds (default: until stopped)")
     p.add_argument("--realtime", action="store_true",
                    help="run under real-time scheduling (SCHED_FIFO) if the OS allows it")
+    p.add_argument("--status-udp", type=feed_address, default=None, metavar="HOST:PORT",
+                   help="also send the live state (waveforms, balloon marks, judged ejection "
+                   "windows, rules, last trip) to 'iabp view' at HOST:PORT on this machine "
+                   "(loopback only), every 250 ms")
     return p
+
+
+def feed_address(text: str) -> tuple[str, int]:
+    """An argparse type: the live view's UDP ``HOST:PORT``, loopback only."""
+    try:
+        return loopback_address(text)
+    except FeedAddressError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _stdin_lines(stream: TextIO) -> Callable[[], str | None]:
@@ -156,7 +143,7 @@ def _load_profile(path: str | None) -> PatientProfile:
                          "(UTF-8 JSON) file") from None
     except (ValueError, TypeError, AttributeError, KeyError) as exc:
         raise UsageError(f"iabp monitor: patient profile {path!r} is not a valid profile: "
-                         f"{_one_line(exc)}") from None
+                         f"{one_line(exc)}") from None
 
 
 def _check_log_path(log: str) -> None:
@@ -215,15 +202,18 @@ def monitor_main(argv: list[str]) -> int:
         return int(exc.code) if isinstance(exc.code, int) else 0
     config = MonitorConfig(interlock_line=a.interlock_line)
     ports: list[Any] = []
+    feed: StatusFeed | None = None
     try:  # the ports at the rates the Monitor itself would open them with
         ports.append(open_port(a.url, baudrate=config.baudrate, timeout_s=0.0))
         if a.interlock is not None:
             ports.append(open_port(a.interlock, baudrate=config.interlock_baudrate))
-    except PortError as exc:
+        if a.status_udp is not None:  # e.g. [::1] on a host without IPv6
+            feed = StatusFeed(a.status_udp, config.rules.onset_tolerance_ms)
+    except (PortError, OSError) as exc:
         for p in ports:
             with suppress(Exception):
                 p.close()
-        print(f"iabp monitor: {_one_line(exc)}", file=err)
+        print(f"iabp monitor: {one_line(exc)}", file=err)
         return 2
     _warn_about_the_log(a.log, a.key, key is not None, err)
     if a.realtime:
@@ -231,7 +221,8 @@ def monitor_main(argv: list[str]) -> int:
         if refused:
             print(f"iabp monitor: {refused}; running with normal scheduling", file=err)
     mon = Monitor(a.url, profile, a.log, a.interlock, config=config, out=err, port=ports[0],
-                  interlock_port=ports[1] if len(ports) > 1 else None, key=key)
+                  interlock_port=ports[1] if len(ports) > 1 else None, key=key,
+                  status_feed=feed)
     operator = _stdin_lines(sys.stdin) if sys.stdin is not None else None
     try:
         with _stop_on_signals(mon):
@@ -240,7 +231,7 @@ def monitor_main(argv: list[str]) -> int:
         for p in ports:
             with suppress(Exception):
                 p.close()
-        print(f"iabp monitor: {_one_line(exc)}", file=err)
+        print(f"iabp monitor: {one_line(exc)}", file=err)
         return 2
     _print_summary(mon, err)
     return status
@@ -271,105 +262,3 @@ def _print_summary(mon: Monitor, out: TextIO) -> None:
     if mon.stop_reason is not None:
         sealed = "audit log sealed" if mon.log_path is not None else "no audit log"
         print(f"iabp monitor: {mon.stop_reason}: interlock de-energised, {sealed}", file=out)
-
-
-# -- iabp log -------------------------------------------------------------------------------
-
-
-def _log_parser() -> ArgParser:
-    p = ArgParser(prog="iabp log", description="Make the audit log's signing key, or check "
-                  "an audit log.")
-    sub = p.add_subparsers(dest="command", metavar="{keygen,verify}")
-    sub.required = True
-    kg = sub.add_parser("keygen", help="make an Ed25519 key pair for signing audit logs",
-                        description="Write a new Ed25519 private key to KEYFILE (mode 0600; "
-                        "for the monitor: iabp monitor --key KEYFILE) and its public key to "
-                        "KEYFILE.pub (for auditors: iabp log verify --key KEYFILE.pub).")
-    kg.add_argument("keyfile", metavar="KEYFILE")
-    kg.add_argument("--public", default=None, metavar="FILE",
-                    help="where to write the public key (default: KEYFILE.pub)")
-    v = sub.add_parser("verify", help="check an audit log",
-                       description="Check the hash chain of an audit log and, with --key, "
-                       "every record's Ed25519 signature. Exit 0 intact, 1 not.")
-    v.add_argument("file", metavar="FILE")
-    v.add_argument("--key", default=None, metavar="PUBKEY",
-                   help="public key (PEM) the log must be signed with; without it only the "
-                   "chain is checked (not authenticated)")
-    v.add_argument("--require-sealed", action="store_true",
-                   help="fail unless the log ends in a seal (a complete, cleanly closed session)")
-    return p
-
-
-def log_main(argv: list[str]) -> int:
-    """``iabp log keygen|verify``: 0 done / intact, 1 tampered or damaged, 2 bad usage."""
-    parser = _log_parser()
-    if not argv:
-        print(parser.format_usage().rstrip(), file=sys.stderr)
-        print("  iabp log keygen KEYFILE [--public FILE]\n"
-              "  iabp log verify FILE [--key PUBKEY] [--require-sealed]", file=sys.stderr)
-        return 2
-    try:
-        a = parser.parse_args(argv)
-    except UsageError as exc:
-        print(f"{exc}\n{parser.format_usage().rstrip()}", file=sys.stderr)
-        return 2
-    except SystemExit as exc:  # --help
-        return int(exc.code) if isinstance(exc.code, int) else 0
-    if a.command == "keygen":
-        return _keygen(a.keyfile, a.public)
-    return _verify(Path(a.file), a.key, a.require_sealed)
-
-
-def _keygen(keyfile: str, public: str | None) -> int:
-    pub = public if public is not None else keyfile + ".pub"
-    try:
-        key = generate_key(keyfile, pub)
-    except KeyFileError as exc:
-        print(f"iabp log keygen: {exc}", file=sys.stderr)
-        return 2
-    print(f"private key: {keyfile} (mode 0600; for iabp monitor --key; keep it on the monitor)")
-    print(f"public key:  {pub} ({key_id(key.public_key())}; for iabp log verify --key)")
-    print(public_pem(key.public_key()), end="")
-    return 0
-
-
-def _verify(path: Path, key_path: str | None, require_sealed: bool) -> int:
-    if not path.is_file():
-        print(f"iabp log verify: no such file {str(path)!r}", file=sys.stderr)
-        return 2
-    try:
-        public = load_public_key(key_path) if key_path is not None else None
-    except KeyFileError as exc:
-        print(f"iabp log verify: {exc}", file=sys.stderr)
-        return 2
-    try:
-        result = verify_log(path, public_key=public, require_sealed=require_sealed)
-    except OSError as exc:
-        print(f"iabp log verify: cannot read {str(path)!r}: {exc.strerror or exc}",
-              file=sys.stderr)
-        return 2
-    print(verify_report(path, result, keyed=public is not None))
-    return 0 if result.ok else 1
-
-
-def verify_report(path: Path, r: VerifyResult, *, keyed: bool) -> str:
-    """The one-paragraph verdict ``iabp log verify`` prints."""
-    if not r.ok:
-        where = f" at line {r.first_bad_line}" if r.first_bad_line else ""
-        return (f"{path}: BROKEN{where} ({r.problem.value if r.problem else '?'}): {r.detail}")
-    ends = (f"last record {r.records - 1} at {wall_time_text(r.last_wall_time)}; "
-            f"{r.checkpoints} checkpoints" + (
-                f", the last at record {r.last_checkpoint_seq} "
-                f"({wall_time_text(r.last_checkpoint_wall_time)})"
-                if r.last_checkpoint_seq is not None else ""))
-    tail = ("sealed (the session was closed cleanly: nothing is missing at the end)"
-            if r.status is VerifyStatus.SEALED else
-            "UNSEALED: records after the last one may be missing (the monitor crashed, was "
-            "killed or is still running, or the tail was cut); --require-sealed refuses this")
-    if keyed:
-        return (f"{path}: OK, authenticated: {r.records} records, every signature verified "
-                f"with {r.key_id or 'the given key'}; {tail}; {ends}")
-    signing = (f"records are signed (the log names key {r.key_id}): pass --key to check them"
-               if r.signed else "unsigned log")
-    return (f"{path}: chain only: not authenticated ({signing}): chain OK, {r.records} "
-            f"records, {tail}; {ends}")

@@ -86,6 +86,7 @@ from iabp.monitor.reconstruct.reconstruction import (
     ReconstructionConfig,
 )
 from iabp.monitor.rules.ruleset import RuleConfig, RuleSet, Verdict
+from iabp.monitor.status_feed import StatusFeed
 from iabp.spec.errors import PortError
 from iabp.spec.modes import STOPPED_MODES, Mode
 
@@ -178,6 +179,16 @@ class MonitorStatus:
                 f"{self.frames_per_s:6.0f} frames/s | lag {lag} | integrity faults "
                 f"{self.integrity_errors} | last violation: {last}")
 
+    def to_json(self) -> dict[str, Any]:
+        """The status as JSON values (the live view's feed), with the line itself."""
+        mode = self.mode.name if self.mode is not None else None
+        return {"state": "safe state" if self.safe_state else "watching",
+                "rate_bpm": self.rate_bpm, "mode": mode,
+                "balloon": self.balloon.value, "last_violation": self.last_violation,
+                "frames_per_s": round(self.frames_per_s, 1), "frames": self.frames,
+                "integrity_errors": self.integrity_errors, "safe_state": self.safe_state,
+                "lag_ms": self.lag_ms, "line": self.line()}
+
 
 class Monitor:
     """Watches one console over ``url`` and fails safe (REQ-MON-FAILSAFE).
@@ -186,6 +197,8 @@ class Monitor:
     (None: no log) and ``key`` the Ed25519 private key that signs it (None: unsigned,
     chain only); ``interlock_url`` the port of the relay box (None: no interlock).
     ``port`` / ``interlock_port`` may be given already open (tests, the demo, the CLI).
+    ``status_feed`` (``--status-udp``) also sends the live state to a viewer every status
+    period (:mod:`iabp.monitor.status_feed`); the monitor closes it at the end.
     """
 
     def __init__(self, url: str, patient_profile: PatientProfile | None = None,
@@ -193,7 +206,8 @@ class Monitor:
                  clock: Callable[[], int] = monotonic_ms, *, config: MonitorConfig | None = None,
                  wall_clock: Callable[[], float] = time.time, out: TextIO | None = None,
                  port: Port | None = None, interlock_port: Any = None,
-                 key: Ed25519PrivateKey | None = None) -> None:
+                 key: Ed25519PrivateKey | None = None,
+                 status_feed: StatusFeed | None = None) -> None:
         self.url = url
         self.profile = patient_profile or PatientProfile()
         self.log_path = Path(log_path) if log_path is not None else None
@@ -205,6 +219,7 @@ class Monitor:
         self.port: Port | None = port
         self._interlock_port = interlock_port
         self.key = key
+        self.status_feed = status_feed
         self.parser = StreamParser(max_settings_gap_ms=SETTINGS_GAP_MAX_MS,
                                    console_tick_us=CONSOLE_TICK_US)
         self.reconstruction = Reconstruction(self.profile, cfg.reconstruction)
@@ -324,7 +339,7 @@ class Monitor:
             finally:
                 self.audit.close()
             self.audit = None
-        for p in (self.port, self._interlock_port):
+        for p in (self.port, self._interlock_port, self.status_feed):
             if p is not None:
                 with contextlib.suppress(Exception):  # closing a vanished port
                     p.close()
@@ -456,6 +471,7 @@ class Monitor:
         rec, rules, audit = self.reconstruction, self.rules, self.audit
         on_t, update = rec.on_telemetry, rules.update
         push = audit.push_frame if audit is not None else None
+        tap = self.status_feed.frame if self.status_feed is not None else None
         clock_frame = self.coherence.frame  # judged per pass in step(), against the clock
         telemetry = False
         for ev in self.parser.feed(data):
@@ -464,9 +480,12 @@ class Monitor:
                 clock_frame(ev.time_ms)
                 if push is not None and push(ev):
                     self._write_post_event()
-                found = update(on_t(ev), rec.now_ms)
+                v = on_t(ev)
+                found = update(v, rec.now_ms)
                 if found:
                     self._violations(found, now_ms)
+                if tap is not None:
+                    tap(ev, rec.now_ms, v)
             elif type(ev) is IntegrityEvent:
                 if ev.counted_frames:  # the gap a discarded frame leaves is not a new error
                     self.failsafe.integrity_error()
@@ -546,7 +565,12 @@ class Monitor:
             self._fps = 1000.0 * (frames - self._rate_frames) / max(elapsed, 1)
             self._rate_frames, self._rate_t0 = frames, now
         self._next_status = now + self.config.status_period_ms
-        line = self.status.line()
+        status = self.status
+        if self.status_feed is not None:
+            rec = self.reconstruction
+            self.status_feed.publish(status.to_json(), self.rules, rec.valuation, rec.now_ms,
+                                     self.failsafe)
+        line = status.line()
         if self.out.isatty():
             pad = max(0, self._status_len - len(line))
             self.out.write("\r" + line + " " * pad)

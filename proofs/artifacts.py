@@ -5,6 +5,8 @@ Layout of an artifact directory::
     spec.txt                      canonical serialisation of the spec (hashed)
     results.json                  every property's result, with solver version and seed
     manifest.json                 SHA-256 of every file, of spec.txt, and run metadata
+    manifest.json.sig             with --sign-key: Ed25519 signature of manifest.json
+                                  (:mod:`iabp.proofs.signing`)
     <PROPERTY>/result.json        that property's result
     <PROPERTY>/<query>.smt2       one SMT-LIB2 query per file, ending in one (check-sat);
                                   its header says the answer it must give
@@ -39,10 +41,10 @@ import z3
 from iabp.proofs.counterexample import write_csv, write_json
 from iabp.proofs.engine import Query
 from iabp.proofs.results import PropertyResult
+from iabp.proofs.signing import MANIFEST, SIGNATURE
 from iabp.spec.errors import ArtifactError
 from iabp.spec.system import Property, SystemSpec
 
-MANIFEST = "manifest.json"
 FORMAT = "iabp-proof-artifacts/1"
 
 
@@ -113,10 +115,11 @@ class ArtifactWriter:
 
 
 def write_manifest(out: Path, spec: SystemSpec) -> Path:
-    """Hash every file under ``out`` (except the manifest) into ``manifest.json``."""
+    """Hash every file under ``out`` (except the manifest and its signature) into
+    ``manifest.json``."""
     files = {}
     for path in sorted(out.rglob("*")):
-        if path.is_file() and path.name != MANIFEST:
+        if path.is_file() and path.name not in (MANIFEST, SIGNATURE):
             files[str(path.relative_to(out))] = sha256_file(path)
     manifest = {
         "format": FORMAT,
@@ -148,7 +151,7 @@ def unlisted_files(path: Path) -> list[str] | None:
     listed = set(manifest["files"])
     return sorted(rel for rel in (p.relative_to(path).as_posix() for p in path.rglob("*")
                                   if p.is_file() or p.is_symlink())
-                  if rel != MANIFEST and rel not in listed)
+                  if rel not in (MANIFEST, SIGNATURE) and rel not in listed)
 
 
 def check_artifact_target(target: Path, *, force: bool = False) -> str | None:

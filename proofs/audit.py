@@ -2,6 +2,12 @@
 
 Every claim in the directory is checked against something the auditor controls:
 
+- with ``public_key`` (``--key PUBKEY``, the auditor's copy): the Ed25519 signature of
+  ``manifest.json`` in ``manifest.json.sig`` (:mod:`iabp.proofs.signing`); a missing
+  signature, another signer's or a manifest changed after signing is a FAIL SIGNATURE.
+  Without a key nothing authenticates the manifest, and the report says so
+  (:attr:`AuditReport.unchecked`): the checks below then show that the files agree with
+  each other, not who made them;
 - every file's SHA-256 against ``manifest.json``; a file that differs is EDITED, a
   listed file that is gone is MISSING, a file the manifest does not list is EXTRA;
 - the manifest's spec hash against the CURRENT spec (``spec.iabp.iabp_spec()``), and
@@ -16,7 +22,7 @@ Every claim in the directory is checked against something the auditor controls:
 With ``regenerate`` the audit also runs the prover on the current spec into a scratch
 directory and compares every query file byte for byte (z3 prints the same query the
 same way for the same version): a forger who rewrites a query AND its hashes still
-fails here. This trusts our query generator (proofs/to_z3.py, proofs/engine.py), which
+fails here (and, with the auditor's key, on the manifest's signature). This trusts our query generator (proofs/to_z3.py, proofs/engine.py), which
 the auditor can read; the solvers' answers are checked without it.
 
 One PASS/FAIL line per artifact; the directory passes only if every line does.
@@ -32,6 +38,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from iabp.proofs.recheck import (
     DEFAULT_TIMEOUT_S,
     QueryCheck,
@@ -39,11 +47,13 @@ from iabp.proofs.recheck import (
     SolveCache,
     recheck,
 )
+from iabp.proofs.signing import MANIFEST, SIGNATURE, check_signature, unchecked_note
 from iabp.spec.errors import SpecError
 from iabp.spec.iabp import iabp_spec
 from iabp.spec.system import SystemSpec
 
-MANIFEST = "manifest.json"
+JSON_FORMAT = "iabp-audit-verify"  #: ``iabp audit verify --json``: the document's name
+JSON_VERSION = 1  #: ... and its version, raised when a field changes meaning
 
 
 @dataclass(frozen=True)
@@ -53,7 +63,8 @@ class AuditLine:
     subject: str
     ok: bool
     detail: str
-    kind: str = ""  #: EDITED, MISSING, EXTRA, SPEC, RESULTS, STALE, SOLVER or "" for a pass
+    #: SIGNATURE, EDITED, MISSING, EXTRA, SPEC, RESULTS, STALE, SOLVER, DIFFERS; "" for a pass
+    kind: str = ""
 
     def text(self) -> str:
         """The printed line: PASS/FAIL (with the kind), subject, what was checked."""
@@ -68,6 +79,8 @@ class AuditReport:
     art_dir: Path
     lines: list[AuditLine] = field(default_factory=list)
     recheck: RecheckReport | None = None
+    #: without the auditor's key: why the manifest is not authenticated (None: it was checked)
+    unchecked: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -94,6 +107,21 @@ class AuditReport:
         parts[:0] = [line.detail for line in bad if line.kind == "STALE"]
         return f"audit verify {self.art_dir}: FAIL: {'; '.join(parts)}"
 
+    def to_json(self) -> dict[str, Any]:
+        """The report as ``iabp audit verify --json`` prints it (format ``JSON_FORMAT``,
+        ``version`` ``JSON_VERSION``): every line, the verdict, and whether the manifest
+        was authenticated by the auditor's key."""
+        return {
+            "format": JSON_FORMAT, "version": JSON_VERSION, "dir": str(self.art_dir),
+            "ok": self.ok,
+            "authenticated": any(x.subject == SIGNATURE and x.ok for x in self.lines),
+            "unchecked": self.unchecked,
+            "queries_resolved": len(self.recheck.checks) if self.recheck else 0,
+            "lines": [{"subject": x.subject, "ok": x.ok, "kind": x.kind, "detail": x.detail}
+                      for x in self.lines],
+            "summary": self.summary(),
+        }
+
 
 def sha256_file(path: Path) -> str:
     """The SHA-256 of a file's bytes, in hex."""
@@ -110,8 +138,10 @@ def _load_json(path: Path) -> Any:
 def verify(art_dir: Path, spec: SystemSpec | None = None, *, solve: bool = True,
            timeout_s: float = DEFAULT_TIMEOUT_S, jobs: int | None = 1,
            cache: SolveCache | None = None, regenerate: bool = False,
+           public_key: Ed25519PublicKey | None = None,
            on_line: Callable[[AuditLine], None] | None = None) -> AuditReport:
-    """Audit ``art_dir`` against ``spec`` (default: the current IABP spec)."""
+    """Audit ``art_dir`` against ``spec`` (default: the current IABP spec), and its
+    manifest's signature against ``public_key`` when given."""
     current = iabp_spec() if spec is None else spec
     report = AuditReport(art_dir)
 
@@ -120,6 +150,11 @@ def verify(art_dir: Path, spec: SystemSpec | None = None, *, solve: bool = True,
         if on_line is not None:
             on_line(line)
 
+    if public_key is None:
+        report.unchecked = unchecked_note(art_dir)
+    else:
+        signed, detail = check_signature(art_dir, public_key)
+        add(AuditLine(SIGNATURE, signed, detail, "" if signed else "SIGNATURE"))
     manifest = _load_json(art_dir / MANIFEST)
     if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
         add(AuditLine(MANIFEST, False, "missing or unreadable: nothing can be checked",
@@ -267,7 +302,7 @@ def _hash_lines(art_dir: Path, files: dict[str, str]) -> dict[str, AuditLine]:
 
 def _extra_files(art_dir: Path, files: dict[str, str]) -> list[str]:
     return sorted(p.relative_to(art_dir).as_posix() for p in art_dir.rglob("*")
-                  if p.is_file() and p.name != MANIFEST
+                  if p.is_file() and p.name not in (MANIFEST, SIGNATURE)
                   and p.relative_to(art_dir).as_posix() not in files)
 
 

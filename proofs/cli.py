@@ -7,7 +7,9 @@ The artifacts are written to a scratch directory beside ``--out`` and renamed in
 place when the run ends, so ``--out`` holds exactly one run: a previous artifact
 directory is replaced whole, any other non-empty directory is refused without
 ``--force``, and an error or Ctrl-C leaves ``--out`` as it was. Every output path is
-checked before the proof starts.
+checked before the proof starts, and the ``--sign-key`` too: with it the finished
+manifest is signed (``manifest.json.sig``, :mod:`iabp.proofs.signing`) before the
+directory is moved into place: an error while signing leaves ``--out`` as it was.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rich.console import Console
 from rich.table import Table
 
+from iabp.keys import key_id, load_private_key, private_key_mode_problem
 from iabp.proofs.artifacts import fresh_artifact_dir
 from iabp.proofs.ci_formats import check_output_file, write_ci_files
 from iabp.proofs.counterexample import cti_text, table_text
@@ -32,6 +36,7 @@ from iabp.proofs.emit_tests import emit_test
 from iabp.proofs.engine import DEFAULT_SEED
 from iabp.proofs.prover import prove_all
 from iabp.proofs.results import PropertyResult, Status
+from iabp.proofs.signing import sign_manifest
 from iabp.spec import assumptions as A
 from iabp.spec.errors import IabpError, UsageError
 from iabp.spec.iabp import iabp_spec
@@ -43,6 +48,7 @@ from iabp.spec.properties import (
 )
 from iabp.spec.system import Property, SystemSpec
 from iabp.spec.variants import variant, variants
+from iabp.terminal import rich_console
 
 STYLE = {Status.PROVED: "green", Status.VIOLATED: "bold red", Status.UNKNOWN: "yellow",
          Status.VACUOUS: "magenta"}
@@ -87,13 +93,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="artifact directory (SMT-LIB2 queries, results, manifest)")
     p.add_argument("--property", action="append", default=[], metavar="ID",
                    help="prove only this property (repeatable)")
-    p.add_argument("--timeout", type=timeout_arg, default=60.0, metavar="S",
+    p.add_argument("--timeout-s", "--timeout", dest="timeout", type=timeout_arg, default=60.0,
+                   metavar="S",
                    help="solver timeout per query, seconds (default 60)")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="solver random seed")
     p.add_argument("--variant", metavar="VID",
                    help="prove a deliberately broken variant instead (see --list-variants)")
     p.add_argument("--list-variants", action="store_true", help="list the broken variants")
     p.add_argument("--no-artifacts", action="store_true", help="do not write artifacts")
+    p.add_argument("--sign-key", type=Path, metavar="KEYFILE",
+                   help="sign manifest.json with this Ed25519 private key (iabp audit "
+                        "keygen KEYFILE); auditors check it with iabp audit verify --key")
     p.add_argument("--force", action="store_true",
                    help="replace --out even if it is a non-empty directory that is not a "
                         "previous artifact directory (its whole content is deleted)")
@@ -123,8 +133,7 @@ def main(argv: list[str]) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return 0 if exc.code == 0 else 2
-    console = Console(stderr=False, highlight=False, width=max(140, Console().width))
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    console, err = rich_console(), rich_console(stderr=True)
     if args.list_variants:
         for v in variants():
             console.print(f"{v.id:36s} breaks {v.breaks:22s} {v.mistake}")
@@ -133,6 +142,7 @@ def main(argv: list[str]) -> int:
         spec = variant(args.variant).spec() if args.variant else iabp_spec()
         props = _select(spec, args.property)
         _check_outputs(args)
+        key = _signing_key(args, err)
     except KeyError:
         err.print(f"iabp prove: unknown variant {args.variant!r} (see --list-variants)",
                   markup=False)
@@ -141,7 +151,7 @@ def main(argv: list[str]) -> int:
         err.print(f"iabp prove: error: {exc}", markup=False)
         return 2
     try:
-        return _run(console, err, spec, props, args)
+        return _run(console, err, spec, props, args, key)
     except KeyboardInterrupt:
         err.print("iabp prove: interrupted", markup=False)
         return EXIT_INTERRUPTED
@@ -173,8 +183,23 @@ def _check_outputs(args: argparse.Namespace) -> None:
         raise UsageError("--junit and --sarif name the same file")
 
 
+def _signing_key(args: argparse.Namespace, err: Console) -> Ed25519PrivateKey | None:
+    """The ``--sign-key`` private key, read before any work (a warning when others may
+    read it); None without the option."""
+    if args.sign_key is None:
+        return None
+    if args.no_artifacts:
+        raise UsageError("--sign-key signs the artifacts' manifest: it cannot be used with "
+                         "--no-artifacts")
+    key = load_private_key(args.sign_key)
+    loose = private_key_mode_problem(args.sign_key)
+    if loose:
+        err.print(f"iabp prove: warning: {loose}", markup=False)
+    return key
+
+
 def _run(console: Console, err: Console, spec: SystemSpec, props: list[Property],
-         args: argparse.Namespace) -> int:
+         args: argparse.Namespace, key: Ed25519PrivateKey | None) -> int:
     t0 = time.perf_counter()
 
     def done(prop: Property, r: PropertyResult) -> None:
@@ -193,6 +218,8 @@ def _run(console: Console, err: Console, spec: SystemSpec, props: list[Property]
                           "accepts")
             results = prove_all(spec, props, timeout_s=args.timeout, seed=args.seed,
                                 out_dir=out_dir, on_done=done)
+            if key is not None and out_dir is not None:
+                sign_manifest(out_dir, key)
         # -- CI outputs (proofs.ci_formats) --
         if args.junit is not None or args.sarif is not None:
             for path in write_ci_files(results, junit=args.junit, sarif_path=args.sarif,
@@ -232,7 +259,9 @@ def _run(console: Console, err: Console, spec: SystemSpec, props: list[Property]
     total = time.perf_counter() - t0
     proved = sum(r.status is Status.PROVED for _, r in results)
     console.print(f"\n{proved}/{len(results)} proved in {total:.1f} s"
-                  + ("" if args.no_artifacts else f"; artifacts in {args.out}"))
+                  + ("" if args.no_artifacts else f"; artifacts in {args.out}")
+                  + (f", manifest signed by {key_id(key.public_key())}" if key else ""),
+                  markup=False)
     return 0 if proved == len(results) else 1
 
 

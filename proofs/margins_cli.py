@@ -48,6 +48,7 @@ from iabp.proofs.margins_report import (
 )
 from iabp.spec.errors import IabpError, UsageError
 from iabp.spec.iabp import iabp_spec
+from iabp.terminal import rich_console
 
 EXIT_INTERRUPTED = 130
 SCOPE_FLAGS = {"every": SCOPES[0], "default": SCOPES[1]}
@@ -69,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "default settings); both unless given")
     p.add_argument("--jobs", type=jobs_arg, default=os.cpu_count() or 1, metavar="N",
                    help="prover processes (default: one per CPU)")
-    p.add_argument("--timeout", type=timeout_arg, default=20.0, metavar="S",
+    p.add_argument("--timeout-s", "--timeout", dest="timeout", type=timeout_arg, default=20.0,
+                   metavar="S",
                    help="solver time limit per query, seconds (default 20; a query that "
                         "runs out counts as not proved)")
     p.add_argument("--json", type=Path, metavar="FILE", help="write every margin as JSON "
@@ -87,8 +89,7 @@ def main(argv: list[str]) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:
         return 0 if exc.code == 0 else 2
-    out = Console(highlight=False, soft_wrap=True)
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    out, err = rich_console(), rich_console(stderr=True)
     try:
         spec = iabp_spec()
         known = {p.id for p in spec.properties}

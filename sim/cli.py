@@ -2,7 +2,7 @@
 
     iabp simulate --hr 80 --ratio 1:2 --mode ecg --seconds 30 --plot out.png
                   [--fault NAME] [--fault-at S] [--record PATH] [--seed N] [--table]
-    iabp console --port URL [--hr 80] [--ratio 1:1] [--mode ecg] [--fault NAME]
+    iabp console (--port URL | --listen HOST:PORT) [--hr 80] [--ratio 1:1] [--mode ecg] [--fault NAME]
                  [--fault-at S] [--seconds S] [--realtime | --fast] [--seed N]
 
 Exit status: 0 success, 1 the console lost its port, 2 bad usage (unknown option, bad
@@ -18,6 +18,7 @@ import math
 import os
 import secrets
 import sys
+import time
 from pathlib import Path
 from typing import NoReturn
 
@@ -33,7 +34,12 @@ from iabp.sim.closed_loop import (
     replay_record,
     run_closed_loop,
 )
-from iabp.sim.console import CONSOLE_FAULTS, DEFAULT_FAULT_AT_MS, SimulatedConsole
+from iabp.sim.console import (
+    CONSOLE_FAULTS,
+    DEFAULT_FAULT_AT_MS,
+    WRITE_TIMEOUT_S,
+    SimulatedConsole,
+)
 from iabp.sim.faults import (
     FAULTS,
     FIGURE_COLUMNS,
@@ -42,8 +48,10 @@ from iabp.sim.faults import (
     run_fault,
     timing_error_table,
 )
+from iabp.sim.listen_port import AcceptedSocketPort, accept_console_port
 from iabp.spec.errors import IabpError, PortError, RecordError
 from iabp.spec.modes import Alarm
+from iabp.terminal import rich_console
 
 MAX_SECONDS = 3600.0
 #: figure formats matplotlib's Agg canvas writes by itself, by file extension
@@ -98,7 +106,7 @@ def _common(p: argparse.ArgumentParser, faults: tuple[Fault, ...], ratio: str) -
                    help="trigger mode; internal simulates asystole (default ecg)")
     p.add_argument("--fault", choices=[f.value for f in faults], default=None,
                    help="inject this fault")
-    p.add_argument("--fault-at", type=_seconds, default=None, dest="fault_at",
+    p.add_argument("--fault-at-s", "--fault-at", type=_seconds, default=None, dest="fault_at",
                    help="fault onset (s of simulated time)")
     p.add_argument("--seed", type=int, default=0, help="random seed of the patient")
 
@@ -207,7 +215,7 @@ def write_plot(tr: ClosedLoopTrace, path: Path) -> Path:
 def simulate_main(argv: list[str]) -> int:
     """``iabp simulate``: run, print the figures, optionally plot. 0 ok, 2 bad usage,
     130 interrupted."""
-    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    err = rich_console(stderr=True)
     try:
         return _simulate(argv)
     except KeyboardInterrupt:
@@ -216,7 +224,7 @@ def simulate_main(argv: list[str]) -> int:
 
 
 def _simulate(argv: list[str]) -> int:
-    out, err = Console(highlight=False), Console(stderr=True, highlight=False, soft_wrap=True)
+    out, err = rich_console(), rich_console(stderr=True)
     try:
         a = _simulate_parser().parse_args(argv)
         plot = None if a.plot is None else check_plot_path(a.plot)
@@ -254,7 +262,15 @@ def _simulate(argv: list[str]) -> int:
 def _console_parser() -> _Parser:
     p = _Parser(prog="iabp console", description="Simulated console streaming protocol-v1 "
                 "telemetry on a serial URL and obeying monitor commands.")
-    p.add_argument("--port", required=True, help="serial URL: pty path, socket://host:port, loop://")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--port", help="serial URL to open: pty path, socket://host:port (a "
+                       "listener must be there), loop://")
+    where.add_argument("--listen", metavar="HOST:PORT",
+                       help="listen on this TCP address and stream to the monitor that "
+                       "connects (iabp monitor socket://HOST:PORT), as a serial-to-LAN "
+                       "adapter would")
+    p.add_argument("--wait-seconds", type=_seconds, default=60.0,
+                   help="with --listen: give up if no monitor connects within this (s)")
     _common(p, CONSOLE_FAULTS, "1:1")
     p.add_argument("--seconds", type=_seconds, default=60.0, help="console time to run (s)")
     pace = p.add_mutually_exclusive_group()
@@ -265,15 +281,27 @@ def _console_parser() -> _Parser:
     return p
 
 
+def _accept(address: str, wait_s: float, err: Console) -> AcceptedSocketPort:
+    """``--listen``: wait up to ``wait_s`` for the monitor to connect; say where to connect."""
+    deadline = time.monotonic() + wait_s
+    return accept_console_port(
+        address, timeout_s=0.0, write_timeout_s=WRITE_TIMEOUT_S,
+        on_listening=lambda url: err.print(f"iabp console: listening, connect the monitor "
+                                           f"to {url}", markup=False),
+        give_up=lambda: time.monotonic() > deadline)
+
+
 def console_main(argv: list[str]) -> int:
     """``iabp console``: 0 ran to the end, 1 lost the port, 2 bad usage or unopenable port."""
-    out, err = Console(highlight=False), Console(stderr=True, highlight=False, soft_wrap=True)
+    out, err = rich_console(), rich_console(stderr=True)
     try:
         a = _console_parser().parse_args(argv)
         cfg = LoopConfig(hr_bpm=a.hr, ratio=a.ratio, mode=a.mode, seed=a.seed,
                          duration_ms=int(round(a.seconds * 1000)))
         at = DEFAULT_FAULT_AT_MS if a.fault_at is None else int(round(a.fault_at * 1000))
-        console = SimulatedConsole(a.port, cfg, fault=a.fault, fault_at_ms=at)
+        port = None if a.listen is None else _accept(a.listen, a.wait_seconds, err)
+        url = a.port if port is None else str(port.port)
+        console = SimulatedConsole(url, cfg, fault=a.fault, fault_at_ms=at, port=port)
     except (SimulationError, PortError) as exc:
         err.print(f"iabp console: {exc}")
         return 2
@@ -287,7 +315,7 @@ def console_main(argv: list[str]) -> int:
     except IabpError as exc:
         err.print(f"iabp console: {exc}")
         return 1
-    out.print(f"iabp console on {a.port}: {stats.ticks} ticks, {stats.records_sent} records, "
+    out.print(f"iabp console on {console.url}: {stats.ticks} ticks, {stats.records_sent} records, "
               f"{stats.bytes_sent} bytes sent, {stats.bytes_dropped} dropped, "
               f"{stats.commands_executed} monitor commands executed, final mode "
               f"{stats.final_mode.name}" + (f", fault {a.fault}" if a.fault else ""))

@@ -246,6 +246,9 @@ class ClosedLoop:
         self.sensors = BalloonSensors()
         self.blank_ms = self.params.abp_delay_ms + UPSTROKE_BLANK_MS
         self.drive_cmd = False
+        #: the patient's true state in the tick being run (hooks may read the physiology,
+        #: e.g. an ideal console timing inflation on the true valve closure)
+        self.sample: PatientSample | None = None
         self.t_ms = 0
         self._inflated_at = NEVER
 
@@ -254,7 +257,7 @@ class ClosedLoop:
         """Run one tick with the operator's key ``op`` and settings request, if any."""
         t, hooks = self.t_ms, self.hooks
         hooks.before_tick(self, t)
-        s = self.patient.step(self.drive_cmd)
+        s = self.sample = self.patient.step(self.drive_cmd)
         ecg = hooks.ecg_seen(t, s.ecg_mv)
         abp = hooks.abp_seen(t, s.abp_mmhg)
         r = self.r_detector.push(ecg)

@@ -82,6 +82,7 @@ DEFAULT_FAULT_AT_MS = 5000  #: faults start after this clean period (ms of conso
 FIRMWARE = (0, 1, 0)
 _UINT32 = 1 << 32
 _READ_CHUNK = 4096  #: bytes per non-blocking command read (a COMMAND record is 17 to 32 bytes)
+WRITE_TIMEOUT_S = 0.05  #: a telemetry write that does not drain within this is dropped, not waited for
 _COMMAND_OPS = {MonitorCommand.STOP: OperatorCommand.STANDBY,
                 MonitorCommand.ALARM_ACKNOWLEDGE: OperatorCommand.ACKNOWLEDGE}
 
@@ -168,7 +169,9 @@ class SimulatedConsole:
     """A console on a serial URL: the closed loop plus the protocol-v1 telemetry and commands.
 
     ``config``: patient and pumping (default 80 bpm, 1:1, ECG, start at 1 s); ``script``:
-    operator actions (default: press the mode's START key at ``config.start_ms``).
+    operator actions (default: press the mode's START key at ``config.start_ms``); ``port``:
+    an already open port (e.g. the connection :mod:`iabp.sim.listen_port` accepted), used
+    instead of opening ``port_url``, which then only names it.
     """
 
     def __init__(self, port_url: str, config: LoopConfig | None = None, *,
@@ -176,7 +179,7 @@ class SimulatedConsole:
                  script: Sequence[ScriptEvent] | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep, batch_ms: int = 10,
-                 device_serial: int = 1) -> None:
+                 device_serial: int = 1, port: serial.SerialBase | None = None) -> None:
         cfg = config if config is not None else LoopConfig(duration_ms=3_600_000)
         self.hooks = FaultyConsole(fault, fault_at_ms) if fault is not None else LoopHooks()
         self.fault = None if fault is None else Fault(fault)
@@ -185,7 +188,8 @@ class SimulatedConsole:
         self._script = script_by_tick(script if script is not None else cfg.default_script())
         self.clock, self.sleep, self.batch_ms = clock, sleep, max(1, batch_ms)
         self.url = port_url
-        self.port = open_port(port_url, baudrate=BAUD_RATE, timeout_s=0.0, write_timeout_s=0.05)
+        self.port = port if port is not None else open_port(
+            port_url, baudrate=BAUD_RATE, timeout_s=0.0, write_timeout_s=WRITE_TIMEOUT_S)
         self.parser = StreamParser(max_time_step_ms=_UINT32 - 1)
         self.stats = ConsoleStats()
         self._pending: deque[tuple[OperatorCommand, int | None, ScriptEvent | None]] = deque()

@@ -28,7 +28,8 @@ from pathlib import Path
 from typing import TextIO
 
 from iabp.monitor.audit_log import verify_log
-from iabp.monitor.cli import ArgParser, UsageError, positive_seconds
+from iabp.monitor.cli import positive_seconds
+from iabp.monitor.cli_args import ArgParser, parse_or_status
 from iabp.monitor.interlock import monotonic_ms
 from iabp.monitor.reconstruct.reconstruction import PatientProfile
 from iabp.monitor.runtime import Monitor
@@ -107,7 +108,8 @@ def _demo_parser() -> ArgParser:
                    help="console fault to inject (default early-inflation; none: clean run)")
     p.add_argument("--seconds", type=positive_seconds, default=DEMO_SECONDS,
                    help=f"longest demo run (s), default {DEMO_SECONDS:g}")
-    p.add_argument("--fault-at", type=positive_seconds, default=DEMO_FAULT_AT_S, dest="fault_at",
+    p.add_argument("--fault-at-s", "--fault-at", type=positive_seconds, default=DEMO_FAULT_AT_S,
+                   dest="fault_at",
                    help=f"clean period before the fault (s), default {DEMO_FAULT_AT_S:g}")
     p.add_argument("--log", default=None, metavar="FILE",
                    help="audit log (default: a temporary file, verified and removed)")
@@ -116,13 +118,9 @@ def _demo_parser() -> ArgParser:
 
 def demo_main(argv: list[str]) -> int:
     """``iabp demo``: 0 clean run without alarm, 1 fail-safe entered, 2 bad usage."""
-    try:
-        a = _demo_parser().parse_args(argv)
-    except UsageError as exc:
-        print(str(exc), file=sys.stderr)
-        return 2
-    except SystemExit as exc:  # --help
-        return int(exc.code) if isinstance(exc.code, int) else 0
+    a = parse_or_status(_demo_parser(), argv)
+    if isinstance(a, int):
+        return a
     if a.fault != "none" and a.fault_at >= a.seconds:
         print("iabp demo: --fault-at must come before the end (--seconds)", file=sys.stderr)
         return 2

@@ -309,7 +309,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("url", help="port URL: /dev/ttyUSB1, /dev/pts/N, socket://host:port ...")
     parser.add_argument(
+        "--timeout-ms",
         "--timeout",
+        dest="timeout",
         type=positive_ms,
         required=True,
         metavar="MS",
@@ -327,13 +329,17 @@ def _parser() -> argparse.ArgumentParser:
         help="exit with status 1 as soon as the watchdog trips",
     )
     parser.add_argument(
+        "--duration-ms",
         "--duration",
+        dest="duration",
         type=positive_ms,
         metavar="MS",
         help="end cleanly after MS ms (default: run until interrupted)",
     )
     parser.add_argument(
+        "--poll-ms",
         "--poll",
+        dest="poll",
         type=positive_ms,
         metavar="MS",
         help="poll interval in ms (default: timeout/10, at most 10)",

@@ -1,8 +1,11 @@
 """The layers of the house, enforced: one spec, the engines that translate it, three users.
 
     sim, the ``iabp`` command           may import anything of ours
-    proofs                              spec, spec.engines, proofs
-    controller | monitor                spec, spec.engines, itself; never each other, nor sim
+    proofs                              spec, spec.engines, keys, terminal, proofs
+    controller | monitor                spec, spec.engines, itself (monitor: keys and
+                                        terminal too); never each other, nor sim
+    keys (Ed25519 key files)            spec.errors only (and cryptography)
+    terminal (rich output for the CLIs) nothing of ours (rich)
     spec.engines (spec -> Python, the settings validator)    spec declarations only
     spec (declarations)                 nothing of ours but spec; no solver, no I/O
 
@@ -15,6 +18,7 @@ in a function, or under ``TYPE_CHECKING``), so nothing has to be imported to jud
 from __future__ import annotations
 
 import ast
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,15 +28,19 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGES = ("spec", "controller", "monitor", "proofs", "sim")
 ENGINES = "spec.engines"
+#: modules at the package root that several layers share (``keys.py`` is ``iabp.keys``)
+SHARED = ("keys", "terminal")
 
 #: what each layer may import, of ours (layer names are module prefixes without ``iabp.``)
 MAY_IMPORT: dict[str, tuple[str, ...]] = {
     "spec": ("spec",),
     ENGINES: ("spec", ENGINES),
     "controller": ("spec", ENGINES, "controller"),
-    "monitor": ("spec", ENGINES, "monitor"),
-    "proofs": ("spec", ENGINES, "proofs"),
-    "sim": PACKAGES,
+    "monitor": ("spec", ENGINES, "keys", "terminal", "monitor"),
+    "proofs": ("spec", ENGINES, "keys", "terminal", "proofs"),
+    "sim": PACKAGES + SHARED,
+    "keys": ("spec",),
+    "terminal": (),
 }
 #: the standard-library modules the spec's declarations may use (no solver, no I/O; the
 #: context modules carry the world a spec is built for, spec.assumptions.in_world)
@@ -63,7 +71,7 @@ def module_of(path: Path) -> str:
 
 
 def package_files() -> list[Path]:
-    out = [ROOT / "__main__.py"]
+    out = [ROOT / "__main__.py", *(ROOT / f"{m}.py" for m in SHARED)]
     for pkg in PACKAGES:
         out += sorted((ROOT / pkg).rglob("*.py"))
     return out
@@ -90,6 +98,8 @@ def layer_of(module: str) -> str | None:
     rest = module.removeprefix("iabp.")
     if rest.startswith(ENGINES + ".") or rest == ENGINES:
         return ENGINES
+    if rest in SHARED:
+        return rest
     top = rest.split(".")[0]
     return top if top in PACKAGES else None
 
@@ -194,7 +204,7 @@ def test_every_import_of_ours_goes_through_the_iabp_namespace(folder: str) -> No
     for f in sorted((ROOT / folder).rglob("*.py")):
         for imp in imports_of(f):
             top = imp.module.split(".")[0]
-            if top in PACKAGES or top == "iabp_cli":
+            if top in PACKAGES or top in SHARED or top == "iabp_cli":
                 bad.append(f"{f.relative_to(ROOT)}:{imp.line}: {imp.module}")
     assert bad == []
 
@@ -207,6 +217,14 @@ def test_spec_declarations_use_only_pure_standard_modules() -> None:
         for imp in imports_of(f):
             if not ours(imp.module) and imp.module not in allowed:
                 bad.append(f"{f.relative_to(ROOT)}: imports {imp.module}")
+    assert bad == []
+
+
+def test_the_key_module_needs_only_the_standard_library_cryptography_and_our_errors() -> None:
+    """iabp.keys is shared by the monitor and the prover, so it must pull in neither."""
+    bad = [f"{imp.line}: {imp.module}" for imp in imports_of(ROOT / "keys.py")
+           if imp.module.split(".")[0] not in sys.stdlib_module_names
+           and imp.module.split(".")[0] != "cryptography" and imp.module != "iabp.spec.errors"]
     assert bad == []
 
 
@@ -238,11 +256,19 @@ def test_the_layer_check_catches_monitor_importing_controller(monkeypatch: pytes
         _fake(tmp_path, f"{pkg}/__init__.py", "")
     _fake(tmp_path, "monitor/x.py", "from iabp.controller.triggers import RWaveDetector\n")
     _fake(tmp_path, "spec/y.py", "from ..monitor import x\nimport z3\n")
+    _fake(tmp_path, "proofs/z.py", "from iabp.keys import key_id\n")  # allowed
+    _fake(tmp_path, "keys.py", "from iabp.monitor.x import y\nimport z3\n")
+    _fake(tmp_path, "terminal.py", "from iabp.spec.errors import IabpError\n")
     found = layering_violations()
     assert any("monitor imports iabp.controller.triggers" in v for v in found)
     assert any("spec imports iabp.monitor" in v for v in found)
+    assert any("keys.py:1: keys imports iabp.monitor.x" in v for v in found)
+    assert any("terminal.py:1: terminal imports iabp.spec.errors" in v for v in found)
+    assert not any("proofs/z.py" in v for v in found)
     with pytest.raises(AssertionError):
         test_spec_declarations_use_only_pure_standard_modules()
+    with pytest.raises(AssertionError):
+        test_the_key_module_needs_only_the_standard_library_cryptography_and_our_errors()
 
 
 def test_the_circle_check_catches_two_files_importing_each_other() -> None:

@@ -161,6 +161,12 @@ class MonitorPressureDetector(SampleClock):
         return self._last_notch_n
 
     @property
+    def learning(self) -> bool:
+        """True while the upstroke threshold is being learnt (after start, reset or a long
+        dropout): no upstroke is reported then."""
+        return self._learning
+
+    @property
     def rr_mean_ms(self) -> float:
         """Median of the recent pulse intervals (ms)."""
         return 1000.0 * self._rr_n / self._fs_hz
@@ -244,11 +250,11 @@ class MonitorPressureDetector(SampleClock):
             - 2.0 * self._lp_hist[(n - self._step_n) % h]
             + self._lp_hist[(n - 2 * self._step_n) % h]
         )
-        event = PulseEvent.NONE
         if self._notch_pending:
-            event |= self._notch_step(lp, lp_n, curv, curv_n, n)
-        event |= self._upstroke_step(ssf, n)
-        return event
+            notch = self._notch_step(lp, lp_n, curv, curv_n, n)
+            up = self._upstroke_step(ssf, n)
+            return notch | up if notch and up else notch or up
+        return self._upstroke_step(ssf, n)  # no flag arithmetic on the common path
 
     def _condition(self, sample_mmhg: float, n: int) -> float:
         """The sample to process: invalid ones are held and block events."""

@@ -150,6 +150,12 @@ class MonitorRWaveDetector(SampleClock):
         return self._last_peak_n
 
     @property
+    def learning(self) -> bool:
+        """True while the level is being learnt (after start, reset or a long lead-off):
+        beats reported now are provisional, against the largest feature seen so far."""
+        return self._learning
+
+    @property
     def rr_mean_ms(self) -> float:
         """Median of the recent R-R intervals (ms) the threshold logic uses."""
         return 1000.0 * self._rr_n / self._fs_hz

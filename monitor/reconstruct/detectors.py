@@ -37,6 +37,13 @@ class RWaveSource(Protocol):
         """Sample index (pushes - 1) of the last decided R wave's estimated peak."""
         ...
 
+    @property
+    def learning(self) -> bool:
+        """True while the detector is still learning the ECG's level (after start, reset or
+        a long lead-off): the beats it reports then are provisional (a P or T wave may be
+        among them)."""
+        ...
+
     def reset(self) -> None:
         """Forget every sample (as at power-on)."""
         ...
@@ -70,6 +77,12 @@ class UpstrokeSource(Protocol):
     @property
     def last_upstroke_index(self) -> int:
         """Sample index (pushes - 1) of the last decided upstroke's estimate."""
+        ...
+
+    @property
+    def learning(self) -> bool:
+        """True while the detector is learning the pulse (after start, reset or a long
+        dropout): it reports no upstroke then."""
         ...
 
     def reset(self) -> None:

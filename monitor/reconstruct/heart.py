@@ -59,6 +59,7 @@ class OwnBeatClock:
         self._q = self.detectors.onset
         self._push_ecg = self._r.push
         self._push_onset = self._q.push
+        self._push_abp = self._p.push
         self._pep_lo = _compile_band(pep_lo_ms)
         self._qs2_hi = _compile_band(qs2_hi_ms)
         self._silent_after = config.silent_after_ms
@@ -80,8 +81,9 @@ class OwnBeatClock:
         self._up_rr = 0
         self._activity_due = NOT_DUE_MS
         self._beats = 0
+        self._confirmed = 0  #: own beats decided after the R-wave detector had learnt
         self._in_pressure = False
-        self._p_base = 0  #: the monitor's sample index of the upstroke detector's sample 0
+        self._upstrokes_visible = False  #: the upstroke detector has finished its first learning
 
     def initial_values(self) -> dict[str, Any]:
         """The heart's this-frame keys before any telemetry: silent, no R-R yet, and the
@@ -89,6 +91,16 @@ class OwnBeatClock:
         return {"heart_t_ms'": RR_MAX_MS, "heart_rr_ms'": 0, "heart_silent'": True,
                 "heart_pep_ms'": self._pep_lo(RR_MIN_MS),
                 "heart_qs2_ms'": self._qs2_hi(RR_MAX_MS), R_SEEN_KEY: False, UP_SEEN_KEY: False}
+
+    @property
+    def upstrokes_visible(self) -> bool:
+        """False from the monitor's start until its upstroke detector has first learnt the
+        pulse (2000 ms): until then it cannot see a pressure trigger, present or missing.
+        A later relearn (after an arterial dropout) does not count: a lost line must still
+        be judged as lost triggers."""
+        if not self._upstrokes_visible and not self._p.learning:
+            self._upstrokes_visible = True
+        return self._upstrokes_visible
 
     @property
     def rr_ms(self) -> int:
@@ -101,11 +113,10 @@ class OwnBeatClock:
         for _ in range(samples):
             self._push_ecg(self._last_ecg_mv)
             self._push_onset(self._last_ecg_mv)
-            if self._in_pressure:
-                self._p.push(self._last_abp)
+            self._push_abp(self._last_abp)
 
     def update(self, f: TelemetryFrame, n: int, mode: Mode, v: dict[str, Any]) -> bool:
-        """Own R-wave (and, in pressure mode, upstroke) detection and the beat clock for
+        """Own R-wave and upstroke detection (upstrokes counted in pressure mode only) and the beat clock for
         the frame of sample index ``n``, written into the valuation ``v``; True if an
         own-detection event happened in this frame."""
         ecg = f.ecg_uv
@@ -116,14 +127,13 @@ class OwnBeatClock:
             mv = self._last_ecg_mv = ecg * 0.001
             r = self._push_ecg(mv)
             self._push_onset(mv)
+        up = self._pressure(f, mode is Mode.PRESSURE_TRIGGER, v["mon_gas_inflated'"])
         if mode is Mode.PRESSURE_TRIGGER:
-            up = self._pressure(f, n, v["mon_gas_inflated'"])
+            self._in_pressure = True
             v[UP_SEEN_KEY] = n - self._up_n < self._up_rr + self._margin
-        else:
-            up = False
-            if self._in_pressure:
-                self._in_pressure, self._up_n = False, NEVER_MS
-                v[UP_SEEN_KEY] = False
+        elif self._in_pressure:
+            self._in_pressure, self._up_n = False, NEVER_MS
+            v[UP_SEEN_KEY] = False
         if r:
             self._new_beat(n, v)
         heart_t = n - self._onset
@@ -155,7 +165,9 @@ class OwnBeatClock:
             self._qr = min(Q_TO_R_MAX_MS, max(Q_TO_R_MIN_MS, peak - onset))
         self._onset = peak - self._qr
         self._beats += 1
-        v["mon_beats_seen"] = self._beats
+        if not self._r.learning:  # a provisional beat of the first learning may be a P wave
+            self._confirmed += 1
+            v["mon_beats_seen"] = self._confirmed
         if prev > NEVER_MS:
             self._rr = peak - prev
         rr = self._rr
@@ -166,23 +178,22 @@ class OwnBeatClock:
         v["heart_rr_ms'"], v["heart_pep_ms'"], v["heart_qs2_ms'"] = rr, pep, qs2
         self._activity_due = self._onset + self.config.activity_tolerance_ms
 
-    def _pressure(self, f: TelemetryFrame, n: int, balloon_inflated: bool) -> bool:
-        """Own systolic-upstroke detection (run only in PRESSURE_TRIGGER mode). The detector
-        starts afresh at each entry into the mode, its sample 0 at this frame: its indices
-        are moved onto the monitor's own (those of the R-wave detector, which runs from the
-        monitor's start: frame ``n`` is its sample ``n - 1``). An upstroke decided while the
-        monitor's own measured balloon holds gas (the last frame's helium line) is the
-        augmentation of an inflation, not a beat: not counted (as the console's controller
-        blanks its own upstrokes while inflated; a late-deflation fault is the timing rules'
-        to judge, with the R waves)."""
+    def _pressure(self, f: TelemetryFrame, counted: bool, balloon_inflated: bool) -> bool:
+        """Own systolic-upstroke detection on the arterial pressure. The detector runs on
+        every frame from the monitor's start, whatever the mode, so it has learnt the
+        pulse when the console enters PRESSURE_TRIGGER (restarted at each entry, its 2 s of
+        learning plus one slow beat outlasted the shortest trigger-loss timeout: the
+        verified console entering pressure mode at 50 bpm was stopped for "no pressure
+        upstroke"); its indices are the R-wave detector's (both see every frame). An
+        upstroke counts as a beat only while ``counted`` (the console is in
+        PRESSURE_TRIGGER) and not while the monitor's own measured balloon holds gas (the
+        last frame's helium line): that is the augmentation of an inflation, not a beat
+        (as the console's controller blanks its own upstrokes while inflated; a
+        late-deflation fault is the timing rules' to judge, with the R waves)."""
         raw = f.arterial_pressure_mmhg_x10
-        if not self._in_pressure:
-            self._in_pressure = True
-            self._p.reset()
-            self._p_base = n - 1
         x = self._last_abp = _NAN if raw == NOT_AVAILABLE else raw * 0.1
-        if self._p.push(x) & UPSTROKE and not balloon_inflated:
-            est = self._p_base + self._p.last_upstroke_index
+        if self._push_abp(x) & UPSTROKE and counted and not balloon_inflated:
+            est = self._p.last_upstroke_index
             if self._up_n > NEVER_MS:
                 self._up_rr = est - self._up_n
             self._up_n = est

@@ -66,5 +66,5 @@ THIS_FRAME_KEYS: Final[tuple[str, ...]] = (
 INPUT_KEYS: Final[tuple[str, ...]] = (
     "r_wave", "upstroke", "notch", "activity", "contra_absolute", "contra_relative",
     "contra_override", "mon_beat", "mon_activity_late", "mon_t_ms", "mon_stop_sent",
-    "mon_since_stop_ms", "mon_beats_seen", "mon_changed",
+    "mon_since_stop_ms", "mon_beats_seen", "mon_changed", "mon_upstrokes_visible",
 )

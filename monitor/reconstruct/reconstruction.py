@@ -155,7 +155,8 @@ class Reconstruction:
                   "contra_absolute": p.absolute, "contra_relative": p.relative,
                   "contra_override": p.relative_override, "mon_beat": False,
                   "mon_activity_late": False, "mon_t_ms": 0, "mon_stop_sent": False,
-                  "mon_since_stop_ms": 0, "mon_beats_seen": 0, "mon_changed": True})
+                  "mon_since_stop_ms": 0, "mon_beats_seen": 0, "mon_changed": True,
+                  "mon_upstrokes_visible": False})
         return v
 
     # -- public readings ----------------------------------------------------------------
@@ -237,6 +238,13 @@ class Reconstruction:
         self.balloon.update(f, mode, v)
         self._plant(v)
         self._observe(v)
+        visible = v["mon_upstrokes_visible"] = self.heart.upstrokes_visible
+        if mode is Mode.PRESSURE_TRIGGER and not visible:
+            # The spec's trigger-loss clock counts from mode entry; the monitor's counts from
+            # when it can see an upstroke at all (its detector's first 2000 ms of learning):
+            # a monitor started beside a console pumping in pressure mode does not blame the
+            # console for beats it could not yet see.
+            v["obs_no_trigger_ms'"] = 0
         stop = self._stop_sent_n
         if stop is not None:
             v["mon_stop_sent"] = True

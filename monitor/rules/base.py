@@ -37,6 +37,7 @@ OWN_R_DECISION_BOUND_MS: Final = math.ceil(MonitorRWaveDetector(TICK_HZ).decisio
 """Longest time (ms) from an R peak to the monitor's own decision of it, by construction
 of its detector at the telemetry rate: past frames that far back may be judged again."""
 
+WARMING_UP: Final = "no own R-R measured yet"  #: why a timing rule does not judge yet
 _HEART_KEYS: Final = ("heart_t_ms'", "heart_pep_ms'", "heart_qs2_ms'", "heart_silent'",
                       "r_wave_seen'")
 
@@ -201,6 +202,11 @@ class Rule:
         """Inside a violation episode: must be judged every frame until it ends."""
         return self._streak > 0
 
+    def not_judged(self, v: Mapping[str, Any], now_ms: int) -> str | None:
+        """Why this rule cannot judge the frame ``v`` at ``now_ms`` yet (shown by the live
+        view: a rule that cannot judge is not a rule that holds), or None when it judges."""
+        return None
+
     def reset(self) -> None:
         """Forget all history (as at monitor start)."""
         self._streak = 0
@@ -264,10 +270,15 @@ class RetroRule(Rule):
             maxlen=self.config.detection_delay_ms)
         self._reported_ms = -1
 
-    def update(self, v: Mapping[str, Any], now_ms: int) -> Verdict:
+    def not_judged(self, v: Mapping[str, Any], now_ms: int) -> str | None:
         if v["mon_beats_seen"] < self.config.warmup_beats and now_ms <= self.config.warmup_ms:
-            return Verdict(Outcome.UNKNOWN, self.rule_id, self.property_id, now_ms,
-                           "no own R-R measured yet")
+            return WARMING_UP
+        return None
+
+    def update(self, v: Mapping[str, Any], now_ms: int) -> Verdict:
+        # not_judged(), inlined: this runs on every frame at risk
+        if v["mon_beats_seen"] < self.config.warmup_beats and now_ms <= self.config.warmup_ms:
+            return Verdict(Outcome.UNKNOWN, self.rule_id, self.property_id, now_ms, WARMING_UP)
         verdict = self._rejudge(v, now_ms) if v["mon_beat"] else self.ok
         code = self._code(v)
         if code:

@@ -10,13 +10,16 @@ beats). Each is the spec's property on the monitor's OWN R-wave timing
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from iabp.monitor.reconstruct.step import substitute
 from iabp.monitor.rules.base import Outcome, RetroRule, Rule, RuleConfig, Schedule, Verdict
 from iabp.monitor.rules.expr import MEASURED_GAS, SPEC, prime, shrink_window
 from iabp.spec import assumptions as A
 from iabp.spec.expr import INT, And, Expr, Not, Var
+from iabp.spec.modes import Mode
+
+NO_INFLATION_YET: Final = "no inflation observed yet"  #: why MON-RATIO does not judge yet
 
 
 class NoGasInEjectionRule(RetroRule):
@@ -114,12 +117,15 @@ class TriggerLossBoundRule(Rule):
 
 class RatioRule(Rule):
     """P-RATIO with own-detected beats: each inflation in a trigger mode is preceded, since
-    the previous one, by at least N own beats (judged from the second observed inflation)."""
+    the previous one, by at least N own beats (judged from the second observed inflation,
+    counting from one that came once the own detectors had learnt: a monitor started beside
+    a pumping console does not blame the console for the beats it could not yet see)."""
 
     rule_id = "MON-RATIO"
     property_id = "P-RATIO"
     schedule = Schedule.ON_CHANGE
-    adaptation = "own beats; judged from the second observed inflation"
+    adaptation = ("own beats; judged from the second observed inflation after the own "
+                  "detectors have learnt")
 
     def quiet_expr(self) -> Expr | None:
         return None
@@ -128,10 +134,18 @@ class RatioRule(Rule):
         super().reset()
         self._seen_rise = False
 
+    def not_judged(self, v: Mapping[str, Any], now_ms: int) -> str | None:
+        return None if self._seen_rise else NO_INFLATION_YET
+
     def update(self, v: Mapping[str, Any], now_ms: int) -> Verdict:
         if not self._seen_rise:
-            if v["inflate_cmd'"] and not v["inflate_cmd"]:
+            # the count starts at an inflation the own beat detector can count from: in
+            # pressure mode once the upstroke detector has first learnt (it reports none
+            # while learning; the R-wave detector reports provisional beats): beats it
+            # could not see are no fault of the console
+            if v["inflate_cmd'"] and not v["inflate_cmd"] and (
+                    v["mon_upstrokes_visible"] or v["mode'"] is not Mode.PRESSURE_TRIGGER):
                 self._seen_rise = True
             return Verdict(Outcome.UNKNOWN, self.rule_id, self.property_id, now_ms,
-                           "no inflation observed yet")
+                           NO_INFLATION_YET)
         return super().update(v, now_ms)

@@ -3,15 +3,22 @@
     iabp report --out DIR [--artifacts ART] [--variant VID] [--property ID ...]
                 [--no-recheck] [--no-test-collect] [--timeout S] [--jobs N]
                 [--diagram auto|graphviz|builtin]
-    iabp audit verify DIR [--regenerate] [--variant VID] [--timeout S] [--jobs N]
+    iabp audit verify DIR [--key PUBKEY] [--json] [--regenerate] [--variant VID]
+                      [--timeout S] [--jobs N]
+    iabp audit keygen KEYFILE [--public FILE]
 
 ``iabp report`` proves the spec itself (artifacts in DIR/artifacts) unless ART is given,
 re-solves every query with z3 and cvc5 (unless --no-recheck), and writes
 DIR/report.html (self-contained) and DIR/report.md. ``iabp audit verify`` prints one
-PASS/FAIL line per artifact (see :mod:`iabp.proofs.audit`).
+PASS/FAIL line per artifact (see :mod:`iabp.proofs.audit`); with ``--key`` the first
+checks the manifest's Ed25519 signature (:mod:`iabp.proofs.signing`), without it one
+line says the manifest is not authenticated; ``--json`` prints the same lines and the
+verdict as one JSON document instead. ``iabp audit keygen`` makes the key pair
+``iabp prove --sign-key`` signs with (the same files as ``iabp log keygen``).
 
-Exit status: 0 everything holds, 1 a property is not proved or a check failed, 2 bad
-usage, 130 interrupted (Ctrl-C). Relative and absolute paths work alike. The report's
+Exit status: 0 everything holds (keygen: the key pair was written), 1 a property is not
+proved or a check failed, 2 bad usage (an unreadable key, a key file that exists), 130
+interrupted (Ctrl-C). Relative and absolute paths work alike. The report's
 files are written beside their final names and renamed into place, and the artifacts
 ``iabp report`` proves go through :func:`iabp.proofs.artifacts.fresh_artifact_dir`, so
 an error or Ctrl-C leaves nothing half-written.
@@ -28,6 +35,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from iabp.keys import add_keygen_arguments, keygen_command, load_public_key
 from iabp.proofs.artifacts import fresh_artifact_dir
 from iabp.proofs.audit import AuditLine, verify
 from iabp.proofs.ci_formats import check_output_file
@@ -36,6 +44,7 @@ from iabp.proofs.margins_report import DOC_FORMAT
 from iabp.proofs.prover import prove_all
 from iabp.proofs.recheck import DEFAULT_TIMEOUT_S, RecheckReport, recheck
 from iabp.proofs.report.build import Report, build_report, load_results
+from iabp.proofs.signing import SIGNATURE
 from iabp.proofs.traceability.matrix import build_matrix, summaries_from_json
 from iabp.spec.errors import IabpError, UsageError
 from iabp.spec.iabp import iabp_spec
@@ -61,7 +70,8 @@ def _parse(parser: argparse.ArgumentParser, argv: list[str]) -> argparse.Namespa
 
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--variant", metavar="VID", help="the spec is this broken variant")
-    p.add_argument("--timeout", type=timeout_arg, default=DEFAULT_TIMEOUT_S, metavar="S",
+    p.add_argument("--timeout-s", "--timeout", dest="timeout", type=timeout_arg,
+                   default=DEFAULT_TIMEOUT_S, metavar="S",
                    help="time limit per query and solver, seconds")
     p.add_argument("--jobs", type=jobs_arg, default=1, metavar="N",
                    help="re-check with N worker processes")
@@ -188,21 +198,37 @@ def audit_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="action", required=True)
     v = sub.add_parser("verify", help="check hashes, the spec, and re-solve every query")
     v.add_argument("dir", type=Path, help="artifact directory (from iabp prove --out)")
+    v.add_argument("--key", type=Path, metavar="PUBKEY",
+                   help="the signer's public key (PEM, the auditor's copy): the manifest "
+                        "must carry a valid signature by it (iabp prove --sign-key)")
+    v.add_argument("--json", action="store_true",
+                   help="print the lines and the verdict as one JSON document")
     v.add_argument("--regenerate", action="store_true",
                    help="also regenerate every query from the current spec and compare bytes")
     _common(v)
+    kg = sub.add_parser("keygen", help="make an Ed25519 key pair for signing proof manifests",
+                        description="Write a new Ed25519 private key to KEYFILE (mode 0600; "
+                        "for iabp prove --sign-key KEYFILE) and its public key to KEYFILE.pub "
+                        "(for auditors: iabp audit verify DIR --key KEYFILE.pub).")
+    add_keygen_arguments(kg)
     return p
 
 
 def audit_main(argv: list[str]) -> int:
-    """``iabp audit verify DIR``: 0 when every artifact holds, 1 otherwise, 2 bad usage."""
+    """``iabp audit verify DIR``: 0 when every artifact holds, 1 otherwise, 2 bad usage;
+    ``iabp audit keygen KEYFILE``: 0 written, 2 not."""
     args = _parse(audit_parser(), argv)
     if isinstance(args, int):
         return args
+    if args.action == "keygen":
+        return keygen_command("iabp audit keygen", args.keyfile, args.public,
+                              private_use="for iabp prove --sign-key; keep it where the "
+                              "proofs run", public_use="for iabp audit verify --key")
     try:
         if not args.dir.is_dir():
             raise UsageError(f"{args.dir} is not a directory")
         spec = _spec_for(args.variant)
+        public = load_public_key(args.key) if args.key is not None else None
     except IabpError as exc:
         print(f"iabp audit: {exc}", file=sys.stderr)
         return 2
@@ -212,11 +238,17 @@ def audit_main(argv: list[str]) -> int:
 
     try:
         report = verify(args.dir, spec, timeout_s=args.timeout, jobs=args.jobs,
-                        regenerate=args.regenerate, on_line=show)
+                        regenerate=args.regenerate, public_key=public,
+                        on_line=None if args.json else show)
     except KeyboardInterrupt:
         print("iabp audit: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    print(report.summary())
+    if args.json:
+        print(json.dumps(report.to_json(), indent=1))
+    else:
+        if report.unchecked is not None:
+            print(f"{'NOT CHECKED':14s} {SIGNATURE}  {report.unchecked}")
+        print(report.summary())
     return 0 if report.ok else 1
 
 

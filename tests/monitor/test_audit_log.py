@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from iabp.keys import key_id
 from iabp.monitor import audit_log as al
 from iabp.monitor.audit_log import (
     Anchor,
@@ -165,6 +165,24 @@ def test_truncated_last_line_is_named(log_path: Path, cut: int) -> None:
     assert result.first_bad_line == len(lines_of(log_path)) and result.records == 5
 
 
+@pytest.mark.parametrize("crafted", [
+    b'{"seq":1,"wall_time":1,"type":["log_open"],"payload":{},"prev_hash":"0","hash":"0"}',
+    b'{"seq":1,"wall_time":NaN,"type":"note","payload":{},"prev_hash":"0","hash":"0"}',
+    b'{"seq":1.0,"wall_time":1,"type":"note","payload":{},"prev_hash":"0","hash":"0"}',
+    b'{"seq":1,"wall_time":1,"type":"note","payload":{"a":' + b"[" * 100_000 + b"]" * 100_000
+    + b'},"prev_hash":"0","hash":"0"}'])
+def test_a_crafted_line_is_a_bad_record_not_a_crash(log_path: Path, crafted: bytes) -> None:
+    """A list for ``type``, NaN, a float ``seq`` or absurd nesting: verify names the line
+    (it raised TypeError / RecursionError, and ``iabp monitor --log`` on such a file
+    crashed at start-up), and continuing the log refuses it."""
+    lines = lines_of(log_path)
+    log_path.write_bytes(b"".join([*lines[:2], crafted + b"\n", *lines[2:]]))
+    result = verify_log(log_path)
+    assert result.status is VerifyStatus.BROKEN and result.first_bad_line == 3
+    with pytest.raises(AuditLogError, match="cannot continue this log"):
+        AuditLog(log_path)
+
+
 def test_removed_tail_needs_the_anchor(tmp_path: Path) -> None:
     """Honest limit: whole records cut off an unsealed log look like an earlier crash."""
     path = tmp_path / "a.jsonl"
@@ -280,7 +298,7 @@ def test_signed_log_verifies_with_its_key_and_says_so(signed_path: Path,
     result = verify_log(signed_path, public_key=key.public_key(), require_sealed=True)
     assert result.ok and result.status is VerifyStatus.SEALED
     assert result.signed and result.authenticated
-    assert result.key_id == al.key_id(key.public_key())
+    assert result.key_id == key_id(key.public_key())
     assert result.checkpoints >= 3
     records = records_of(signed_path)
     assert all(len(bytes.fromhex(r["sig"])) == 64 for r in records)
@@ -384,8 +402,8 @@ def test_a_log_signed_by_another_key_fails_and_names_both_keys(
     write_signed(path, other_key)
     result = verify_log(path, public_key=key.public_key())
     assert result.problem is Problem.BAD_SIGNATURE and result.first_bad_line == 1
-    assert al.key_id(other_key.public_key()) in result.detail
-    assert al.key_id(key.public_key()) in result.detail and "another key" in result.detail
+    assert key_id(other_key.public_key()) in result.detail
+    assert key_id(key.public_key()) in result.detail and "another key" in result.detail
 
 
 @pytest.mark.parametrize("keep", [0, 1, 5, -1])
@@ -447,26 +465,6 @@ def test_old_unsigned_logs_stay_readable(log_path: Path, key: Ed25519PrivateKey)
     result = verify_log(log_path)
     assert result.ok and not result.signed and not result.authenticated
     assert verify_log(log_path, public_key=key.public_key()).problem is Problem.UNSIGNED
-
-
-def test_keygen_writes_a_private_key_only_its_owner_can_read(tmp_path: Path) -> None:
-    path = tmp_path / "monitor.key"
-    made = al.generate_key(path)
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert al.private_key_mode_problem(path) is None
-    public = al.load_public_key(tmp_path / "monitor.key.pub")
-    assert al.key_id(public) == al.key_id(made.public_key())
-    assert al.key_id(al.load_public_key(path)) == al.key_id(public)  # the private file works too
-    assert al.key_id(al.load_private_key(path).public_key()) == al.key_id(public)
-    with pytest.raises(al.KeyFileError, match="exists"):
-        al.generate_key(path)
-    path.chmod(0o644)
-    assert al.private_key_mode_problem(path) is not None
-    (tmp_path / "junk").write_text("not a key")
-    with pytest.raises(al.KeyFileError):
-        al.load_private_key(tmp_path / "junk")
-    with pytest.raises(al.KeyFileError):
-        al.load_public_key(tmp_path / "missing")
 
 
 def test_a_directory_or_missing_directory_is_an_audit_log_error(tmp_path: Path) -> None:

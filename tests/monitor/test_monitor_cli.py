@@ -1,21 +1,17 @@
-"""``iabp monitor`` and ``iabp log`` on the command line (issue 9).
-
-Bad usage is one line on stderr and exit 2, never a traceback; ``iabp log keygen`` makes
-the signing key; ``iabp log verify --key [--require-sealed]`` fails on every kind of
-tampering the signed log can show, and says "chain only: not authenticated" without a key.
+"""``iabp monitor`` on the command line (issue 9): bad usage is one line on stderr and exit
+2, never a traceback; without ``--key`` the audit log is unsigned and a warning says so.
+(``iabp log`` is tested in test_log_cli.py.)
 """
 
 from __future__ import annotations
 
-import json
-import stat
 import time
 from pathlib import Path
 
 import pytest
 
-from iabp.monitor.audit_log import key_id, load_public_key
-from iabp.monitor.cli import log_main, monitor_main
+from iabp.monitor.audit_log import verify_log
+from iabp.monitor.cli import monitor_main
 
 Capture = pytest.CaptureFixture[str]
 
@@ -97,124 +93,14 @@ def test_key_errors_are_usage_errors(tmp_path: Path, capsys: Capture) -> None:
     assert not (tmp_path / "a.jsonl").exists()
 
 
-# -- iabp log: usage ------------------------------------------------------------------------
+# -- iabp monitor: the audit log ----------------------------------------------------------
 
 
-def test_log_verify_help_prints_usage(capsys: Capture) -> None:
-    assert log_main(["verify", "--help"]) == 0
-    out = capsys.readouterr().out
-    assert out.startswith("usage: iabp log verify") and "--require-sealed" in out
-
-
-def test_log_without_arguments_prints_usage_to_stderr(capsys: Capture) -> None:
-    assert log_main([]) == 2
-    captured = capsys.readouterr()
-    assert captured.out == "" and captured.err.startswith("usage: iabp log")
-    assert "iabp log verify FILE" in captured.err
-
-
-def test_log_usage_errors(tmp_path: Path, capsys: Capture) -> None:
-    assert log_main(["check", "x"]) == 2
-    assert log_main(["verify"]) == 2
-    assert log_main(["verify", str(tmp_path / "none")]) == 2
-    (tmp_path / "a.jsonl").write_text("")
-    assert log_main(["verify", str(tmp_path / "a.jsonl"), "--key", str(tmp_path / "none")]) == 2
-    assert "Traceback" not in capsys.readouterr().err
-
-
-# -- keys, a signed session, and what verify says -------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def keys(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    d = tmp_path_factory.mktemp("keys")
-    assert log_main(["keygen", str(d / "monitor.key")]) == 0
-    return d / "monitor.key", d / "monitor.key.pub"
-
-
-@pytest.fixture(scope="module")
-def signed_log(tmp_path_factory: pytest.TempPathFactory, keys: tuple[Path, Path]) -> Path:
-    """A real ``iabp monitor --key`` session (no telemetry on loop://: it trips)."""
-    log = tmp_path_factory.mktemp("signed") / "audit.jsonl"
-    assert monitor_main(["loop://", "--seconds", "2.5", "--log", str(log),
-                         "--key", str(keys[0])]) == 1
-    return log
-
-
-def test_keygen_writes_a_0600_private_key_and_prints_the_public_one(
+def test_without_a_key_the_monitor_warns_that_its_log_is_not_signed(
         tmp_path: Path, capsys: Capture) -> None:
-    assert log_main(["keygen", str(tmp_path / "k"), "--public", str(tmp_path / "pub.pem")]) == 0
-    out = capsys.readouterr().out
-    assert stat.S_IMODE((tmp_path / "k").stat().st_mode) == 0o600
-    public = load_public_key(tmp_path / "pub.pem")
-    assert key_id(public) in out and "BEGIN PUBLIC KEY" in out
-    assert log_main(["keygen", str(tmp_path / "k")]) == 2  # never overwrites a key
-    assert "exists" in one_error_line(capsys)
-
-
-def test_a_signed_session_verifies_with_its_public_key(
-        signed_log: Path, keys: tuple[Path, Path], capsys: Capture) -> None:
-    records = [json.loads(line) for line in signed_log.read_text().splitlines()]
-    assert all("sig" in r for r in records)
-    assert [r["type"] for r in records][-2:] == ["session_end", "seal"]
-    assert any(r["type"] == "checkpoint" for r in records)
-    assert log_main(["verify", str(signed_log), "--key", str(keys[1]), "--require-sealed"]) == 0
-    out = capsys.readouterr().out
-    assert "OK, authenticated" in out and "sealed" in out and key_id(
-        load_public_key(keys[1])) in out
-
-
-def test_without_a_key_verify_checks_the_chain_only_and_says_so(
-        signed_log: Path, capsys: Capture) -> None:
-    assert log_main(["verify", str(signed_log)]) == 0
-    assert "chain only: not authenticated" in capsys.readouterr().out
-
-
-def test_a_log_signed_by_another_key_fails(signed_log: Path, tmp_path: Path,
-                                           capsys: Capture) -> None:
-    assert log_main(["keygen", str(tmp_path / "other")]) == 0
-    capsys.readouterr()
-    assert log_main(["verify", str(signed_log), "--key", str(tmp_path / "other.pub")]) == 1
-    out = capsys.readouterr().out
-    assert "BROKEN at line 1 (bad_signature)" in out and "another key" in out
-
-
-@pytest.mark.parametrize("keep", ["all but the last 2", "the first record"])
-def test_a_cut_log_fails_when_a_seal_is_required(
-        signed_log: Path, keys: tuple[Path, Path], tmp_path: Path, capsys: Capture,
-        keep: str) -> None:
-    lines = signed_log.read_bytes().splitlines(keepends=True)
-    cut = tmp_path / "cut.jsonl"
-    cut.write_bytes(b"".join(lines[:-2] if keep.startswith("all") else lines[:1]))
-    assert log_main(["verify", str(cut), "--key", str(keys[1])]) == 0  # looks like a crash
-    assert "UNSEALED" in capsys.readouterr().out
-    assert log_main(["verify", str(cut), "--key", str(keys[1]), "--require-sealed"]) == 1
-    assert "(not_sealed)" in capsys.readouterr().out
-
-
-def test_an_empty_log_fails(tmp_path: Path, keys: tuple[Path, Path], capsys: Capture) -> None:
-    empty = tmp_path / "empty.jsonl"
-    empty.write_bytes(b"")
-    assert log_main(["verify", str(empty)]) == 1
-    assert log_main(["verify", str(empty), "--key", str(keys[1])]) == 1
-    assert "(empty)" in capsys.readouterr().out
-
-
-def test_an_edited_record_fails(signed_log: Path, keys: tuple[Path, Path], tmp_path: Path,
-                                capsys: Capture) -> None:
-    text = signed_log.read_text().replace('"SILENCE"', '"PORT_LOST"', 1)
-    edited = tmp_path / "edited.jsonl"
-    edited.write_text(text)
-    assert log_main(["verify", str(edited), "--key", str(keys[1])]) == 1
-    assert "BROKEN at line" in capsys.readouterr().out
-
-
-def test_an_unsigned_log_is_readable_but_not_authenticated(
-        tmp_path: Path, keys: tuple[Path, Path], capsys: Capture) -> None:
+    """(``iabp log``, which checks such logs, is tested in test_log_cli.py.)"""
     log = tmp_path / "unsigned.jsonl"
     assert monitor_main(["loop://", "--seconds", "2.5", "--log", str(log)]) == 1
     assert "warning: no --key: the audit log is NOT signed" in capsys.readouterr().err
-    assert log_main(["verify", str(log)]) == 0
-    assert "chain only: not authenticated (unsigned log)" in capsys.readouterr().out
-    assert log_main(["verify", str(log), "--key", str(keys[1])]) == 1
-    assert "(unsigned)" in capsys.readouterr().out
+    result = verify_log(log, require_sealed=True)
+    assert result.ok and not result.signed

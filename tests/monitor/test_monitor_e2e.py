@@ -17,13 +17,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from iabp.controller.controller import ControllerInputs
 from iabp.monitor.audit_log import verify_log
-from iabp.monitor.cli import log_main, monitor_main
+from iabp.monitor.cli import monitor_main
 from iabp.monitor.failsafe import Cause, Trip
+from iabp.monitor.log_cli import log_main
 from iabp.monitor.parser import StreamParser
 from iabp.monitor.protocol import CommandFrame, MonitorCommand
 from iabp.monitor.reconstruct.reconstruction import PatientProfile
@@ -31,6 +33,7 @@ from iabp.monitor.runtime import Monitor
 from iabp.sim.closed_loop import ClosedLoop, LoopConfig, LoopHooks, run_closed_loop
 from iabp.sim.records import read_record
 from iabp.sim.telemetry_stream import console_telemetry_bytes, trace_telemetry_bytes
+from iabp.spec.modes import Mode
 from tests.monitor.helpers_pty import FakeClock, pty_pair
 from tests.monitor.test_reconstruct import chunks, console_bytes
 from tests.records import PUMPED_KNOWN_FAILURES, records_under_test, with_known_failures
@@ -71,13 +74,16 @@ class BytesPort:
 
 
 def run_on_bytes(data: bytes, profile: PatientProfile | None = None, tail_ms: int = 0,
-                 log: Path | None = None, chunk: int = 10 * BYTES_PER_MS) -> Monitor:
+                 log: Path | None = None, chunk: int = 10 * BYTES_PER_MS,
+                 key: Ed25519PrivateKey | None = None) -> Monitor:
     """Feed ``data`` through a Monitor as a port at 1 kHz would (``chunk`` bytes per read),
     the monitor clock following the telemetry's time: 1 ms per TELEMETRY frame read (a
-    console ticking in real time), bytes that carry no frame at the line's byte rate."""
+    console ticking in real time), bytes that carry no frame at the line's byte rate.
+    ``key`` signs the audit ``log``."""
     clock = FakeClock()
     port = BytesPort(data, chunk)
-    mon = Monitor("bytes://test", profile, log, clock=clock, port=port, out=io.StringIO())
+    mon = Monitor("bytes://test", profile, log, clock=clock, port=port, out=io.StringIO(),
+                  key=key)
     mon.open()
     while not port.done:
         before, frames = port.pos, mon.reconstruction.frames
@@ -328,13 +334,81 @@ def test_physionet_record_pumped_by_the_verified_controller_raises_no_false_alar
 @pytest.mark.property("REQ-MON-FAILSAFE")
 @pytest.mark.parametrize(("mode", "ratio", "hr"), [
     ("ecg", 1, 80.0), ("ecg", 2, 80.0), ("ecg", 3, 80.0), ("pressure", 1, 80.0),
-    ("pressure", 2, 80.0), ("pressure", 3, 80.0), ("ecg", 1, 60.0), ("ecg", 1, 110.0)])
+    ("pressure", 2, 80.0), ("pressure", 3, 80.0), ("ecg", 1, 60.0), ("ecg", 1, 110.0),
+    ("pressure", 1, 50.0)])
 def test_clean_simulated_pumping_at_every_ratio_raises_no_false_alarm(
         mode: str, ratio: int, hr: float) -> None:
     mon = run_on_bytes(console_bytes(8.0, ratio=ratio, hr=hr, mode=mode))
     assert not mon.failsafe.entered_ever, mon.failsafe.first_trip
     assert mon.violations == 0
     assert mon.reconstruction.frames > 7900
+
+
+class TextbookTimingConsole(LoopHooks):
+    """A console with textbook timing (issue 9, failure 3): its drive inflates at the
+    patient's TRUE aortic valve closure, the dicrotic notch at the aortic root (earlier
+    than any real console, which sees the notch through the catheter lumen, could), and
+    deflates when the verified controller does, or at the next trigger of a beat the
+    controller did not assist. Helium is never in the balloon during ejection."""
+
+    def __init__(self) -> None:
+        self.ejecting = False
+        self.closed = False  #: the valve closed and this beat is not over
+        self.controller_inflating = False
+
+    def inputs(self, loop: ClosedLoop, t_ms: int, inputs: ControllerInputs) -> ControllerInputs:
+        if inputs.r_wave or inputs.upstroke:
+            self.closed = False
+        return inputs
+
+    def drive(self, loop: ClosedLoop, t_ms: int, inflate: bool) -> bool:
+        assert loop.sample is not None
+        ejecting = loop.sample.in_ejection
+        if self.ejecting and not ejecting:
+            self.closed = True
+        if self.controller_inflating and not inflate:
+            self.closed = False
+        self.ejecting, self.controller_inflating = ejecting, inflate
+        pumping = loop.controller.mode in (Mode.ECG_TRIGGER, Mode.PRESSURE_TRIGGER)
+        return inflate or (pumping and self.closed and t_ms >= TEXTBOOK_FROM_MS)
+
+
+TEXTBOOK_FROM_MS = 3000  #: the textbook drive starts once the controller has locked on
+
+
+@pytest.mark.property("MON-INFL-DIASTOLE")
+@pytest.mark.parametrize(("mode", "hr"), [("ecg", 50.0), ("ecg", 110.0), ("pressure", 50.0),
+                                          ("pressure", 110.0)])
+def test_textbook_timing_at_the_true_valve_closure_is_never_stopped(mode: str, hr: float
+                                                                    ) -> None:
+    """Failure 3 of issue 9: a console inflating exactly at the valve closure was stopped
+    (MON-INFL-DIASTOLE at 50, 80 and 110 bpm and in pressure mode) with no helium ever
+    in ejection. In pressure mode at 50 bpm the monitor also stopped it, and the verified
+    controller too, for "no pressure upstroke" 2.7 s after the console entered the mode:
+    its upstroke detector restarted at the entry and learnt for 2 s."""
+    hooks = TextbookTimingConsole()
+    mon = run_on_bytes(console_bytes(8.0, hr=hr, mode=mode, hooks=hooks))
+    assert not mon.failsafe.entered_ever, mon.failsafe.first_trip
+    assert mon.violations == 0
+    ideal = run_closed_loop(LoopConfig(hr_bpm=hr, mode=mode, duration_ms=8000),
+                            hooks=TextbookTimingConsole())
+    early = ideal.drive_cmd & ~ideal.inflate_cmd
+    assert early.sum() > 100, "the drive must inflate ahead of the controller on most beats"
+    assert not (ideal.balloon_volume_ml[ideal.in_ejection] > 0.5).any()
+
+
+@pytest.mark.property("REQ-MON-FAILSAFE")
+@pytest.mark.parametrize(("mode", "hr"), [("ecg", 50.0), ("pressure", 40.0), ("pressure", 50.0)])
+def test_a_monitor_started_beside_a_pumping_console_raises_nothing(mode: str, hr: float) -> None:
+    """Start-up (issue 10: "monitor start-up trips whichever side starts first"): a monitor
+    started 5 s into a console's 1:1 pumping learns its detectors for 2 s while the console
+    inflates. It blamed the console for what it could not yet see: a provisional detection
+    of a P wave made a 182 ms R-R (MON-TRIGGER-FRESH), beats missed while learning
+    counted for MON-RATIO, and 2 s of an upstroke detector learning for MON-TRIGGER-LOSS."""
+    data = console_bytes(14.0, hr=hr, mode=mode)
+    mon = run_on_bytes(data[len(data) * 5 // 14:])  # cut mid-frame: the parser resyncs
+    assert not mon.failsafe.entered_ever, mon.failsafe.first_trip
+    assert mon.violations == 0
 
 
 # -- issue 9: one corrupted frame is one integrity fault; every trip is in the summary ------

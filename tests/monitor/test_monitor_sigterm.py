@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from iabp.monitor.audit_log import VerifyStatus, generate_key, verify_log
+from iabp.keys import generate_key
+from iabp.monitor.audit_log import VerifyStatus, verify_log
 from iabp.sim.demo import Pty
 from iabp.sim.relay_box import WatchdogState
 from tests.monitor.helpers_pty import LiveRig, python_env
@@ -55,7 +56,7 @@ def _records(log: Path) -> list[dict[str, object]]:
 
 
 def _assert_sealed_by_sigterm(log: Path, key: Path) -> list[dict[str, object]]:
-    from iabp.monitor.audit_log import load_public_key
+    from iabp.keys import load_public_key
 
     result = verify_log(log, public_key=load_public_key(str(key) + ".pub"), require_sealed=True)
     assert result.ok and result.status is VerifyStatus.SEALED and result.authenticated, result

@@ -37,7 +37,7 @@ from iabp.monitor.reconstruct.reconstruction import (
     compile_step_in_place,
 )
 from iabp.monitor.rules.ruleset import RULES
-from iabp.sim.closed_loop import LoopConfig
+from iabp.sim.closed_loop import LoopConfig, LoopHooks
 from iabp.sim.console import SimulatedConsole
 from iabp.spec.engines.to_python import compile_step
 from iabp.spec.modes import Alarm, Mode
@@ -48,10 +48,14 @@ from iabp.spec.settings import DEFAULT_SETTINGS, SETTINGS
 
 @cache
 def console_bytes(seconds: float, fault: str | None = None, fault_at_ms: int = 3000,
-                  ratio: int = 1, hr: float = 80.0, mode: str = "ecg") -> bytes:
-    """Protocol-v1 bytes of ``seconds`` of the simulated console (fault from ``fault_at_ms``)."""
+                  ratio: int = 1, hr: float = 80.0, mode: str = "ecg",
+                  hooks: LoopHooks | None = None) -> bytes:
+    """Protocol-v1 bytes of ``seconds`` of the simulated console (fault from ``fault_at_ms``;
+    ``hooks``: a console of the test's own making instead, e.g. one with other timing)."""
     cfg = LoopConfig(hr_bpm=hr, ratio=ratio, mode=mode, duration_ms=int(seconds * 1000) + 100)
     console = SimulatedConsole("loop://", cfg, fault=fault, fault_at_ms=fault_at_ms)
+    if hooks is not None:
+        console.loop.hooks = hooks
     out = bytearray()
     try:
         for _ in range(int(seconds * 100)):
