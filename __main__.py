@@ -17,7 +17,9 @@
     iabp --version        the installed version
 
 Exit status: 0 success, 1 a property failed or the monitor tripped, 2 bad usage,
-130 interrupted (Ctrl-C).
+130 interrupted (Ctrl-C). Results go to stdout, errors and warnings to stderr; --json
+(prove, audit verify, log verify/show, check, monitor) prints only JSON on stdout;
+-q prints only the verdict line, -v more detail; NO_COLOR turns colour off.
 """
 
 # Keep this module light: ``iabp --help`` and ``iabp --version`` import nothing heavy

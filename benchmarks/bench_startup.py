@@ -103,6 +103,9 @@ def main(argv: list[str] | None = None) -> int:
             "iabp monitor --help": [*py, "monitor", "--help"],
             "iabp check --help": [*py, "check", "--help"],
         }
+        for name, cmd in commands.items():  # each must do its job, not fail fast
+            done = subprocess.run(cmd, capture_output=True, check=False)
+            assert done.returncode == 0, (name, done.stderr.decode()[-500:])
         times: dict[str, list[float]] = {k: [] for k in commands}
         for _ in range(a.repeat):
             for name, cmd in commands.items():

@@ -31,6 +31,11 @@ Each violation is reported with the console's ``time_ms`` of the frame it is abo
 a timing rule re-judged when a beat is decided, the earlier frame it names), the ms of
 telemetry (the rule's own ``at_ms``), and the operator's sentence
 (:func:`iabp.monitor.trip_messages.rule_message` via :meth:`Trip.message`).
+
+``iabp check -q`` prints one line (:meth:`CheckReport.verdict`); ``-v`` every violation on
+its own line with the values its rule read; ``--json`` the report as JSON. While a
+capture is read a progress bar (MiB) shows on stderr when it is a terminal (not with
+``-q`` or ``--json``).
 """
 
 from __future__ import annotations
@@ -54,8 +59,10 @@ from iabp.monitor.reconstruct.reconstruction import PatientProfile, ProfileError
 from iabp.monitor.rules.base import Verdict
 from iabp.monitor.runtime import Monitor, MonitorConfig
 from iabp.spec.modes import STOPPED_MODES
+from iabp.terminal import ProgressBar, Verbosity, add_verbosity_arguments
 
 READ_BYTES: Final = 1 << 16  #: bytes per file read
+MIB: Final = 1 << 20  #: bytes in a MiB (the unit of the progress bar)
 #: Bytes per parser feed: 10 ms of 1 kHz telemetry (32-byte frames), about what the live
 #: monitor gets per read. Frames and rule verdicts do not depend on how the stream is cut,
 #: but the parser's reports on a long run of garbage do (a run split across reads is
@@ -106,7 +113,19 @@ class CheckReport:
             "verdict": "clean" if self.clean else "violations",
         }
 
-    def text(self) -> str:
+    def verdict(self) -> str:
+        """One line (``iabp check -q``): CLEAN, or the count and the first trip."""
+        if self.clean:
+            return f"iabp check {self.source}: CLEAN ({self.frames} telemetry frames)"
+        first = self.first_trip
+        return (f"iabp check {self.source}: {self.violations_total} violations" + (
+            f"; first trip: {first.rule_id} at console {_ms(first.console_ms)}: "
+            f"{first.message}" if first is not None else ""))
+
+    def text(self, *, every: bool = False) -> str:
+        """The report for people: counts, integrity events, the violations (a run of one
+        rule at one instant as one line; ``every``: each on its own line with the values
+        the rule read) and the first trip."""
         lines = [f"iabp check {self.source}",
                  f"  note: {CLOCK_NOTE}",
                  f"  bytes {self.bytes_read}, records {self.records}, telemetry frames "
@@ -124,12 +143,15 @@ class CheckReport:
         i, listed = 0, self.violations
         while i < len(listed):  # a run of the same rule at the same instant: one line
             v, n = listed[i], 1
-            while i + n < len(listed) and (listed[i + n].rule_id, listed[i + n].console_ms) \
+            while not every and i + n < len(listed) \
+                    and (listed[i + n].rule_id, listed[i + n].console_ms) \
                     == (v.rule_id, v.console_ms):
                 n += 1
             times = f" (x{n}, the last: {listed[i + n - 1].message})" if n > 1 else ""
             lines.append(f"    {v.rule_id:<24} console {_ms(v.console_ms):>12}  {v.message}"
                          f"{times}")
+            if every and v.detail:
+                lines.append(f"      read: {v.detail}")
             i += n
         if self.violations_total > len(self.violations):
             lines.append(f"    ... {self.violations_total - len(self.violations)} more not listed")
@@ -368,20 +390,26 @@ def check_bytes(data: bytes, profile: PatientProfile | None = None, *,
     return check_chunks(_chunks(data), profile, config=config, plot=plot, source=source)
 
 
-def _file_chunks(path: Path) -> Iterator[bytes]:
+def _file_chunks(path: Path, on_read: Callable[[int], None] | None = None
+                 ) -> Iterator[bytes]:
     with path.open("rb") as fh:
         while True:
             block = fh.read(READ_BYTES)
             if not block:
                 return
             yield from _chunks(block)
+            if on_read is not None:
+                on_read(len(block))
 
 
 def check_file(path: str | os.PathLike[str], profile: PatientProfile | None = None, *,
-               config: MonitorConfig | None = None, plot: bool = False) -> CheckReport:
-    """:func:`check_bytes` on a capture file, read in chunks (any size, bounded memory)."""
+               config: MonitorConfig | None = None, plot: bool = False,
+               on_read: Callable[[int], None] | None = None) -> CheckReport:
+    """:func:`check_bytes` on a capture file, read in chunks (any size, bounded memory);
+    ``on_read`` gets the size of each block once it is judged (progress)."""
     p = Path(path)
-    return check_chunks(_file_chunks(p), profile, config=config, plot=plot, source=str(p))
+    return check_chunks(_file_chunks(p, on_read), profile, config=config, plot=plot,
+                        source=str(p))
 
 
 # -- command line -------------------------------------------------------------------------
@@ -404,6 +432,9 @@ def _arg_parser() -> _Parser:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--plot", default=None, metavar="DIR",
                    help="write one PNG per violation (+/-2 s of signals) into DIR")
+    add_verbosity_arguments(p, quiet="one line: CLEAN, or the count and the first trip",
+                            verbose="every violation on its own line, with the values the "
+                                    "rule read")
     return p
 
 
@@ -452,8 +483,13 @@ def check_main(argv: list[str], out: Callable[[str], None] | None = None) -> int
         return 2
     except SystemExit as exc:  # --help
         return int(exc.code) if isinstance(exc.code, int) else 0
+    talk = a.verbosity
     try:
-        report = check_file(path, profile, plot=plot_dir is not None)
+        with ProgressBar(f"iabp check: {path.name} (MiB)", path.stat().st_size / MIB,
+                         shown=talk >= Verbosity.NORMAL and not a.json) as bar:
+            bar.update(0)
+            report = check_file(path, profile, plot=plot_dir is not None,
+                                on_read=lambda n: bar.advance(n / MIB))
     except OSError as exc:
         print(f"iabp check: cannot read {str(path)!r}: {exc.strerror or exc}", file=sys.stderr)
         return 2
@@ -472,8 +508,10 @@ def check_main(argv: list[str], out: Callable[[str], None] | None = None) -> int
         if plot_dir is not None:
             doc["plots"] = written
         say(json.dumps(doc, indent=2))
+    elif talk is Verbosity.QUIET:
+        say(report.verdict())
     else:
-        text = report.text()
+        text = report.text(every=talk >= Verbosity.VERBOSE)
         if written:
             text += f"\n  plots: {len(written)} PNG in {plot_dir}"
         say(text)

@@ -2,7 +2,7 @@
 
     iabp monitor URL [--patient PROFILE.json] [--log FILE [--key KEYFILE]] [--interlock URL]
                      [--interlock-line bytes|DTR|RTS] [--seconds S] [--realtime]
-                     [--status-udp HOST:PORT]
+                     [--status-udp HOST:PORT] [--json] [-q | -v]
 
 ``iabp monitor`` watches a console until ``--seconds`` elapse or it is told to stop; type
 ``ack NAME`` (Enter) to acknowledge a latched safe state. (``iabp demo``, the simulated
@@ -12,6 +12,15 @@ record is signed with the Ed25519 private key of ``--key`` (made by ``iabp log k
 without ``--key`` the log is written unsigned (hash chain only) and a warning says so.
 (``iabp log``, to make the key and to check, show and plot a log, is
 :mod:`iabp.monitor.log_cli`.)
+
+Output: the status line on stderr (rewritten in place on a terminal, once a second
+otherwise), the alarms and warnings on stderr, and at the end a summary with the first
+trip. ``-q``: no status line (alarms, warnings and the summary still); ``-v``: the summary
+lists every trip kept. ``--json``: on stdout, JSON lines only: ``{"event": "status", ...}``
+once a second (:meth:`MonitorStatus.to_json`), ``{"event": "trip", ..., "latching":
+true|false}`` for each alarm's trip, and ``{"event": "summary", ...}`` at the end
+(:meth:`Monitor.summary`, the reason it stopped and the exit status); the alarms and
+warnings stay on stderr as text.
 
 Stopping the monitor (SIGTERM, e.g. ``systemctl stop`` or ``kill``; SIGINT, i.e. Ctrl-C;
 SIGHUP, the terminal closed) is an orderly end of the watch, handled the same way for all
@@ -49,6 +58,7 @@ from iabp.monitor.reconstruct.reconstruction import PatientProfile, ProfileError
 from iabp.monitor.runtime import Monitor, MonitorConfig, request_realtime
 from iabp.monitor.status_feed import FeedAddressError, StatusFeed, loopback_address
 from iabp.spec.errors import PortError
+from iabp.terminal import Verbosity, add_verbosity_arguments
 
 
 def positive_seconds(text: str) -> float:
@@ -87,6 +97,11 @@ def _monitor_parser() -> ArgParser:
                    help="also send the live state (waveforms, balloon marks, judged ejection "
                    "windows, rules, last trip) to 'iabp view' at HOST:PORT on this machine "
                    "(loopback only), every 250 ms")
+    p.add_argument("--json", action="store_true",
+                   help="JSON lines on stdout: the status once a second, each trip, and the "
+                   "summary at the end (alarms and warnings stay on stderr)")
+    add_verbosity_arguments(p, quiet="no status line (alarms, warnings and the final "
+                            "summary still)", verbose="the final summary lists every trip")
     return p
 
 
@@ -222,7 +237,8 @@ def monitor_main(argv: list[str]) -> int:
             print(f"iabp monitor: {refused}; running with normal scheduling", file=err)
     mon = Monitor(a.url, profile, a.log, a.interlock, config=config, out=err, port=ports[0],
                   interlock_port=ports[1] if len(ports) > 1 else None, key=key,
-                  status_feed=feed)
+                  status_feed=feed, json_events=sys.stdout if a.json else None,
+                  status_line=a.verbosity >= Verbosity.NORMAL)
     operator = _stdin_lines(sys.stdin) if sys.stdin is not None else None
     try:
         with _stop_on_signals(mon):
@@ -233,7 +249,11 @@ def monitor_main(argv: list[str]) -> int:
                 p.close()
         print(f"iabp monitor: {one_line(exc)}", file=err)
         return 2
-    _print_summary(mon, err)
+    if a.json:
+        mon.event("summary", {**mon.summary(), "stop_reason": mon.stop_reason,
+                              "exit_status": status})
+    else:
+        _print_summary(mon, err, every_trip=a.verbosity >= Verbosity.VERBOSE)
     return status
 
 
@@ -251,14 +271,26 @@ def _warn_about_the_log(log: str | None, key_path: str | None, signed: bool,
         print("iabp monitor: warning: no --log: this session leaves no audit trail", file=err)
 
 
-def _print_summary(mon: Monitor, out: TextIO) -> None:
+def _print_summary(mon: Monitor, out: TextIO, *, every_trip: bool = False) -> None:
+    """The session's summary: counts, whether the safe state was entered, the first trip
+    (``every_trip``: each trip kept, in order), why the monitor stopped."""
     s = mon.summary()
     print(f"iabp monitor: {s['frames']} frames, {s['violations']} violations, "
           f"{sum(s['integrity_events'].values())} integrity faults, "
           f"{s['stops_sent']} STOP commands; safe state "
           f"{'ENTERED' if s['safe_state_entered'] else 'never entered'}", file=out)
-    if mon.failsafe.first_trip is not None:
+    if every_trip:
+        for line in trip_lines(mon):
+            print(f"  {line}", file=out)
+    elif mon.failsafe.first_trip is not None:
         print(f"  first trip: {mon.failsafe.first_trip.message()}", file=out)
     if mon.stop_reason is not None:
         sealed = "audit log sealed" if mon.log_path is not None else "no audit log"
         print(f"iabp monitor: {mon.stop_reason}: interlock de-energised, {sealed}", file=out)
+
+
+def trip_lines(mon: Monitor) -> list[str]:
+    """Every trip the monitor kept (the latest, up to its limit), one line each: its number,
+    the monitor's ms and the operator's sentence (``-v``)."""
+    return [f"trip {i} at {trip.at_ms} ms: {trip.message()}"
+            for i, trip in enumerate(mon.failsafe.trips, start=1)]

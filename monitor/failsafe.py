@@ -318,7 +318,9 @@ class FailSafe:
 
     ``channel`` (STOP to the console), ``interlock`` and ``audit`` may be None when the
     monitor runs without them. ``announce`` shows the alarm (default: stderr);
-    ``wall_clock`` stamps audit records.
+    ``wall_clock`` stamps audit records; ``on_trip`` (``iabp monitor --json``) gets each
+    trip the alarm is about, with True for the one that latched the safe state and False
+    for another kind of cause while latched.
     """
 
     def __init__(self, *, channel: CommandChannel | None = None,
@@ -326,9 +328,11 @@ class FailSafe:
                  announce: Callable[[str], None] = _print_alarm,
                  wall_clock: Callable[[], float] = time.time, stop_repeat_ms: int = 10,
                  startup_ms: int = 2000,
-                 on_stop_sent: Callable[[], None] | None = None) -> None:
+                 on_stop_sent: Callable[[], None] | None = None,
+                 on_trip: Callable[[Trip, bool], None] | None = None) -> None:
         self.channel, self.interlock, self.audit = channel, interlock, audit
         self.announce, self.wall_clock = announce, wall_clock
+        self.on_trip = on_trip
         self.stop_repeat_ms, self.startup_ms = stop_repeat_ms, startup_ms
         self.on_stop_sent = on_stop_sent
         self.supervisor = Supervisor()
@@ -449,6 +453,7 @@ class FailSafe:
                    **(dict(context) if context else {})}
         self._guard("audit record", lambda: self.audit.record_event(
             SAFE_STATE_EVENT, payload, self.wall_clock()) if self.audit is not None else None)
+        self._tell(trip, latching=True)
 
     def _another_cause(self, trip: Trip) -> None:
         """A new kind of cause while latched (e.g. the console not obeying the STOP): shown
@@ -463,6 +468,7 @@ class FailSafe:
         payload = {"trip": trip.to_json(), "latched_by": self.trip.to_json() if self.trip else None}
         self._guard("audit record", lambda: self.audit.record_event(
             ANOTHER_CAUSE_EVENT, payload, self.wall_clock()) if self.audit is not None else None)
+        self._tell(trip, latching=False)
 
     def _own_trip(self, now_ms: int) -> Trip:
         """The supervisor tripped on its own counters: silence or the error window."""
@@ -519,6 +525,14 @@ class FailSafe:
         self._guard("STOP command", lambda: channel.send(MonitorCommand.STOP, now_ms, reason))
         if self.on_stop_sent is not None:
             self.on_stop_sent()
+
+    def _tell(self, trip: Trip, *, latching: bool) -> None:
+        """The trip to ``on_trip``, if given: last, after the safety steps and the audit
+        record (a slow reader of the JSON cannot delay them), and like them it never
+        raises."""
+        on_trip = self.on_trip
+        if on_trip is not None:
+            self._guard("trip report", lambda: on_trip(trip, latching))
 
     def _guard(self, what: str, action: Callable[[], object]) -> None:
         """Run one fail-safe step; a failure is kept and shown, never raised."""

@@ -1,14 +1,17 @@
 """``iabp log``: the audit log for the clinical engineer and the auditor.
 
     iabp log keygen KEYFILE [--public FILE]
-    iabp log verify FILE [--key PUBKEY] [--require-sealed] [--json]
-    iabp log show FILE [--trip N] [--json]
+    iabp log verify FILE [--key PUBKEY] [--require-sealed] [--json] [-q | -v]
+    iabp log show FILE [--trip N] [--json] [-q | -v]
     iabp log plot FILE --out DIR|FILE.png [--trip N]
 
 ``keygen`` makes the Ed25519 key pair the monitor signs with; ``verify`` checks the hash
 chain, every signature (with ``--key``) and the seal; ``show`` prints the log as tables
 (sessions, checkpoints, every trip with the rule and its sentence, console and wall time,
 and each trip's black box of telemetry frames); ``plot`` draws each trip's black box.
+``verify -q`` says OK or BROKEN in a few words (:func:`verify_verdict`; ``-v`` is the
+default paragraph, which already says all that was checked); ``show -q`` prints only the
+headline, ``show -v`` every trip's black box frame by frame.
 
 Exit status: 0 done / intact, 1 a log that fails verification (tampered, damaged, empty,
 not signed by the key, or with ``--require-sealed`` not sealed; ``show`` and ``plot``
@@ -48,11 +51,12 @@ from iabp.monitor.log_view import (
     verify_file,
     verify_json,
 )
+from iabp.terminal import Verbosity, add_verbosity_arguments
 
 PLOT_SUFFIXES: Final = (".png", ".svg", ".pdf")
 USAGE: Final = ("  iabp log keygen KEYFILE [--public FILE]\n"
-                "  iabp log verify FILE [--key PUBKEY] [--require-sealed] [--json]\n"
-                "  iabp log show FILE [--trip N] [--json]\n"
+                "  iabp log verify FILE [--key PUBKEY] [--require-sealed] [--json] [-q | -v]\n"
+                "  iabp log show FILE [--trip N] [--json] [-q | -v]\n"
                 "  iabp log plot FILE --out DIR|FILE.png [--trip N]")
 
 
@@ -84,6 +88,9 @@ def _parser() -> ArgParser:
     v.add_argument("--require-sealed", action="store_true",
                    help="fail unless the log ends in a seal (a complete, cleanly closed session)")
     v.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_verbosity_arguments(v, quiet="OK or BROKEN in a few words",
+                            verbose="the default paragraph (it already says all that was "
+                                    "checked)")
     s = sub.add_parser("show", help="the log as tables: sessions, checkpoints, trips and "
                        "their black boxes", description="Print the intact records of an "
                        "audit log: the events with wall and console time, and for each trip "
@@ -94,6 +101,8 @@ def _parser() -> ArgParser:
     s.add_argument("--trip", type=trip_number, default=None, metavar="N",
                    help="show trip N's black box frame by frame")
     s.add_argument("--json", action="store_true", help="print the log (or trip N) as JSON")
+    add_verbosity_arguments(s, quiet="only the headline (format, chain, signing, counts)",
+                            verbose="every trip's black box frame by frame")
     pl = sub.add_parser("plot", help="draw each trip's black box (matplotlib)",
                         description="One figure per trip: ECG, arterial pressure, balloon "
                         "pressure and the inflate command over console time, a red line at "
@@ -121,9 +130,9 @@ def log_main(argv: list[str]) -> int:
                                   public_use="for iabp log verify --key")
         path = Path(a.file)
         if a.command == "verify":
-            return _verify(path, a.key, a.require_sealed, a.json)
+            return _verify(path, a.key, a.require_sealed, a.json, a.verbosity)
         if a.command == "show":
-            return show(path, a.trip, a.json)
+            return show(path, a.trip, a.json, a.verbosity)
         return _plot(path, plot_target(a.out), a.trip)
     except UsageError as exc:
         print(exc, file=sys.stderr)
@@ -135,7 +144,8 @@ def log_main(argv: list[str]) -> int:
 # -- verify ---------------------------------------------------------------------------------
 
 
-def _verify(path: Path, key_path: str | None, require_sealed: bool, as_json: bool) -> int:
+def _verify(path: Path, key_path: str | None, require_sealed: bool, as_json: bool,
+            talk: Verbosity = Verbosity.NORMAL) -> int:
     try:
         public = load_public_key(key_path) if key_path is not None else None
         result = verify_file(path, public_key=public, require_sealed=require_sealed)
@@ -149,16 +159,27 @@ def _verify(path: Path, key_path: str | None, require_sealed: bool, as_json: boo
         print(json.dumps({"schema": VERIFY_SCHEMA, "file": str(path),
                           "log_format": signed if result.records else None,
                           **verify_json(result)}, indent=2))
+    elif talk is Verbosity.QUIET:
+        print(verify_verdict(path, result, keyed=public is not None))
     else:
         print(verify_report(path, result, keyed=public is not None))
     return 0 if result.ok else 1
 
 
+def verify_verdict(path: Path, r: VerifyResult, *, keyed: bool) -> str:
+    """``iabp log verify -q``: OK (authenticated or chain only; sealed or not) or BROKEN."""
+    if not r.ok:
+        where = f" at line {r.first_bad_line}" if r.first_bad_line else ""
+        return f"{path}: BROKEN{where} ({r.problem.value if r.problem else '?'})"
+    sealed = "sealed" if r.status is VerifyStatus.SEALED else "UNSEALED"
+    return (f"{path}: OK, {'authenticated' if keyed else 'chain only (not authenticated)'}, "
+            f"{r.records} records, {sealed}")
+
+
 def verify_report(path: Path, r: VerifyResult, *, keyed: bool) -> str:
     """The one-paragraph verdict ``iabp log verify`` prints."""
     if not r.ok:
-        where = f" at line {r.first_bad_line}" if r.first_bad_line else ""
-        return (f"{path}: BROKEN{where} ({r.problem.value if r.problem else '?'}): {r.detail}")
+        return f"{verify_verdict(path, r, keyed=keyed)}: {r.detail}"
     ends = (f"last record {r.records - 1} at {wall_time_text(r.last_wall_time)}; "
             f"{r.checkpoints} checkpoints" + (
                 f", the last at record {r.last_checkpoint_seq} "

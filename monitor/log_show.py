@@ -4,7 +4,9 @@ The events (sessions, checkpoints, trips, acknowledgements, the end and the seal
 wall time and, for trips, the monitor's clock and the console's time; for each trip its
 rule, its sentence and its black box of telemetry frames in rows of 250 frames (``--trip
 N``: every frame); ``--json`` for machines. On a terminal the tables are rich tables;
-into a pipe or a file they are plain columns, never wrapped.
+into a pipe or a file they are plain columns, never wrapped. ``-q`` prints only the
+headline (format, chain, signing, counts) as one line; ``-v`` every trip's black box
+frame by frame.
 
 Also the reading that ``show`` and ``plot`` share: :func:`open_log`,
 :func:`say_if_broken`, :func:`chosen_trips`.
@@ -37,6 +39,7 @@ from iabp.monitor.log_view import (
     segments,
     statement_text,
 )
+from iabp.terminal import Verbosity
 
 # -- reading for show and plot --------------------------------------------------------------
 
@@ -80,9 +83,10 @@ def chosen_trips(prog: str, view: LogView, number: int | None) -> list[TripRecor
 # -- show -----------------------------------------------------------------------------------
 
 
-def show(path: Path, number: int | None, as_json: bool) -> int:
-    """``iabp log show FILE [--trip N] [--json]``: 0 an intact log, 1 one that fails
-    verification (its intact records are shown); :class:`UsageError` for exit 2."""
+def show(path: Path, number: int | None, as_json: bool,
+         talk: Verbosity = Verbosity.NORMAL) -> int:
+    """``iabp log show FILE [--trip N] [--json] [-q | -v]``: 0 an intact log, 1 one that
+    fails verification (its intact records are shown); :class:`UsageError` for exit 2."""
     prog = "iabp log show"
     view = open_log(prog, path)
     if view is None:
@@ -95,19 +99,28 @@ def show(path: Path, number: int | None, as_json: bool) -> int:
         print(json.dumps(doc, indent=2))
         return say_if_broken(prog, view)
     out = Output()
-    if number is None:
+    if talk is Verbosity.QUIET:
+        out.line(_headline(view).replace("\n", "; "))
+    elif number is None:
         out.line(_headline(view))
         out.table("Events", EVENT_COLUMNS, _event_rows(view))
         for trip in trips:
             _trip_header(out, trip)
-            out.table(f"Black box of trip {trip.number}, {SEGMENT_FRAMES} frames (ms of "
-                      f"console time) a row; --trip {trip.number} for every frame",
-                      SEGMENT_COLUMNS, _segment_rows(trip))
+            if talk >= Verbosity.VERBOSE:
+                _every_frame(out, trip)
+            else:
+                out.table(f"Black box of trip {trip.number}, {SEGMENT_FRAMES} frames (ms "
+                          f"of console time) a row; --trip {trip.number} for every frame",
+                          SEGMENT_COLUMNS, _segment_rows(trip))
     else:
         _trip_header(out, trips[0])
-        out.table(f"Black box of trip {trips[0].number}, every frame", FRAME_COLUMNS,
-                  _frame_rows(trips[0]))
+        _every_frame(out, trips[0])
     return say_if_broken(prog, view)
+
+
+def _every_frame(out: Output, trip: TripRecord) -> None:
+    out.table(f"Black box of trip {trip.number}, every frame", FRAME_COLUMNS,
+              _frame_rows(trip))
 
 
 EVENT_COLUMNS: Final = ("seq", "wall time (UTC)", "monitor ms", "console ms", "record", "what")

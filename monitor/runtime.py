@@ -13,7 +13,10 @@ One :class:`Monitor` watches one console. Each pass of :meth:`Monitor.step`:
    latch), repeats STOP while latched and the console still runs, and keeps the
    interlock's energise-to-run heartbeat going while the supervisor says so (the
    heartbeat is driven from this loop only, so a stalled loop stops it);
-4. refreshes a one-line status (rate, mode, balloon, last violation, frames/s, faults);
+4. refreshes a one-line status (rate, mode, balloon, last violation, frames/s, faults)
+   on ``out``; or writes it once a second as a JSON line on ``json_events`` (``iabp
+   monitor --json``, :meth:`Monitor.event`), where each trip goes too; or (``-q``,
+   ``status_line=False``) neither: the alarms are shown on ``out`` in every case;
 5. writes a signed audit checkpoint every ``checkpoint_ms`` (record count, chain head,
    frames, trips so far), so the log shows up to when the monitor was alive.
 
@@ -33,6 +36,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import os
 import select
 import sys
@@ -199,6 +203,9 @@ class Monitor:
     ``port`` / ``interlock_port`` may be given already open (tests, the demo, the CLI).
     ``status_feed`` (``--status-udp``) also sends the live state to a viewer every status
     period (:mod:`iabp.monitor.status_feed`); the monitor closes it at the end.
+    ``json_events`` (``iabp monitor --json``) gets the status once a second and every trip
+    as JSON lines (:meth:`event`) instead of the status line on ``out``;
+    ``status_line=False`` (``-q``) shows no status line. Alarms go to ``out`` either way.
     """
 
     def __init__(self, url: str, patient_profile: PatientProfile | None = None,
@@ -207,7 +214,8 @@ class Monitor:
                  wall_clock: Callable[[], float] = time.time, out: TextIO | None = None,
                  port: Port | None = None, interlock_port: Any = None,
                  key: Ed25519PrivateKey | None = None,
-                 status_feed: StatusFeed | None = None) -> None:
+                 status_feed: StatusFeed | None = None, json_events: TextIO | None = None,
+                 status_line: bool = True) -> None:
         self.url = url
         self.profile = patient_profile or PatientProfile()
         self.log_path = Path(log_path) if log_path is not None else None
@@ -220,6 +228,8 @@ class Monitor:
         self._interlock_port = interlock_port
         self.key = key
         self.status_feed = status_feed
+        self.json_events = json_events
+        self.status_line = status_line
         self.parser = StreamParser(max_settings_gap_ms=SETTINGS_GAP_MAX_MS,
                                    console_tick_us=CONSOLE_TICK_US)
         self.reconstruction = Reconstruction(self.profile, cfg.reconstruction)
@@ -231,7 +241,8 @@ class Monitor:
         self.channel: CommandChannel | None = None
         self.failsafe = FailSafe(announce=self._announce, wall_clock=wall_clock,
                                  stop_repeat_ms=cfg.stop_repeat_ms, startup_ms=cfg.startup_ms,
-                                 on_stop_sent=self.reconstruction.note_stop_sent)
+                                 on_stop_sent=self.reconstruction.note_stop_sent,
+                                 on_trip=self._trip_event if json_events is not None else None)
         self.violations = 0
         self.last_violation: Verdict | None = None
         self._opened = False
@@ -570,6 +581,12 @@ class Monitor:
             rec = self.reconstruction
             self.status_feed.publish(status.to_json(), self.rules, rec.valuation, rec.now_ms,
                                      self.failsafe)
+        if self.json_events is not None:
+            if force or elapsed >= 1000:
+                self.event("status", status.to_json())
+            return
+        if not self.status_line:
+            return
         line = status.line()
         if self.out.isatty():
             pad = max(0, self._status_len - len(line))
@@ -578,6 +595,16 @@ class Monitor:
         elif force or elapsed >= 1000:
             self.out.write(line + "\n")
         self.out.flush()
+
+    def event(self, kind: str, payload: dict[str, Any]) -> None:
+        """One JSON line ``{"event": kind, ...payload}`` on ``json_events`` (``iabp monitor
+        --json``: "status", "trip", "summary"); nothing without ``json_events``."""
+        if self.json_events is not None:
+            self.json_events.write(json.dumps({"event": kind, **payload}) + "\n")
+            self.json_events.flush()
+
+    def _trip_event(self, trip: Trip, latching: bool) -> None:
+        self.event("trip", {**trip.to_json(), "latching": latching})
 
     def _announce(self, text: str) -> None:
         if self.out.isatty() and self._status_len:

@@ -139,9 +139,12 @@ def verify(art_dir: Path, spec: SystemSpec | None = None, *, solve: bool = True,
            timeout_s: float = DEFAULT_TIMEOUT_S, jobs: int | None = 1,
            cache: SolveCache | None = None, regenerate: bool = False,
            public_key: Ed25519PublicKey | None = None,
-           on_line: Callable[[AuditLine], None] | None = None) -> AuditReport:
+           on_line: Callable[[AuditLine], None] | None = None,
+           on_solved: Callable[[int, int], None] | None = None) -> AuditReport:
     """Audit ``art_dir`` against ``spec`` (default: the current IABP spec), and its
-    manifest's signature against ``public_key`` when given."""
+    manifest's signature against ``public_key`` when given. ``on_line`` gets each line as
+    it is found; ``on_solved(done, total)`` the progress of the re-solving (first with 0
+    before any query is solved; queries answered from ``cache`` are not counted)."""
     current = iabp_spec() if spec is None else spec
     report = AuditReport(art_dir)
 
@@ -168,8 +171,17 @@ def verify(art_dir: Path, spec: SystemSpec | None = None, *, solve: bool = True,
     queries = sorted(p for p, line in hashes.items() if p.endswith(".smt2")
                      and line.kind != "MISSING")
     if solve and queries:
+        solved = [0]
+
+        def one_solved(_: QueryCheck) -> None:
+            solved[0] += 1
+            if on_solved is not None:
+                on_solved(solved[0], len(queries))
+
+        if on_solved is not None:
+            on_solved(0, len(queries))
         report.recheck = recheck(art_dir, [Path(q) for q in queries], timeout_s=timeout_s,
-                                 jobs=jobs, cache=cache)
+                                 jobs=jobs, cache=cache, on_check=one_solved)
     recorded = _recorded(results)
     checks = report.recheck.by_path() if report.recheck else {}
     for path, line in hashes.items():

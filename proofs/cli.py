@@ -3,6 +3,13 @@
 Exit status: 0 when every selected property is PROVED, 1 when any is not, 2 on bad
 usage or bad input, 130 when interrupted (Ctrl-C).
 
+Output: a line per property as it is proved, then the table, each counterexample, the
+bounds proved and the verdict line (``N/M proved in T s``). ``-q`` prints the verdict
+line only; ``-v`` adds, under each property's line, its lemmas and every solver query
+(name, answer, seconds, purpose). ``--json`` prints instead one JSON document
+(:func:`prove_document`, format ``iabp-prove``) and nothing else on stdout; errors and
+warnings stay on stderr, the exit status is the same.
+
 The artifacts are written to a scratch directory beside ``--out`` and renamed into
 place when the run ends, so ``--out`` holds exactly one run: a previous artifact
 directory is replaced whole, any other non-empty directory is refused without
@@ -16,13 +23,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import math
 import os
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rich.console import Console
@@ -48,10 +56,12 @@ from iabp.spec.properties import (
 )
 from iabp.spec.system import Property, SystemSpec
 from iabp.spec.variants import variant, variants
-from iabp.terminal import rich_console
+from iabp.terminal import Verbosity, add_verbosity_arguments, rich_console
 
 STYLE = {Status.PROVED: "green", Status.VIOLATED: "bold red", Status.UNKNOWN: "yellow",
          Status.VACUOUS: "magenta"}
+JSON_FORMAT = "iabp-prove"  #: ``iabp prove --json``: the document's name
+JSON_VERSION = 1  #: ... and its version, raised when a field changes meaning
 #: the longest solver time limit per query (z3 takes milliseconds as a 32-bit number)
 MAX_TIMEOUT_S = 86400.0
 EXIT_INTERRUPTED = 130
@@ -114,6 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write a pytest file per counterexample into DIR: it replays the "
                         "trace on the concrete Controller and must fail on the spec proved "
                         "(e.g. a --variant) and pass on the real spec")
+    p.add_argument("--json", action="store_true",
+                   help="print the results as one JSON document (format iabp-prove) and "
+                        "nothing else on stdout")
+    add_verbosity_arguments(p, quiet="only the verdict line (N/M proved)",
+                            verbose="each property's lemmas and every solver query with "
+                                    "its answer and seconds")
     return p
 
 
@@ -201,10 +217,18 @@ def _signing_key(args: argparse.Namespace, err: Console) -> Ed25519PrivateKey | 
 def _run(console: Console, err: Console, spec: SystemSpec, props: list[Property],
          args: argparse.Namespace, key: Ed25519PrivateKey | None) -> int:
     t0 = time.perf_counter()
+    # what goes to stdout: the human text at the chosen verbosity, or (--json) nothing
+    # until the one JSON document at the end
+    talk = Verbosity.QUIET if args.json else args.verbosity
+    said = talk >= Verbosity.NORMAL
+    written: list[str] = []
 
     def done(prop: Property, r: PropertyResult) -> None:
-        console.print(f"  [{STYLE[r.status]}]{r.status.value:9s}[/] {prop.id:22s} "
-                      f"{r.seconds:6.2f}s  {r.method}")
+        if said:
+            console.print(f"  [{STYLE[r.status]}]{r.status.value:9s}[/] {prop.id:22s} "
+                          f"{r.seconds:6.2f}s  {r.method}")
+        if talk >= Verbosity.VERBOSE:
+            console.print(_query_lines(r), markup=False, soft_wrap=True)
 
     def note(text: str) -> None:
         err.print(f"iabp prove: {text}", markup=False)
@@ -213,24 +237,60 @@ def _run(console: Console, err: Console, spec: SystemSpec, props: list[Property]
         with contextlib.ExitStack() as stack:
             out_dir = None if args.no_artifacts else stack.enter_context(
                 fresh_artifact_dir(args.out, force=args.force, note=note))
-            console.print(f"Proving {len(props)} properties of spec '{spec.name}' "
-                          f"(sha256 {spec.sha256()[:16]}...) for every setting the validator "
-                          "accepts")
+            if said:
+                console.print(f"Proving {len(props)} properties of spec '{spec.name}' "
+                              f"(sha256 {spec.sha256()[:16]}...) for every setting the "
+                              "validator accepts")
             results = prove_all(spec, props, timeout_s=args.timeout, seed=args.seed,
                                 out_dir=out_dir, on_done=done)
             if key is not None and out_dir is not None:
                 sign_manifest(out_dir, key)
         # -- CI outputs (proofs.ci_formats) --
         if args.junit is not None or args.sarif is not None:
-            for path in write_ci_files(results, junit=args.junit, sarif_path=args.sarif,
-                                       meta={"spec": spec.name,
-                                             "spec_sha256": spec.sha256()}):
-                console.print(f"wrote {path}")
+            written += [str(path) for path in write_ci_files(
+                results, junit=args.junit, sarif_path=args.sarif,
+                meta={"spec": spec.name, "spec_sha256": spec.sha256()})]
     except BrokenPipeError:  # stdout closed (``iabp prove | head``): iabp.__main__'s job
         raise
     except (IabpError, OSError) as exc:
         err.print(f"iabp prove: error: {exc}", markup=False)
         return 2
+    if said:
+        for path in written:
+            console.print(f"wrote {path}", markup=False)
+        _explain(console, spec, results)
+    emitted: list[Path] = []
+    if args.emit_tests is not None:
+        try:
+            emitted = _emit_tests(args.emit_tests, results, args.variant)
+        except OSError as exc:
+            err.print(f"iabp prove: error: --emit-tests {args.emit_tests}: {exc}", markup=False)
+            return 2
+        if said:
+            console.print(f"wrote {len(emitted)} counterexample test(s) to {args.emit_tests}")
+    if said:
+        for prop, r in results:
+            if prop.id in BOUND_TEXT and r.status is Status.PROVED:
+                console.print(BOUND_TEXT[prop.id](), markup=False, soft_wrap=True)
+    total = time.perf_counter() - t0
+    proved = sum(r.status is Status.PROVED for _, r in results)
+    signer = key_id(key.public_key()) if key else None
+    if args.json:
+        print(json.dumps(prove_document(
+            spec, results, seconds=total, variant=args.variant,
+            artifacts=None if args.no_artifacts else str(args.out), signed_by=signer,
+            files=[*written, *(str(t) for t in emitted)]), indent=1))
+    else:
+        console.print(("" if talk is Verbosity.QUIET else "\n")
+                      + f"{proved}/{len(results)} proved in {total:.1f} s"
+                      + ("" if args.no_artifacts else f"; artifacts in {args.out}")
+                      + (f", manifest signed by {signer}" if signer else ""), markup=False)
+    return 0 if proved == len(results) else 1
+
+
+def _explain(console: Console, spec: SystemSpec,
+             results: list[tuple[Property, PropertyResult]]) -> None:
+    """The table, then why each property that is not PROVED is not (its counterexample)."""
     console.print(_table(results))
     for prop, r in results:
         if r.status is not Status.PROVED:
@@ -246,23 +306,53 @@ def _run(console: Console, err: Console, spec: SystemSpec, props: list[Property]
                           "property may hold and the lemmas be too weak):")
             console.print(cti_text(r.cti, r.cti_query, prop, spec), markup=False,
                           soft_wrap=True)
-    if args.emit_tests is not None:
-        try:
-            emitted = _emit_tests(args.emit_tests, results, args.variant)
-        except OSError as exc:
-            err.print(f"iabp prove: error: --emit-tests {args.emit_tests}: {exc}", markup=False)
-            return 2
-        console.print(f"wrote {len(emitted)} counterexample test(s) to {args.emit_tests}")
+
+
+def _query_lines(r: PropertyResult) -> str:
+    """``-v``: the lemmas a proof used and each solver query it rests on, one a line."""
+    lines = [f"      lemmas: {', '.join(r.lemmas) or 'none'}"]
+    lines += [f"      {q.answer.value:7s} {q.seconds:7.3f}s  {q.name}  ({q.purpose}; "
+              f"expected {q.expected.value})" for q in r.queries]
+    return "\n".join(lines)
+
+
+#: What ``prove --json`` says of a counterexample to induction (it is not a trace).
+CTI_NOTE = ("a counterexample to induction: a state the lemmas allow and its successor, "
+            "NOT shown reachable from power-on (the property may hold and the lemmas be "
+            "too weak)")
+
+
+def prove_document(spec: SystemSpec, results: list[tuple[Property, PropertyResult]], *,
+                   seconds: float, variant: str | None = None, artifacts: str | None = None,
+                   signed_by: str | None = None, files: list[str] | None = None
+                   ) -> dict[str, Any]:
+    """The results as ``iabp prove --json`` prints them (format :data:`JSON_FORMAT`,
+    ``version`` :data:`JSON_VERSION`): the spec's hash, each property's verdict with its
+    requirements and hazards, how it was proved, and what is known of a counterexample
+    (the trace's length and the tick it breaks the property at; the full trace is in the
+    artifacts), the totals, where the artifacts are, and the other files written."""
+    props = []
     for prop, r in results:
-        if prop.id in BOUND_TEXT and r.status is Status.PROVED:
-            console.print(BOUND_TEXT[prop.id](), markup=False, soft_wrap=True)
-    total = time.perf_counter() - t0
-    proved = sum(r.status is Status.PROVED for _, r in results)
-    console.print(f"\n{proved}/{len(results)} proved in {total:.1f} s"
-                  + ("" if args.no_artifacts else f"; artifacts in {args.out}")
-                  + (f", manifest signed by {key_id(key.public_key())}" if key else ""),
-                  markup=False)
-    return 0 if proved == len(results) else 1
+        cex = None if r.counterexample is None else {
+            "trace_ticks": len(r.counterexample),
+            "violated_at_tick": r.counterexample[-1].get("tick", len(r.counterexample) - 1)
+            if r.counterexample else None}
+        cti = None if r.cti is None or r.counterexample is not None else {
+            "query": r.cti_query, "note": CTI_NOTE}
+        bound = BOUND_TEXT[prop.id]().strip() if prop.id in BOUND_TEXT \
+            and r.status is Status.PROVED else None
+        props.append({"id": prop.id, "title": r.title, "requirements": list(prop.requirements),
+                      "hazards": list(prop.hazards), "status": r.status.value,
+                      "method": r.method, "k": r.k, "seconds": round(r.seconds, 3),
+                      "reason": r.reason or None, "lemmas": r.lemmas,
+                      "counterexample": cex, "induction_counterexample": cti,
+                      "bound": bound})
+    counts = {s.value.lower(): sum(r.status is s for _, r in results) for s in Status}
+    return {"format": JSON_FORMAT, "version": JSON_VERSION, "spec": spec.name,
+            "spec_sha256": spec.sha256(), "variant": variant,
+            "ok": counts["proved"] == len(results), "properties": props,
+            "totals": {"properties": len(results), **counts, "seconds": round(seconds, 3)},
+            "artifacts": artifacts, "manifest_signed_by": signed_by, "files": files or []}
 
 
 def _emit_tests(out: Path, results: list[tuple[Property, PropertyResult]],

@@ -10,6 +10,11 @@ the stated value, in ms, in the direction that is worse.
 
 Exit status: 0 when every property proved at the stated values (the margins are then
 meaningful), 1 when one did not, 2 on bad usage, 130 when interrupted.
+
+Output: the summary tables on stdout, then the closing line (``N margins in T s``). While
+the margins are searched, a progress bar on stderr when it is a terminal, else a line on
+stderr every 50 margins. ``-q`` prints only the closing line (and, on stderr, the
+properties not proved at the stated values); ``-v`` adds a table of every margin.
 """
 
 from __future__ import annotations
@@ -48,7 +53,7 @@ from iabp.proofs.margins_report import (
 )
 from iabp.spec.errors import IabpError, UsageError
 from iabp.spec.iabp import iabp_spec
-from iabp.terminal import rich_console
+from iabp.terminal import ProgressBar, Verbosity, add_verbosity_arguments, rich_console
 
 EXIT_INTERRUPTED = 130
 SCOPE_FLAGS = {"every": SCOPES[0], "default": SCOPES[1]}
@@ -80,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write the heat map (constant x heart-rate band) as PNG")
     p.add_argument("--markdown", type=Path, metavar="FILE",
                    help="write the summary table as Markdown (the README's)")
+    add_verbosity_arguments(p, quiet="only the closing line (and what is not proved)",
+                            verbose="also a table of every margin (property, constant, band, "
+                                    "scope, margin, slack)")
     parser: argparse.ArgumentParser = p
     return parser
 
@@ -121,42 +129,59 @@ def _run(out: Console, err: Console, tasks: list[tuple[RateBand, MarginConstant,
          scopes: list[str],
          args: argparse.Namespace) -> int:
     total = len(tasks) * len(scopes)
-    err.print(f"iabp margins: {total} margins ({len(tasks)} per scope), {args.jobs} "
-              "process(es) ...", markup=False)
+    talk = args.verbosity
+    said = talk >= Verbosity.NORMAL
+    if said:
+        err.print(f"iabp margins: {total} margins ({len(tasks)} per scope), {args.jobs} "
+                  "process(es) ...", markup=False)
     t0 = time.perf_counter()
     count = [0]
+    bar = ProgressBar("iabp margins", total, shown=said)
 
     def done(m: Margin) -> None:
         count[0] += 1
-        if count[0] % 50 == 0 or count[0] == total:
+        bar.advance()
+        if said and not bar.enabled and (count[0] % 50 == 0 or count[0] == total):
             err.print(f"  {count[0]}/{total} margins, {time.perf_counter() - t0:.0f} s",
                       markup=False)
 
-    margins = run_margins(tasks, scopes, jobs=args.jobs, timeout_s=args.timeout, on_done=done)
+    with bar:
+        bar.update(0)  # on the screen from the start, not at the first margin found
+        margins = run_margins(tasks, scopes, jobs=args.jobs, timeout_s=args.timeout,
+                              on_done=done)
     seconds = time.perf_counter() - t0
     doc = margins_document(margins, seconds, args.jobs, args.timeout)
-    for scope in scopes:
-        out.print(_summary_table(doc, scope))
+    if said:
+        for scope in scopes:
+            out.print(_summary_table(doc, scope))
+    if talk >= Verbosity.VERBOSE:
+        out.print(_every_margin_table(margins))
     not_proved = [m for m in margins if m.status_at_stated not in ("PROVED", "VACUOUS")]
-    out.print(f"Slack = how much worse than stated (ms) the constant may be before the proof "
-              f"fails; n/a: the property's premise never holds in that band; bold red: "
-              f"{THIN_SLACK_MS} ms or less. Each margin is PROVED; the next value is NOT "
-              "PROVED (the failing obligation is in the JSON: an induction step the solver "
-              "breaks, so the true margin may be larger, never smaller).", markup=False)
+    if said:
+        out.print(f"Slack = how much worse than stated (ms) the constant may be before the "
+                  f"proof fails; n/a: the property's premise never holds in that band; bold "
+                  f"red: {THIN_SLACK_MS} ms or less. Each margin is PROVED; the next value is "
+                  "NOT PROVED (the failing obligation is in the JSON: an induction step the "
+                  "solver breaks, so the true margin may be larger, never smaller).",
+                  markup=False)
+    def wrote(path: Path) -> None:
+        if said:
+            out.print(f"wrote {path}", markup=False)
+
     try:
         if args.json is not None:
             args.json.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
-            out.print(f"wrote {args.json}", markup=False)
+            wrote(args.json)
         if args.markdown is not None:
             args.markdown.write_text(summary_markdown(doc) + "\n", encoding="utf-8")
-            out.print(f"wrote {args.markdown}", markup=False)
+            wrote(args.markdown)
         if args.plot is not None:
             heatmap_png(doc, args.plot)
-            out.print(f"wrote {args.plot}", markup=False)
+            wrote(args.plot)
     except OSError as exc:
         err.print(f"iabp margins: error: {exc}", markup=False)
         return 2
-    if len(margins) <= 4:  # a narrow question: show each end point's counterexample
+    if said and len(margins) <= 4:  # a narrow question: show each end point's counterexample
         for m in margins:
             if m.failed_cti:
                 out.print(f"\n{m.property_id}, {m.constant} = {m.failed_at} ({m.band}, "
@@ -168,6 +193,21 @@ def _run(out: Console, err: Console, tasks: list[tuple[RateBand, MarginConstant,
                   f"({m.band}, {m.scope}): {m.failed_query}", markup=False)
     out.print(f"{len(margins)} margins in {seconds:.0f} s", markup=False)
     return 1 if not_proved else 0
+
+
+def _every_margin_table(margins: list[Margin]) -> Table:
+    """``-v``: every margin found, one row each."""
+    t = Table(title="Every margin (ms); slack: how much worse than stated")
+    for col in ("property", "constant", "band", "scope", "stated", "margin", "slack",
+                "status at stated", "proofs", "seconds"):
+        t.add_column(col, justify="right" if col in ("stated", "margin", "slack", "proofs",
+                                                      "seconds") else "left")
+    for m in margins:
+        margin = "-" if m.margin is None else f"{'>=' if m.at_limit else ''}{m.margin}"
+        t.add_row(m.property_id, m.constant, m.band, m.scope, str(m.stated), margin,
+                  "-" if m.slack is None else str(m.slack), m.status_at_stated,
+                  str(m.proofs), f"{m.seconds:.1f}")
+    return t
 
 
 def _short(band: str) -> str:

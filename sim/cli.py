@@ -1,7 +1,7 @@
 """``iabp simulate`` and ``iabp console``: the closed loop on the command line.
 
     iabp simulate --hr 80 --ratio 1:2 --mode ecg --seconds 30 --plot out.png
-                  [--fault NAME] [--fault-at S] [--record PATH] [--seed N] [--table]
+                  [--fault NAME] [--fault-at S] [--record PATH] [--seed N] [--table] [-q | -v]
     iabp console (--port URL | --listen HOST:PORT) [--hr 80] [--ratio 1:1] [--mode ecg] [--fault NAME]
                  [--fault-at S] [--seconds S] [--realtime | --fast] [--seed N]
 
@@ -9,6 +9,11 @@ Exit status: 0 success, 1 the console lost its port, 2 bad usage (unknown option
 value, missing or unreadable record, port that cannot be opened, a --plot file that
 cannot be written), 130 ``iabp simulate`` interrupted (Ctrl-C). The --plot path is
 checked before simulating, and the figure is written whole or not at all.
+
+``iabp simulate`` prints the run's summary (modes, alarms, inflations, gas in ejection)
+and its figures; ``-q`` one line instead (:func:`verdict_line`), ``-v`` also every
+inflation's start and end. While the closed loops run (a few seconds each; ``--table``
+adds five) a progress bar counts them on stderr when it is a terminal (not with ``-q``).
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from iabp.sim.faults import (
     FAULTS,
     FIGURE_COLUMNS,
     TIMING_SHIFT_MS,
+    TIMING_TABLE_RUNS,
     Fault,
     run_fault,
     timing_error_table,
@@ -51,7 +57,7 @@ from iabp.sim.faults import (
 from iabp.sim.listen_port import AcceptedSocketPort, accept_console_port
 from iabp.spec.errors import IabpError, PortError, RecordError
 from iabp.spec.modes import Alarm
-from iabp.terminal import rich_console
+from iabp.terminal import ProgressBar, Verbosity, add_verbosity_arguments, rich_console
 
 MAX_SECONDS = 3600.0
 #: figure formats matplotlib's Agg canvas writes by itself, by file extension
@@ -122,6 +128,8 @@ def _simulate_parser() -> _Parser:
                    "or a path to its .hea) instead of the patient model")
     p.add_argument("--table", action="store_true", help="also print the figures of normal "
                    "pumping and of the four timing errors (1:2, same rate)")
+    add_verbosity_arguments(p, quiet="one line: the run, its inflations and gas in ejection",
+                            verbose="also every inflation's start and end (ms)")
     return p
 
 
@@ -228,35 +236,71 @@ def _simulate(argv: list[str]) -> int:
     try:
         a = _simulate_parser().parse_args(argv)
         plot = None if a.plot is None else check_plot_path(a.plot)
-        tr = _run_simulation(a)
-    except (SimulationError, RecordError) as exc:
+    except SimulationError as exc:
         err.print(f"iabp simulate: {exc}", markup=False)
         return 2
     except SystemExit as exc:  # --help
         return 0 if exc.code in (0, None) else 2
-    _summary(out, tr)
-    if tr.replay:
-        out.print(f"  source: {tr.source}")
-        out.print("  figures: not available - a recording does not show the balloon's effect")
-    else:
-        rows = {tr.label: tr.figures()}
-        if a.fault in TIMING_SHIFT_MS:
-            cfg = LoopConfig(hr_bpm=a.hr, ratio=a.ratio, mode=a.mode, duration_ms=tr.duration_ms,
-                             seed=a.seed)
-            rows = {f"{cfg.mode.upper()} 1:{a.ratio}, normal": run_closed_loop(cfg).figures(),
-                    **rows}
-        out.print(figures_table(rows, "Assistance figures (aortic root)"))
-    if a.table:
-        tab = timing_error_table(hr_bpm=a.hr, mode="pressure" if a.mode == "pressure" else "ecg",
-                                 seed=a.seed)
-        out.print(figures_table(tab, f"Timing errors, 1:2 at {a.hr:g} bpm"))
+    talk = a.verbosity
+    # every closed-loop run is computed first (a progress bar counts them), then printed
+    compare = a.record is None and a.fault in TIMING_SHIFT_MS
+    runs = 1 + compare + (TIMING_TABLE_RUNS if a.table else 0)
+    with ProgressBar("iabp simulate: closed-loop runs", runs,
+                     shown=talk >= Verbosity.NORMAL) as bar:
+        bar.update(0)  # on the screen from the start, not after the first run
+        try:
+            tr = _run_simulation(a)
+        except (SimulationError, RecordError) as exc:
+            err.print(f"iabp simulate: {exc}", markup=False)
+            return 2
+        bar.advance()
+        rows: dict[str, dict[str, float]] = {}
+        if not tr.replay and compare:
+            cfg = LoopConfig(hr_bpm=a.hr, ratio=a.ratio, mode=a.mode,
+                             duration_ms=tr.duration_ms, seed=a.seed)
+            rows[f"{cfg.mode.upper()} 1:{a.ratio}, normal"] = run_closed_loop(cfg).figures()
+            bar.advance()
+        if not tr.replay:
+            rows[tr.label] = tr.figures()
+        tab = timing_error_table(
+            hr_bpm=a.hr, mode="pressure" if a.mode == "pressure" else "ecg", seed=a.seed,
+            on_run=lambda _: bar.advance()) if a.table else None
+    if talk >= Verbosity.NORMAL:
+        _summary(out, tr)
+        if talk >= Verbosity.VERBOSE:
+            out.print("  each inflation (start-end, ms of simulated time): "
+                      + (" ".join(f"{s}-{e}" for s, e in tr.inflations()) or "none"),
+                      markup=False)
+        if tr.replay:
+            out.print(f"  source: {tr.source}")
+            out.print("  figures: not available - a recording does not show the balloon's "
+                      "effect")
+        else:
+            out.print(figures_table(rows, "Assistance figures (aortic root)"))
+        if tab is not None:
+            out.print(figures_table(tab, f"Timing errors, 1:2 at {a.hr:g} bpm"))
+    written = None
     if plot is not None:
         try:
-            out.print(f"  figure: {write_plot(tr, plot)}", markup=False)
+            written = write_plot(tr, plot)
         except OSError as exc:
             err.print(f"iabp simulate: cannot write the figure {plot}: {exc}", markup=False)
             return 2
+        if talk >= Verbosity.NORMAL:
+            out.print(f"  figure: {written}", markup=False)
+    if talk is Verbosity.QUIET:
+        out.print(verdict_line(tr, written), markup=False)
     return 0
+
+
+def verdict_line(tr: ClosedLoopTrace, figure: Path | None = None) -> str:
+    """``iabp simulate -q``: the run in one line (inflations, R waves, gas in ejection)."""
+    line = (f"{tr.label}: {tr.duration_ms / 1000:g} s simulated, {len(tr.inflations())} "
+            f"inflations, {int(tr.r_detected.sum())} R waves detected")
+    if not tr.replay:
+        line += (f", {int((tr.balloon_volume_ml[tr.in_ejection] > 0.0).sum())} ms with gas "
+                 "in the balloon during true ejection")
+    return line + (f"; figure {figure}" if figure is not None else "")
 
 
 def _console_parser() -> _Parser:

@@ -1,10 +1,12 @@
 """``iabp demo``: the simulated console and the monitor side by side on pty pairs.
 
-    iabp demo [--fault NAME|none] [--seconds S] [--fault-at S] [--log FILE]
+    iabp demo [--fault NAME|none] [--seconds S] [--fault-at S] [--log FILE] [-q | -v]
 
 The simulated console runs on one pty pair and the monitor on another, joined by a
 null-modem bridge, with a relay box watching the monitor's interlock heartbeat on a
 third: a clean period, then the chosen fault, and the monitor's fail-safe response.
+``-q`` shows only the monitor's alarms and the verdict line (fail-safe entered or not);
+``-v`` adds every trip the monitor kept to the closing report.
 
 Exit status: 0 clean run without alarm, 1 the fail-safe was entered, 2 bad usage.
 """
@@ -28,13 +30,14 @@ from pathlib import Path
 from typing import TextIO
 
 from iabp.monitor.audit_log import verify_log
-from iabp.monitor.cli import positive_seconds
+from iabp.monitor.cli import positive_seconds, trip_lines
 from iabp.monitor.cli_args import ArgParser, parse_or_status
 from iabp.monitor.interlock import monotonic_ms
 from iabp.monitor.reconstruct.reconstruction import PatientProfile
 from iabp.monitor.runtime import Monitor
 from iabp.sim.console import CONSOLE_FAULTS, SimulatedConsole
 from iabp.sim.relay_box import WatchdogEvent, WatchdogRunner, WatchdogState
+from iabp.terminal import Verbosity, add_verbosity_arguments
 
 #: ``--fault`` choices: a faulty console's fault, or none (a clean run)
 DEMO_FAULTS: tuple[str, ...] = (*(f.value for f in CONSOLE_FAULTS), "none")
@@ -113,6 +116,8 @@ def _demo_parser() -> ArgParser:
                    help=f"clean period before the fault (s), default {DEMO_FAULT_AT_S:g}")
     p.add_argument("--log", default=None, metavar="FILE",
                    help="audit log (default: a temporary file, verified and removed)")
+    add_verbosity_arguments(p, quiet="only the alarms and the verdict line (no status line, "
+                            "no relay-box events)", verbose="also every trip the monitor kept")
     return p
 
 
@@ -131,6 +136,8 @@ def demo_main(argv: list[str]) -> int:
 
 def _run_demo(a: argparse.Namespace, log: Path) -> int:
     out = sys.stdout
+    talk: Verbosity = a.verbosity
+    said = talk >= Verbosity.NORMAL
     fault = None if a.fault == "none" else a.fault
     console_pty, monitor_pty, relay_pty = Pty(), Pty(), Pty()
     relay_events: list[WatchdogEvent] = []
@@ -138,24 +145,27 @@ def _run_demo(a: argparse.Namespace, log: Path) -> int:
         console = SimulatedConsole(console_pty.path, fault=fault,
                                    fault_at_ms=int(a.fault_at * 1000))
         mon = Monitor(monitor_pty.path, PatientProfile(patient_id="demo patient"), log,
-                      relay_pty.path, out=out)
-        print(f"iabp demo: console on {console_pty.path} <-> monitor on {monitor_pty.path}; "
-              f"relay box on {relay_pty.path}", file=out)
-        print(f"iabp demo: clean pumping, then fault {a.fault!r} at "
-              f"{a.fault_at:g} s" if fault else "iabp demo: clean run, no fault", file=out)
+                      relay_pty.path, out=out, status_line=said)
+        if said:
+            print(f"iabp demo: console on {console_pty.path} <-> monitor on "
+                  f"{monitor_pty.path}; relay box on {relay_pty.path}", file=out)
+            print(f"iabp demo: clean pumping, then fault {a.fault!r} at "
+                  f"{a.fault_at:g} s" if fault else "iabp demo: clean run, no fault", file=out)
         with _threads() as (stop, threads):
             threads += [
                 threading.Thread(target=null_modem, daemon=True,
                                  args=(console_pty.master, monitor_pty.master, stop)),
                 threading.Thread(target=_relay_box, daemon=True,
-                                 args=(relay_pty.master, relay_events, stop, out)),
+                                 args=(relay_pty.master, relay_events, stop,
+                                       out if said else None)),
                 threading.Thread(target=_run_console, daemon=True, args=(console, stop)),
             ]
             for t in threads:
                 t.start()
             status = mon.run(a.seconds, should_stop=_stop_after_trip(mon))
         console.close()
-        return _demo_report(mon, console.stats.final_mode.name, relay_events, log, status, out)
+        return _demo_report(mon, console.stats.final_mode.name, relay_events, log, status, out,
+                            talk)
     finally:
         for p in (console_pty, monitor_pty, relay_pty):
             p.close()
@@ -185,11 +195,13 @@ def _run_console(console: SimulatedConsole, stop: threading.Event) -> None:
             print(f"iabp demo: console stopped: {exc}", file=sys.stderr)
 
 
-def _relay_box(fd: int, events: list[WatchdogEvent], stop: threading.Event, out: TextIO) -> None:
-    """The relay box on the interlock line: a watchdog on the monitor's heartbeat bytes."""
+def _relay_box(fd: int, events: list[WatchdogEvent], stop: threading.Event,
+               out: TextIO | None) -> None:
+    """The relay box on the interlock line: a watchdog on the monitor's heartbeat bytes
+    (each change of state printed on ``out``, if given)."""
     def report(event: WatchdogEvent) -> None:
         events.append(event)
-        if event.state is not WatchdogState.WAITING:
+        if out is not None and event.state is not WatchdogState.WAITING:
             print(f"relay box: {event.line()}", file=out, flush=True)
 
     runner = WatchdogRunner(MasterPort(fd), RELAY_TIMEOUT_MS, clock=monotonic_ms,
@@ -198,15 +210,20 @@ def _relay_box(fd: int, events: list[WatchdogEvent], stop: threading.Event, out:
 
 
 def _demo_report(mon: Monitor, console_mode: str, relay: list[WatchdogEvent], log: Path,
-                 status: int, out: TextIO) -> int:
+                 status: int, out: TextIO, talk: Verbosity = Verbosity.NORMAL) -> int:
     s = mon.summary()
+    first = mon.failsafe.first_trip
+    verdict = (f"iabp demo: FAIL-SAFE ENTERED (latched): {first.message()}" if first is not None
+               else "iabp demo: no alarm: the monitor stayed watching")
+    if talk is Verbosity.QUIET:
+        print(verdict, file=out)
+        return status
     print(f"iabp demo: monitor saw {s['frames']} telemetry frames; console ended in "
           f"{console_mode}; STOP commands sent: {s['stops_sent']}", file=out)
-    first = mon.failsafe.first_trip
-    if first is not None:
-        print(f"iabp demo: FAIL-SAFE ENTERED (latched): {first.message()}", file=out)
-    else:
-        print("iabp demo: no alarm: the monitor stayed watching", file=out)
+    print(verdict, file=out)
+    if talk >= Verbosity.VERBOSE:
+        for line in trip_lines(mon):
+            print(f"iabp demo:   {line}", file=out)
     tripped = [e for e in relay if e.state is WatchdogState.TRIPPED]
     print(f"iabp demo: relay box {'TRIPPED: ' + tripped[0].line() if tripped else 'never tripped'}",
           file=out)

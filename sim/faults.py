@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from enum import Enum
 
 import numpy as np
@@ -257,15 +257,28 @@ def run_fault(name: str, config: LoopConfig, *, at_ms: int | None = None) -> Clo
 
 
 def timing_error_table(*, hr_bpm: float = 80.0, ratio: int = 2, mode: str = "ecg",
-                       duration_ms: int = 20_000, seed: int = 0
+                       duration_ms: int = 20_000, seed: int = 0,
+                       on_run: Callable[[str], None] | None = None
                        ) -> dict[str, dict[str, float]]:
     """Timing-card figures (mmHg) of normal pumping and of each timing error, from closed-loop
-    runs at ``1:ratio`` (figures over the beats after the first inflation)."""
+    runs at ``1:ratio`` (figures over the beats after the first inflation). The table has
+    :data:`TIMING_TABLE_RUNS` rows, one closed-loop run each; ``on_run`` gets each row's
+    name when its run is done (progress)."""
     cfg = LoopConfig(hr_bpm=hr_bpm, ratio=ratio, mode=mode, duration_ms=duration_ms, seed=seed)
-    out = {"normal": run_closed_loop(cfg).figures()}
+    out: dict[str, dict[str, float]] = {}
+
+    def row(name: str, tr: ClosedLoopTrace) -> None:
+        out[name] = tr.figures()
+        if on_run is not None:
+            on_run(name)
+
+    row("normal", run_closed_loop(cfg))
     for fault in TIMING_SHIFT_MS:
-        out[fault.value] = run_fault(fault, cfg).figures()
+        row(fault.value, run_fault(fault, cfg))
     return out
+
+
+TIMING_TABLE_RUNS = 1 + len(TIMING_SHIFT_MS)  #: rows of :func:`timing_error_table`
 
 
 FIGURE_COLUMNS = ("AUG", "SYS", "ADIA", "DIA", "ASYS")

@@ -1,8 +1,10 @@
 """The ``iabp`` command's conventions: --version, help on the right stream, exit codes,
-a closed pipe, Ctrl-C, and a start-up that imports nothing heavy."""
+a closed pipe, Ctrl-C, a start-up that imports nothing heavy, -q/-v, and progress bars
+that only a terminal's stderr gets."""
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import subprocess
@@ -12,6 +14,7 @@ from importlib.metadata import version
 import pytest
 
 from iabp import __main__ as iabp_cli
+from iabp.terminal import ProgressBar
 
 HEAVY = ("numpy", "scipy", "matplotlib", "z3", "wfdb")
 
@@ -103,3 +106,49 @@ def test_every_duration_option_names_its_unit(command: str,
     for name, metavar in _DURATION_OPTION.findall(out):
         unit = "-ms" if metavar == "MS" else "-s"
         assert name.endswith(unit) or name == "--seconds", (command, name, metavar)
+
+
+# -- -q / -v and progress bars (iabp.terminal) ----------------------------------------------
+
+#: every command that takes -q/-v, with the arguments it needs to get as far as its options
+QUIET_VERBOSE = [["prove"], ["margins"], ["simulate"], ["check", "capture.bin"],
+                 ["monitor", "loop://"], ["demo"], ["audit", "verify", "artifacts"],
+                 ["log", "verify", "audit.jsonl"], ["log", "show", "audit.jsonl"]]
+
+
+@pytest.mark.parametrize("argv", QUIET_VERBOSE, ids=" ".join)
+def test_quiet_and_verbose_are_documented_and_exclusive(argv: list[str],
+                                                        capsys: pytest.CaptureFixture[str]
+                                                        ) -> None:
+    assert iabp_cli.main([*argv, "-q", "-v"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and "Traceback" not in captured.err
+    assert len(captured.err.strip().splitlines()) == 1, captured.err
+    assert "not allowed with argument -q/--quiet" in captured.err
+    assert iabp_cli.main([*argv, "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "-q, --quiet say less:" in text and "-v, --verbose say more:" in text
+
+
+class FakeTerminal(io.StringIO):
+    """A stream that says it is a terminal (as a real stderr on a console would)."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_a_progress_bar_is_drawn_on_stderr_only_when_it_is_a_terminal(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    with ProgressBar("re-solving", 4) as bar:  # stderr captured: not a terminal
+        for done in range(5):
+            bar.update(done)
+    assert not bar.enabled and capsys.readouterr() == ("", "")
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    with ProgressBar("re-solving", 4, shown=False) as bar:  # -q or --json
+        bar.advance()
+    assert terminal.getvalue() == ""
+    with ProgressBar("re-solving", 4) as bar:
+        bar.advance(4)
+    assert "re-solving" in terminal.getvalue()
+    assert capsys.readouterr().out == ""  # stdout untouched

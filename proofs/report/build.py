@@ -7,17 +7,22 @@ counterexample traces drawn with matplotlib, the z3/cvc5 re-check side by side, 
 traceability matrix (:mod:`iabp.proofs.traceability.matrix`).
 
 The HTML needs no network: CSS is inline, the diagram is inline SVG, plots are
-``data:`` URIs, and a Content-Security-Policy forbids any fetch. The only links are
-relative ones to the SMT-LIB2 files and traces in the artifact directory. The content
-is built once as a small document model (:class:`Section` and blocks) and rendered
-twice, so the HTML and the Markdown cannot drift apart.
+``data:`` URIs, and a Content-Security-Policy forbids any fetch. Besides in-page links
+(every hazard, requirement, property and monitor-rule ID links to its entry), the only
+links are relative ones to the SMT-LIB2 files and traces in the artifact directory and
+to the test files in the repository. The content is built once as a small document
+model (:class:`Section` and blocks) and rendered twice, so the HTML and the Markdown
+cannot drift apart.
 
 This module holds the public entry points (:func:`build_report`, :class:`Report`) and
 puts the page together; the parts live in
 
 - :mod:`iabp.proofs.report.model`: the document model (spans, blocks, sections);
 - :mod:`iabp.proofs.report.sections`: the sections built from the spec and the artifacts;
+- :mod:`iabp.proofs.report.requirements_section`: every hazard and requirement in full;
 - :mod:`iabp.proofs.report.matrix`: the traceability-matrix sections;
+- :mod:`iabp.proofs.report.outcomes` and :mod:`iabp.proofs.report.junit`: the tests of each
+  ID, linked to their files, with their outcomes from a JUnit file;
 - :mod:`iabp.proofs.report.figures`: the mode diagram and the counterexample plots;
 - :mod:`iabp.proofs.report.html` and :mod:`iabp.proofs.report.markdown`: the two renderings.
 
@@ -27,7 +32,6 @@ Every public name of those modules that used to live here is re-exported.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +39,7 @@ from typing import Any
 from iabp.proofs.recheck import RecheckReport
 from iabp.proofs.report.figures import counterexample_png, mode_diagram_svg
 from iabp.proofs.report.html import CSP, CSS, data_uri, esc, render_html
+from iabp.proofs.report.junit import JunitResults
 from iabp.proofs.report.margins_section import margins_section
 from iabp.proofs.report.markdown import render_markdown
 from iabp.proofs.report.matrix import matrix_sections
@@ -51,8 +56,11 @@ from iabp.proofs.report.model import (
     Table,
     badge,
     cell,
+    relative_href,
     t,
 )
+from iabp.proofs.report.outcomes import TestEvidence, test_results_section
+from iabp.proofs.report.requirements_section import requirements_sections
 from iabp.proofs.report.sections import (
     ReportContext,
     assumptions_section,
@@ -64,7 +72,7 @@ from iabp.proofs.report.sections import (
     recheck_section,
     spec_constants,
 )
-from iabp.proofs.traceability.matrix import Matrix, build_matrix, summaries_from_json
+from iabp.proofs.traceability.matrix import ROOT, Matrix, build_matrix, summaries_from_json
 from iabp.spec.system import SystemSpec
 
 __all__ = [
@@ -129,23 +137,28 @@ def load_results(art_dir: Path) -> dict[str, Any]:
 def build_report(art_dir: Path, spec: SystemSpec, out_dir: Path, *,
                  recheck: RecheckReport | None = None, matrix: Matrix | None = None,
                  diagram: str = "auto", variant: str | None = None,
-                 margins: dict[str, Any] | None = None) -> Report:
-    """The report on the proofs of ``spec`` stored in ``art_dir``, to be written in ``out_dir``."""
+                 margins: dict[str, Any] | None = None,
+                 test_results: JunitResults | None = None) -> Report:
+    """The report on the proofs of ``spec`` stored in ``art_dir``, to be written in ``out_dir``
+    (``test_results``: the outcome of each test the matrix links, from a JUnit file)."""
     results = load_results(art_dir)
     matrix = matrix or build_matrix(spec, summaries_from_json(results))
-    link = Path(os.path.relpath(art_dir.resolve(), out_dir.resolve())).as_posix()
+    link = relative_href(art_dir, out_dir)
     by_id = {r["property_id"]: r for r in results.get("results", [])}
-    ctx = ReportContext(art_dir, spec, link, by_id, recheck)
+    tests = TestEvidence(test_results, ROOT if (ROOT / "tests").is_dir() else None, out_dir)
+    ctx = ReportContext(art_dir, spec, link, by_id, recheck, matrix, tests)
     sections = [
-        overview_section(ctx, results, variant, matrix),
+        overview_section(ctx, results, variant),
         modes_section(spec, diagram),
         parameters_section(),
         assumptions_section(spec),
+        *requirements_sections(matrix, tests),
         *property_sections(ctx),
         lemmas_section(spec),
         margins_section(margins),
         recheck_section(ctx),
-        *matrix_sections(matrix),
+        *matrix_sections(matrix, tests),
+        test_results_section(matrix, tests),
     ]
     title = f"IABP safety evidence: spec '{spec.name}'" + (f" (variant {variant})"
                                                            if variant else "")

@@ -2,19 +2,25 @@
 
     iabp report --out DIR [--artifacts ART] [--variant VID] [--property ID ...]
                 [--no-recheck] [--no-test-collect] [--timeout S] [--jobs N]
-                [--diagram auto|graphviz|builtin]
+                [--diagram auto|graphviz|builtin] [--test-results FILE.xml]
     iabp audit verify DIR [--key PUBKEY] [--json] [--regenerate] [--variant VID]
-                      [--timeout S] [--jobs N]
+                      [--timeout S] [--jobs N] [-q | -v]
     iabp audit keygen KEYFILE [--public FILE]
 
 ``iabp report`` proves the spec itself (artifacts in DIR/artifacts) unless ART is given,
 re-solves every query with z3 and cvc5 (unless --no-recheck), and writes
-DIR/report.html (self-contained) and DIR/report.md. ``iabp audit verify`` prints one
+DIR/report.html (self-contained) and DIR/report.md; with ``--test-results`` (the JUnit
+file of ``python -m pytest --junitxml=FILE``) each test the matrix links shows whether it
+passed. Each stage goes to stderr: a progress bar on a terminal, one line otherwise
+(:mod:`iabp.proofs.report.progress`). ``iabp audit verify`` prints one
 PASS/FAIL line per artifact (see :mod:`iabp.proofs.audit`); with ``--key`` the first
 checks the manifest's Ed25519 signature (:mod:`iabp.proofs.signing`), without it one
 line says the manifest is not authenticated; ``--json`` prints the same lines and the
-verdict as one JSON document instead. ``iabp audit keygen`` makes the key pair
-``iabp prove --sign-key`` signs with (the same files as ``iabp log keygen``).
+verdict as one JSON document instead. ``-q`` prints only the FAIL lines and the verdict
+line, ``-v`` also the solvers' versions and time; while the queries are re-solved a
+progress bar shows on stderr when it is a terminal (not with ``-q`` or ``--json``).
+``iabp audit keygen`` makes the key pair ``iabp prove --sign-key`` signs with (the same
+files as ``iabp log keygen``).
 
 Exit status: 0 everything holds (keygen: the key pair was written), 1 a property is not
 proved or a check failed, 2 bad usage (an unreadable key, a key file that exists), 130
@@ -42,14 +48,17 @@ from iabp.proofs.ci_formats import check_output_file
 from iabp.proofs.cli import EXIT_INTERRUPTED, OneLineParser, jobs_arg, timeout_arg
 from iabp.proofs.margins_report import DOC_FORMAT
 from iabp.proofs.prover import prove_all
-from iabp.proofs.recheck import DEFAULT_TIMEOUT_S, RecheckReport, recheck
+from iabp.proofs.recheck import DEFAULT_TIMEOUT_S, RecheckReport, query_files, recheck
 from iabp.proofs.report.build import Report, build_report, load_results
+from iabp.proofs.report.junit import JunitResults, load_junit
+from iabp.proofs.report.progress import StageProgress
 from iabp.proofs.signing import SIGNATURE
 from iabp.proofs.traceability.matrix import build_matrix, summaries_from_json
 from iabp.spec.errors import IabpError, UsageError
 from iabp.spec.iabp import iabp_spec
 from iabp.spec.system import Property, SystemSpec
 from iabp.spec.variants import variant
+from iabp.terminal import ProgressBar, Verbosity, add_verbosity_arguments
 
 
 def _spec_for(vid: str | None) -> SystemSpec:
@@ -94,6 +103,9 @@ def report_parser() -> argparse.ArgumentParser:
                    help="link tests by a static scan only (skip 'pytest --collect-only')")
     p.add_argument("--margins", type=Path, metavar="FILE",
                    help="show this 'iabp margins --json' run as the report's margins section")
+    p.add_argument("--test-results", type=Path, metavar="FILE.xml",
+                   help="the JUnit XML of a test run (python -m pytest --junitxml=FILE.xml): "
+                        "show each linked test's pass/fail")
     _common(p)
     return p
 
@@ -130,7 +142,40 @@ def report_main(argv: list[str]) -> int:
         return EXIT_INTERRUPTED
 
 
+def _prove(spec: SystemSpec, props: list[Property], art: Path, timeout_s: float,
+           stages: StageProgress) -> None:
+    """Prove ``props`` into ``art`` (replaced whole, only once every proof is written)."""
+    def note(text: str) -> None:
+        print(f"iabp report: {text}", file=sys.stderr)
+
+    what = f"{len(props)} propert{'y' if len(props) == 1 else 'ies'} of {spec.name}"
+    with (stages.stage(f"proving {what} into {art}", len(props)) as proved,
+          fresh_artifact_dir(art, note=note) as scratch):
+        prove_all(spec, props, timeout_s=timeout_s, out_dir=scratch,
+                  on_done=lambda *_: proved())
+
+
+def _build_and_write(args: argparse.Namespace, spec: SystemSpec, art: Path,
+                     rc: RecheckReport | None, margins: dict[str, Any] | None,
+                     tests: JunitResults | None, stages: StageProgress,
+                     ) -> tuple[Path, Path, dict[str, Any]]:
+    """Link the tests, build the report (figures) and write it: the last three stages."""
+    results = load_results(art)
+    with stages.stage("linking tests to IDs" + ("" if args.no_test_collect else
+                                                " (pytest --collect-only)")):
+        matrix = build_matrix(spec, summaries_from_json(results),
+                              collect=not args.no_test_collect)
+    with stages.stage("building the report and drawing its figures"):
+        report = build_report(art, spec, args.out, recheck=rc, matrix=matrix,
+                              diagram=args.diagram, variant=args.variant, margins=margins,
+                              test_results=tests)
+    with stages.stage(f"writing {args.out / 'report.html'} and report.md"):
+        html_path, md_path = _write_whole(report, args.out)
+    return html_path, md_path, results
+
+
 def _report(args: argparse.Namespace) -> int:
+    stages = StageProgress("iabp report")
     try:
         spec = _spec_for(args.variant)
         props = _props(spec, args.property)
@@ -138,13 +183,11 @@ def _report(args: argparse.Namespace) -> int:
             raise UsageError(f"--out {args.out} exists and is not a directory")
         check_output_file(args.out / "report.html", "--out")
         margins = load_margins(args.margins) if args.margins is not None else None
+        tests = load_junit(args.test_results) if args.test_results is not None else None
         art = args.artifacts
         if art is None:
             art = args.out / "artifacts"
-            print(f"proving {spec.name} into {art} ...", flush=True)
-            with fresh_artifact_dir(art, note=lambda text: print(
-                    f"iabp report: {text}", file=sys.stderr)) as scratch:
-                prove_all(spec, props, timeout_s=args.timeout, out_dir=scratch)
+            _prove(spec, props, art, args.timeout, stages)
         elif args.property:
             raise UsageError("--property selects what to prove; it cannot be used with "
                              "--artifacts")
@@ -152,14 +195,12 @@ def _report(args: argparse.Namespace) -> int:
             raise UsageError(f"{art} has no results.json: not an artifact directory")
         rc: RecheckReport | None = None
         if not args.no_recheck:
-            print("re-solving every query with z3 and cvc5 ...", flush=True)
-            rc = recheck(art, timeout_s=args.timeout, jobs=args.jobs)
-        results = load_results(art)
-        matrix = build_matrix(spec, summaries_from_json(results),
-                              collect=not args.no_test_collect)
-        report = build_report(art, spec, args.out, recheck=rc, matrix=matrix,
-                              diagram=args.diagram, variant=args.variant, margins=margins)
-        html_path, md_path = _write_whole(report, args.out)
+            n = len(query_files(art))
+            with stages.stage(f"re-solving {n} queries with z3 and cvc5", n) as solved:
+                rc = recheck(art, timeout_s=args.timeout, jobs=args.jobs,
+                             on_check=lambda _: solved())
+        html_path, md_path, results = _build_and_write(args, spec, art, rc, margins, tests,
+                                                       stages)
     except BrokenPipeError:  # stdout closed (``iabp report | head``): iabp.__main__'s job
         raise
     except (IabpError, OSError, ValueError) as exc:
@@ -205,6 +246,8 @@ def audit_parser() -> argparse.ArgumentParser:
                    help="print the lines and the verdict as one JSON document")
     v.add_argument("--regenerate", action="store_true",
                    help="also regenerate every query from the current spec and compare bytes")
+    add_verbosity_arguments(v, quiet="only the FAIL lines and the verdict line",
+                            verbose="also the solvers' versions and their total time")
     _common(v)
     kg = sub.add_parser("keygen", help="make an Ed25519 key pair for signing proof manifests",
                         description="Write a new Ed25519 private key to KEYFILE (mode 0600; "
@@ -233,22 +276,39 @@ def audit_main(argv: list[str]) -> int:
         print(f"iabp audit: {exc}", file=sys.stderr)
         return 2
 
+    talk = args.verbosity
+
     def show(line: AuditLine) -> None:
-        print(line.text(), flush=True)
+        if talk >= Verbosity.NORMAL or not line.ok:
+            print(line.text(), flush=True)
+
+    bar = ProgressBar("iabp audit: re-solving with z3 and cvc5",
+                      shown=talk >= Verbosity.NORMAL and not args.json)
+
+    def solved(done: int, total: int) -> None:
+        bar.update(done, total)
+        if done == total:
+            bar.close()  # the lines that follow are printed below no bar
 
     try:
-        report = verify(args.dir, spec, timeout_s=args.timeout, jobs=args.jobs,
-                        regenerate=args.regenerate, public_key=public,
-                        on_line=None if args.json else show)
+        with bar:
+            report = verify(args.dir, spec, timeout_s=args.timeout, jobs=args.jobs,
+                            regenerate=args.regenerate, public_key=public,
+                            on_line=None if args.json else show, on_solved=solved)
     except KeyboardInterrupt:
         print("iabp audit: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
     if args.json:
         print(json.dumps(report.to_json(), indent=1))
-    else:
-        if report.unchecked is not None:
-            print(f"{'NOT CHECKED':14s} {SIGNATURE}  {report.unchecked}")
-        print(report.summary())
+        return 0 if report.ok else 1
+    if report.unchecked is not None and talk >= Verbosity.NORMAL:
+        print(f"{'NOT CHECKED':14s} {SIGNATURE}  {report.unchecked}")
+    if report.recheck is not None and talk >= Verbosity.VERBOSE:
+        rc = report.recheck
+        print(f"solvers: {rc.z3_version} ({rc.z3_how}), {rc.cvc5_version}; {len(rc.checks)} "
+              f"queries in {rc.seconds:.1f} s (z3 {rc.total('z3'):.1f} s, cvc5 "
+              f"{rc.total('cvc5'):.1f} s of solver time), limit {rc.timeout_s:g} s each")
+    print(report.summary())
     return 0 if report.ok else 1
 
 

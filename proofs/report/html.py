@@ -34,7 +34,9 @@ def _span_html(s: Span) -> str:
     text = f"<code>{esc(s.text)}</code>" if s.code else esc(s.text)
     if s.cls:
         text = f'<span class="{s.cls}">{text}</span>'
-    return f'<a href="{esc(s.href)}">{text}</a>' if s.href else text
+    if s.href:
+        text = f'<a href="{esc(s.href)}">{text}</a>'
+    return f'<span id="{esc(s.anchor)}">{text}</span>' if s.anchor else text
 
 
 def _block_html(b: Block) -> str:
@@ -51,7 +53,8 @@ def _block_html(b: Block) -> str:
     if isinstance(b, Image):
         inner = b.svg if b.svg is not None else f'<img alt="{esc(b.alt)}" src="{data_uri(b.png)}">'
         return f"<figure>{inner}<figcaption>{esc(b.alt)}</figcaption></figure>"
-    return f"<details><summary>{esc(b.summary)}</summary>" + "".join(
+    attrs = (f' id="{esc(b.anchor)}"' if b.anchor else "") + (" open" if b.unfolded else "")
+    return f"<details{attrs}><summary>{esc(b.summary)}</summary>" + "".join(
         _block_html(x) for x in b.blocks) + "</details>"
 
 

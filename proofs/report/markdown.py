@@ -17,7 +17,8 @@ def _span_md(s: Span) -> str:
         text = _md_text(s.text)
     if s.cls and not s.code:
         text = f"**{text.strip()}**" + (" " if s.text.endswith(" ") else "")
-    return f"[{text}]({s.href})" if s.href else text
+    text = f"[{text}]({s.href})" if s.href else text
+    return f'<a id="{s.anchor}"></a>{text}' if s.anchor else text
 
 
 def _block_md(b: Block) -> list[str]:
@@ -33,7 +34,8 @@ def _block_md(b: Block) -> list[str]:
         return ["```text", b.text, "```", ""]
     if isinstance(b, Image):
         return [f"![{b.alt}](img/{b.name}.{'svg' if b.svg is not None else 'png'})", ""]
-    return [f"**{_md_text(b.summary)}**", "", *(x for y in b.blocks for x in _block_md(y))]
+    head = [f'<a id="{b.anchor}"></a>', ""] if b.anchor else []
+    return [*head, f"**{_md_text(b.summary)}**", "", *(x for y in b.blocks for x in _block_md(y))]
 
 
 def render_markdown(title: str, sections: list[Section]) -> str:

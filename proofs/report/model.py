@@ -7,7 +7,11 @@ cannot drift apart.
 
 from __future__ import annotations
 
+import os
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 STATUS_CLASS = {"PROVED": "ok", "VIOLATED": "bad", "UNKNOWN": "warn", "VACUOUS": "warn"}
@@ -17,12 +21,14 @@ STATUS_CLASS = {"PROVED": "ok", "VIOLATED": "bad", "UNKNOWN": "warn", "VACUOUS":
 
 @dataclass(frozen=True)
 class Span:
-    """Inline text: plain, ``code``, a link, or a status badge (``cls``)."""
+    """Inline text: plain, ``code``, a link, or a status badge (``cls``); ``anchor`` makes
+    it a link target (``#anchor``)."""
 
     text: str
     code: bool = False
     href: str | None = None
     cls: str = ""
+    anchor: str = ""
 
 
 Cell = list[Span]
@@ -62,10 +68,13 @@ class Image:
 
 @dataclass(frozen=True)
 class Fold:
-    """Content the HTML folds away (``<details>``); Markdown shows it under a bold line."""
+    """Content the HTML folds away (``<details>``; ``unfolded``: open from the start);
+    Markdown shows it under a bold line. ``anchor`` makes it a link target (``#anchor``)."""
 
     summary: str
     blocks: list[Block]
+    anchor: str = ""
+    unfolded: bool = False
 
 
 Block = Para | Table | Code | Image | Fold
@@ -94,4 +103,32 @@ def cell(*spans: Span | str) -> Cell:
 def badge(status: str) -> Span:
     """A status (PROVED, VIOLATED, ...) shown as a coloured badge."""
     return Span(status, cls=STATUS_CLASS.get(status, "warn"))
+
+
+def anchor_of(ident: str) -> str:
+    """The in-page anchor of a hazard, requirement, property or monitor-rule ID
+    (``P-FAULT-HALT`` -> ``p-fault-halt``): lower case, as GitHub's Markdown links expect."""
+    return re.sub(r"[^a-z0-9-]+", "-", ident.lower()).strip("-")
+
+
+def ref(ident: str, text: str | None = None, suffix: str = "") -> Span:
+    """A link to the report's entry for ``ident`` (``suffix``: a part of it, e.g. ``-tests``)."""
+    return Span(ident if text is None else text, href=f"#{anchor_of(ident)}{suffix}")
+
+
+def refs(idents: Sequence[str], empty: str = "-") -> Cell:
+    """Links to several IDs, comma separated (``empty`` when there are none)."""
+    if not idents:
+        return [Span(empty)]
+    out: Cell = []
+    for i, ident in enumerate(idents):
+        out += [Span(", ")] if i else []
+        out.append(ref(ident))
+    return out
+
+
+def relative_href(target: Path, out_dir: Path) -> str:
+    """A link from a report written in ``out_dir`` to ``target`` (a file or directory),
+    relative, so it works wherever both are as long as they move together."""
+    return Path(os.path.relpath(target.resolve(), out_dir.resolve())).as_posix()
 

@@ -28,10 +28,14 @@ from iabp.proofs.report.model import (
     Para,
     Section,
     Table,
+    anchor_of,
     badge,
     cell,
+    ref,
+    refs,
     t,
 )
+from iabp.proofs.report.outcomes import TestEvidence, overview_para
 from iabp.proofs.traceability.matrix import Matrix
 from iabp.spec import assumptions as assumptions_module
 from iabp.spec import timing as timing_module
@@ -67,22 +71,26 @@ def spec_constants(module: ModuleType) -> list[tuple[str, int, str]]:
 
 @dataclass
 class ReportContext:
-    """What the section builders share: artifacts, spec, link to them, results, re-check."""
+    """What the section builders share: artifacts, spec, link to them, results, re-check,
+    the traceability matrix and how tests are shown (links, outcomes)."""
 
     art_dir: Path
     spec: SystemSpec
     link: str
     results: dict[str, dict[str, Any]]
     recheck: RecheckReport | None
+    matrix: Matrix
+    tests: TestEvidence
 
     def href(self, rel: str) -> str:
         """A link to ``rel`` inside the artifact directory, relative to the report."""
         return f"{self.link}/{rel}" if self.link != "." else rel
 
 
-def overview_section(ctx: ReportContext, results: dict[str, Any], variant: str | None,
-                     matrix: Matrix) -> Section:
-    """The overview: counts, re-check and gap summary, run metadata, property table."""
+def overview_section(ctx: ReportContext, results: dict[str, Any],
+                     variant: str | None) -> Section:
+    """The overview: counts, re-check, gap and test summary, run metadata, property table."""
+    matrix = ctx.matrix
     s = Section("overview", "Overview")
     statuses = [r["status"] for r in ctx.results.values()]
     counts = ", ".join(f"{statuses.count(k)} {k}" for k in STATUS_CLASS if statuses.count(k))
@@ -98,6 +106,7 @@ def overview_section(ctx: ReportContext, results: dict[str, Any], variant: str |
     s.blocks.append(Para([t("Traceability: "), t(f"{len(matrix.gaps)} gaps",
                                                   cls="ok" if not matrix.gaps else "warn"),
                           t(" "), t("(matrix)", href="#matrix"), t(".")]))
+    s.blocks.append(overview_para(matrix, ctx.tests))
     if results.get("spec_sha256") != ctx.spec.sha256():
         s.blocks.append(Para([t("WARNING: the artifacts were made for spec sha256 "
                                 f"{results.get('spec_sha256')}, not this spec. Run "
@@ -112,11 +121,14 @@ def overview_section(ctx: ReportContext, results: dict[str, Any], variant: str |
             ("python / platform", f"{results.get('python')} / {results.get('platform')}"),
             ("artifacts", ctx.link)]
     s.blocks.append(Table(["item", "value"], [[cell(k), cell(v)] for k, v in meta]))
-    rows = [[cell(t(pid, href=f"#{pid}")), cell(badge(r["status"])), cell(r["method"]),
-             cell(f"{r['seconds']:.2f} s"), cell(", ".join(r["requirements"])),
-             cell(", ".join(r["hazards"]))] for pid, r in ctx.results.items()]
+    known = {p.id: p for p in matrix.properties}
+    rows = [[[ref(pid)] if pid in known else cell(pid), cell(badge(r["status"])),
+             cell(r["method"]), cell(f"{r['seconds']:.2f} s"), refs(r["requirements"]),
+             refs(r["hazards"]),
+             ctx.tests.summary_cell(known[pid].tests, pid) if pid in known else cell("-")]
+            for pid, r in ctx.results.items()]
     s.blocks.append(Table(["property", "status", "method", "time", "requirements",
-                           "hazards"], rows))
+                           "hazards", "tests"], rows))
     return s
 
 
@@ -182,27 +194,49 @@ def property_sections(ctx: ReportContext) -> list[Section]:
     return [head, *(_property(ctx, p) for p in ctx.spec.properties)]
 
 
+def abbreviate(text: str, chars: int = 60) -> str:
+    """``text`` cut to about ``chars`` characters at a word boundary (``…`` marks the cut)."""
+    if len(text) <= chars:
+        return text
+    return text[:chars].rsplit(" ", 1)[0] + " …"
+
+
+def _linked(ids: tuple[str, ...], what: dict[str, str]) -> Cell:
+    """IDs linked to their full text, each followed by ``what`` it says (in brackets)."""
+    out: Cell = []
+    for i, x in enumerate(ids):
+        out += [t(", ")] if i else []
+        out += [ref(x), t(f" ({what[x]})")] if x in what else [ref(x)]
+    return out
+
+
 def _property(ctx: ReportContext, p: Property) -> Section:
     r = ctx.results.get(p.id)
-    s = Section(p.id, f"{p.id}: {p.title}", level=3)
+    row = next((x for x in ctx.matrix.properties if x.id == p.id), None)
+    s = Section(anchor_of(p.id), f"{p.id}: {p.title}", level=3)
     s.blocks.append(Para([badge(r["status"] if r else "NOT RUN"), t(" " + p.plain)]))
-    facts = [
-        ("kind", p.kind.value), ("requirements", ", ".join(
-            f"{x} ({REQUIREMENT_BY_ID[x].text[:60]}...)" for x in p.requirements)),
-        ("hazards", ", ".join(f"{x} ({HAZARD_BY_ID[x].what})" for x in p.hazards)),
-        ("assumptions", ", ".join(ctx.spec.assumptions_of(p)) or "none"),
-        ("lemmas", ", ".join(x.id for x in ctx.spec.lemma_closure(p.lemmas)) or "none")]
+    facts: list[tuple[str, Cell]] = [
+        ("kind", cell(p.kind.value)),
+        ("premise", cell(t(to_text(p.premise), code=True))),
+        ("conclusion", cell(t(to_text(p.conclusion), code=True))),
+        ("requirements", _linked(p.requirements, {
+            x: abbreviate(q.text) for x, q in REQUIREMENT_BY_ID.items()})),
+        ("hazards", _linked(p.hazards, {x: h.what for x, h in HAZARD_BY_ID.items()})),
+        ("assumptions", cell(", ".join(ctx.spec.assumptions_of(p)) or "none")),
+        ("lemmas", cell(", ".join(x.id for x in ctx.spec.lemma_closure(p.lemmas)) or "none"))]
     if r:
-        facts += [("method", f"{r['method']} (k = {r['k']})"),
-                  ("time", f"{r['seconds']:.3f} s"), ("verdict", r["reason"])]
-    rows = [[cell(k), cell(v)] for k, v in facts]
-    rows.insert(1, [cell("premise"), cell(t(to_text(p.premise), code=True))])
-    rows.insert(2, [cell("conclusion"), cell(t(to_text(p.conclusion), code=True))])
-    s.blocks.append(Table(["fact", "value"], rows))
+        facts += [("method", cell(f"{r['method']} (k = {r['k']})")),
+                  ("time", cell(f"{r['seconds']:.3f} s")), ("verdict", cell(r["reason"]))]
+    if row is not None:
+        facts += [("monitor rules", refs(row.rules, "none")),
+                  ("tests", ctx.tests.summary_cell(row.tests, p.id))]
+    s.blocks.append(Table(["fact", "value"], [[cell(k), v] for k, v in facts]))
     if r:
         s.blocks.append(_query_table(ctx, r))
         if r.get("counterexample_ticks"):
             s.blocks.extend(_counterexample(ctx, p))
+    if row is not None:
+        s.blocks.extend(ctx.tests.tests_fold(row.tests, p.id))
     return s
 
 

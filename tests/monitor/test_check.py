@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -319,3 +320,32 @@ def test_a_console_announcing_another_tick_trips_at_once(monkeypatch: pytest.Mon
     assert report.first_trip is not None and report.first_trip.rule_id == "MON-INTEGRITY"
     assert "2000 us control tick" in report.first_trip.message, report.first_trip.message
     assert keys
+
+
+def test_cli_quiet_is_one_line_and_verbose_shows_what_each_rule_read(
+        captures: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
+    assert check_main([str(captures["late"]), "-q"]) == 1
+    captured = capsys.readouterr()
+    (line,) = captured.out.splitlines()
+    assert line.startswith(f"iabp check {captures['late']}: ") and "violations" in line
+    assert "first trip: MON-NO-GAS-IN-EJECTION at console" in line
+    assert captured.err == ""  # no progress bar: stderr is not a terminal
+    assert check_main([str(captures["clean"]), "-q"]) == 0
+    clean = f"iabp check {captures['clean']}: CLEAN (6000 telemetry frames)\n"
+    assert capsys.readouterr().out == clean
+    assert check_main([str(captures["late"]), "-v"]) == 1
+    assert "      read: " in capsys.readouterr().out
+
+
+def test_cli_progress_bar_goes_to_a_terminal_stderr_and_leaves_stdout_alone(
+        captures: dict[str, Path], monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.test_cli import FakeTerminal
+
+    assert check_main([str(captures["clean"])]) == 0
+    piped = capsys.readouterr().out
+    terminal = FakeTerminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert check_main([str(captures["clean"])]) == 0
+    assert capsys.readouterr().out == piped
+    assert "iabp check: clean.bin (MiB)" in terminal.getvalue()

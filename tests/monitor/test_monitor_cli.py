@@ -1,10 +1,12 @@
 """``iabp monitor`` on the command line (issue 9): bad usage is one line on stderr and exit
-2, never a traceback; without ``--key`` the audit log is unsigned and a warning says so.
+2, never a traceback; without ``--key`` the audit log is unsigned and a warning says so;
+``--json`` writes JSON lines on stdout and ``-q`` drops the status line (issue 10).
 (``iabp log`` is tested in test_log_cli.py.)
 """
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -104,3 +106,32 @@ def test_without_a_key_the_monitor_warns_that_its_log_is_not_signed(
     assert "warning: no --key: the audit log is NOT signed" in capsys.readouterr().err
     result = verify_log(log, require_sealed=True)
     assert result.ok and not result.signed
+
+
+# -- iabp monitor: --json, -q, -v ---------------------------------------------------------
+
+
+def test_json_puts_status_trips_and_summary_on_stdout_as_json_lines(capsys: Capture) -> None:
+    """A console that never sends trips at the 2 s start-up timeout."""
+    assert monitor_main(["loop://", "--json", "--seconds", "2.2"]) == 1
+    captured = capsys.readouterr()
+    events = [json.loads(line) for line in captured.out.splitlines()]  # JSON lines only
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "status" and kinds[-1] == "summary" and "trip" in kinds
+    trip = events[kinds.index("trip")]
+    assert trip["cause"] == "SILENCE" and trip["latching"] is True and trip["message"]
+    assert events[-2]["event"] == "status" and events[-2]["safe_state"] is True
+    summary = events[-1]
+    assert summary["exit_status"] == 1 and summary["safe_state_entered"] is True
+    assert summary["first_trip"]["cause"] == "SILENCE"
+    assert "SAFE STATE" in captured.err  # the alarm stays on stderr, as text
+    assert "[watching]" not in captured.err and "frames/s" not in captured.err
+
+
+def test_quiet_drops_the_status_line_but_not_the_summary(capsys: Capture) -> None:
+    assert monitor_main(["loop://", "--seconds", "0.2"]) == 0
+    assert "[watching]" in capsys.readouterr().err  # the status line, by default
+    assert monitor_main(["loop://", "--seconds", "0.2", "-q"]) == 0
+    captured = capsys.readouterr()
+    assert "[watching]" not in captured.err and captured.out == ""
+    assert "iabp monitor: 0 frames, 0 violations" in captured.err

@@ -142,7 +142,7 @@ def test_cli_writes_json_plot_and_markdown(tmp_path: Path,
     rc = iabp_main(["margins", "--constant", "gas_deflate_max_ms", "--property", PROP,
                     "--band", ALL_RATES.name, "--scope", "default", "--jobs", "1",
                     "--json", str(out), "--plot", str(tmp_path / "m.png"),
-                    "--markdown", str(tmp_path / "m.md")])
+                    "--markdown", str(tmp_path / "m.md"), "-v"])
     assert rc == 0
     doc = json.loads(out.read_text())
     assert [(m["scope"], m["slack"]) for m in doc["margins"]] == [(DEFAULT_SETTINGS, 10)]
@@ -151,6 +151,8 @@ def test_cli_writes_json_plot_and_markdown(tmp_path: Path,
     shown = capsys.readouterr().out
     assert "default settings" in shown
     assert f"{GAS.field} = {GAS.stated + 11}" in shown and "counterexample to induction" in shown
+    every = shown.split("Every margin (ms)", 1)[1]  # -v: the table of every margin
+    assert PROP in every and "gas_deflate_max_ms" in every
 
 
 @pytest.mark.parametrize("argv", [["--property", "P-NOPE"], ["--jobs", "0"],

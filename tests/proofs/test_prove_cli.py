@@ -37,6 +37,12 @@ def _one_line(err: str) -> str:
     return lines[0]
 
 
+def _last_line(err: str) -> str:
+    """The last line on stderr (``iabp report`` first names the stage it was in)."""
+    assert "Traceback" not in err
+    return err.strip().splitlines()[-1]
+
+
 def _on_disk(art: Path) -> set[str]:
     return {p.relative_to(art).as_posix() for p in art.rglob("*") if p.is_file()}
 
@@ -233,11 +239,11 @@ def test_ctrl_c_in_report_and_audit_is_exit_130(
     monkeypatch.setattr(report_cli, "recheck", _interrupt)
     rep = tmp_path / "rep"
     assert report_main(["--out", str(rep), "--artifacts", str(art)]) == 130
-    assert _one_line(capsys.readouterr().err) == "iabp report: interrupted"
+    assert _last_line(capsys.readouterr().err) == "iabp report: interrupted"
     assert not (rep / "report.html").exists()
     monkeypatch.setattr(report_cli, "prove_all", _interrupt)
     assert report_main(["--out", str(rep), "--property", FAST]) == 130
-    assert _one_line(capsys.readouterr().err) == "iabp report: interrupted"
+    assert _last_line(capsys.readouterr().err) == "iabp report: interrupted"
     assert not (rep / "artifacts").exists()
     _no_scratch_left(rep)
 
@@ -259,3 +265,76 @@ def test_audit_names_files_of_an_earlier_run_as_the_cause(tmp_path: Path) -> Non
     assert report.summary().split("FAIL: ", 1)[1].startswith(
         f"{n_files} files of 1 property results.json does not list (P-FAULT-HALT): left over "
         "from an earlier run")
+
+
+# -- --json, -q, -v (issue 10: one CLI convention) ------------------------------------------
+
+def test_prove_json_is_one_document_with_every_field(capsys: pytest.CaptureFixture[str]) -> None:
+    from iabp.spec.iabp import iabp_spec
+
+    assert _prove("--no-artifacts", "--json") == 0
+    captured = capsys.readouterr()
+    doc = json.loads(captured.out)  # nothing else on stdout
+    assert (doc["format"], doc["version"]) == ("iabp-prove", 1) and captured.err == ""
+    assert doc["spec_sha256"] == iabp_spec().sha256() and doc["ok"] is True
+    (p,) = doc["properties"]
+    assert p["id"] == FAST and p["status"] == "PROVED" and p["title"]
+    assert p["requirements"] and p["hazards"] and p["method"] and p["k"] >= 0
+    assert p["counterexample"] is None and p["seconds"] >= 0
+    assert doc["totals"]["properties"] == doc["totals"]["proved"] == 1
+    assert doc["artifacts"] is None
+
+
+def test_prove_json_summarises_counterexamples_without_the_trace() -> None:
+    from iabp.proofs.results import PropertyResult, Status
+    from iabp.spec.iabp import iabp_spec
+
+    spec = iabp_spec()
+    prop, other = spec.property(FAST), spec.properties[0]
+
+    def result(status: Status, **evidence: Any) -> PropertyResult:
+        return PropertyResult(prop.id, prop.title, list(prop.requirements),
+                              list(prop.hazards), status, "bmc", 3, 0.5, [], [], **evidence)
+
+    trace = [{"tick": t, "mode": "ROW-OF-THE-TRACE"} for t in range(3)]
+    doc = prove_cli.prove_document(spec, [
+        (prop, result(Status.VIOLATED, counterexample=trace)),
+        (other, result(Status.UNKNOWN, cti=trace[:2], cti_query="X.step"))],
+        seconds=1.0, variant="V-X")
+    violated, unknown = doc["properties"]
+    assert violated["counterexample"] == {"trace_ticks": 3, "violated_at_tick": 2}
+    assert violated["induction_counterexample"] is None and "ROW-OF" not in str(violated)
+    assert unknown["counterexample"] is None
+    assert unknown["induction_counterexample"]["query"] == "X.step"
+    assert "NOT shown reachable" in unknown["induction_counterexample"]["note"]
+    assert doc["ok"] is False and doc["variant"] == "V-X"
+    assert doc["totals"] == {"properties": 2, "proved": 0, "violated": 1, "unknown": 1,
+                             "vacuous": 0, "seconds": 1.0}
+
+
+def test_prove_quiet_prints_the_verdict_line_only_and_verbose_the_queries(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert _prove("--no-artifacts", "-q") == 0
+    out = capsys.readouterr().out
+    assert _one_line(out).startswith("1/1 proved in ")
+    assert _prove("--no-artifacts", "-v") == 0
+    out = capsys.readouterr().out
+    assert "      lemmas: " in out and f"{FAST}.step  (" in out and "; expected unsat)" in out
+
+
+def test_audit_verify_quiet_prints_only_fail_lines_and_the_verdict(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    art = tmp_path / "art"
+    assert _prove("--out", str(art)) == 0
+    capsys.readouterr()
+    assert audit_main(["verify", str(art), "-q"]) == 0
+    captured = capsys.readouterr()
+    assert _one_line(captured.out).startswith(f"audit verify {art}: PASS")
+    assert captured.err == ""  # no progress bar: stderr is not a terminal
+    with (art / "results.json").open("a") as f:
+        f.write(" ")
+    assert audit_main(["verify", str(art), "-q"]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("FAIL EDITED") and "results.json" in lines[0]
+    assert lines[-1].startswith(f"audit verify {art}: FAIL")
+    assert not any(line.startswith("PASS") for line in lines)

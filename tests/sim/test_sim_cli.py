@@ -97,3 +97,20 @@ def test_an_svg_figure_is_written_whole(tmp_path: Path) -> None:
     assert simulate_main(["--seconds", "2", "--plot", str(out)]) == 0
     assert out.read_text().lstrip().startswith("<?xml")
     assert [p.name for p in out.parent.iterdir()] == ["fig.svg"]
+
+
+def test_simulate_quiet_is_one_line_and_verbose_lists_each_inflation(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    assert simulate_main(["--seconds", "5", "-q"]) == 0
+    captured = capsys.readouterr()
+    (line,) = captured.out.splitlines()
+    assert line.startswith("ECG 1:1: 5 s simulated, ") and " inflations, " in line
+    assert "ms with gas in the balloon during true ejection" in line
+    assert captured.err == ""  # no progress bar: stderr is not a terminal
+    assert simulate_main(["--seconds", "5", "-v"]) == 0
+    out = capsys.readouterr().out
+    listed = out.split("each inflation (start-end, ms of simulated time): ", 1)[1]
+    spans = [tuple(map(int, s.split("-"))) for s in listed.splitlines()[0].split()]
+    inflations = int(out.split("inflations (drive): ", 1)[1].split(";")[0])
+    assert len(spans) == inflations >= 1
+    assert all(0 <= start < end <= 5000 for start, end in spans)
