@@ -53,6 +53,7 @@ from typing import Any, TextIO
 from iabp.keys import KeyFileError, load_private_key, private_key_mode_problem
 from iabp.monitor.audit_log import AuditLogError
 from iabp.monitor.cli_args import ArgParser, UsageError, one_line
+from iabp.monitor.detached_output import DetachedWriter
 from iabp.monitor.port import open_port
 from iabp.monitor.reconstruct.reconstruction import PatientProfile, ProfileError
 from iabp.monitor.runtime import Monitor, MonitorConfig, request_realtime
@@ -235,9 +236,13 @@ def monitor_main(argv: list[str]) -> int:
         refused = request_realtime()
         if refused:
             print(f"iabp monitor: {refused}; running with normal scheduling", file=err)
-    mon = Monitor(a.url, profile, a.log, a.interlock, config=config, out=err, port=ports[0],
+    # the loop's words go through threads: a reader that stops reading (a full pipe, a
+    # terminal on Ctrl-S) must never block the safety loop (monitor/detached_output.py)
+    out = DetachedWriter(err)
+    events = DetachedWriter(sys.stdout) if a.json else None
+    mon = Monitor(a.url, profile, a.log, a.interlock, config=config, out=out, port=ports[0],
                   interlock_port=ports[1] if len(ports) > 1 else None, key=key,
-                  status_feed=feed, json_events=sys.stdout if a.json else None,
+                  status_feed=feed, json_events=events,
                   status_line=a.verbosity >= Verbosity.NORMAL)
     operator = _stdin_lines(sys.stdin) if sys.stdin is not None else None
     try:
@@ -247,12 +252,16 @@ def monitor_main(argv: list[str]) -> int:
         for p in ports:
             with suppress(Exception):
                 p.close()
+        out.close()
         print(f"iabp monitor: {one_line(exc)}", file=err)
         return 2
     if a.json:
         mon.event("summary", {**mon.summary(), "stop_reason": mon.stop_reason,
                               "exit_status": status})
-    else:
+    out.close()
+    if events is not None:
+        events.close()
+    if not a.json:
         _print_summary(mon, err, every_trip=a.verbosity >= Verbosity.VERBOSE)
     return status
 

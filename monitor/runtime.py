@@ -44,7 +44,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any, Protocol
 
 import serial
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -120,6 +120,18 @@ def _fileno_of(port: object) -> int | None:
         return int(fileno())
     except (OSError, ValueError, TypeError, AttributeError, serial.SerialException):
         return None
+
+
+class TextSink(Protocol):
+    """Where the monitor writes its status line, alarms and JSON events: a text stream
+    (the CLI gives a :class:`iabp.monitor.detached_output.DetachedWriter`, so a reader that
+    stops reading never blocks the loop)."""
+
+    def write(self, text: str, /) -> int: ...
+
+    def flush(self) -> None: ...
+
+    def isatty(self) -> bool: ...
 
 
 class Port(Protocol):
@@ -211,10 +223,10 @@ class Monitor:
     def __init__(self, url: str, patient_profile: PatientProfile | None = None,
                  log_path: str | Path | None = None, interlock_url: str | None = None,
                  clock: Callable[[], int] = monotonic_ms, *, config: MonitorConfig | None = None,
-                 wall_clock: Callable[[], float] = time.time, out: TextIO | None = None,
+                 wall_clock: Callable[[], float] = time.time, out: TextSink | None = None,
                  port: Port | None = None, interlock_port: Any = None,
                  key: Ed25519PrivateKey | None = None,
-                 status_feed: StatusFeed | None = None, json_events: TextIO | None = None,
+                 status_feed: StatusFeed | None = None, json_events: TextSink | None = None,
                  status_line: bool = True) -> None:
         self.url = url
         self.profile = patient_profile or PatientProfile()

@@ -192,7 +192,8 @@ class OwnBeatClock:
         late-deflation fault is the timing rules' to judge, with the R waves)."""
         raw = f.arterial_pressure_mmhg_x10
         x = self._last_abp = _NAN if raw == NOT_AVAILABLE else raw * 0.1
-        if self._push_abp(x) & UPSTROKE and counted and not balloon_inflated:
+        ev = self._push_abp(x)  # almost always NONE: test it before any flag arithmetic
+        if ev and counted and not balloon_inflated and ev & UPSTROKE:
             est = self._p.last_upstroke_index
             if self._up_n > NEVER_MS:
                 self._up_rr = est - self._up_n
