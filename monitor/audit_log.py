@@ -28,10 +28,13 @@ picture), so ``require_sealed`` fails them; whoever holds the private key can fo
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import json
 import os
+import queue
+import threading
 from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -318,6 +321,66 @@ def verify_log(path: str | os.PathLike[str], anchor: Anchor | None = None, *,
     return scan.result(VerifyStatus.SEALED if scan.sealed else VerifyStatus.UNSEALED)
 
 
+MAX_PENDING_RECORDS: Final = 10_000  #: records that may wait for the disk (minutes of them)
+DRAIN_TIMEOUT_S: Final = 10.0  #: how long sealing waits for the disk to take the last records
+
+
+class DiskWriter:
+    """Writes, flushes and fsyncs the log's lines on a thread of its own, in order.
+
+    The monitor's loop must not wait for the disk: an ``fsync`` that meets the kernel's
+    periodic write-back can take 100-200 ms on a busy host, longer than the 50 ms silence
+    watchdog (suspected cause of the stalls of ``benchmarks/bench_monitor_load.py``). The
+    record (hash, signature, bytes) is made in the caller, so the chain and its order are
+    the caller's; only the bytes wait here. At most :data:`MAX_PENDING_RECORDS` may wait:
+    beyond, or after a failed write, the next :meth:`put` raises
+    :class:`AuditLogError` (the monitor treats it as any audit failure). :meth:`drain`
+    waits until every line is on disk and raises a write failure.
+    """
+
+    def __init__(self, file: Any, path: Path) -> None:
+        self._file, self._path = file, path
+        self._queue: queue.Queue[bytes | threading.Event] = queue.Queue()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="audit-log-writer", daemon=True)
+        self._thread.start()
+
+    def put(self, line: bytes) -> None:
+        self._raise_failure()
+        if self._queue.qsize() >= MAX_PENDING_RECORDS:
+            raise AuditLogError(f"{self._path}: audit log cannot keep up: "
+                                f"{MAX_PENDING_RECORDS} records wait for the disk")
+        self._queue.put(line)
+
+    def drain(self, timeout_s: float = DRAIN_TIMEOUT_S) -> None:
+        """Wait (up to ``timeout_s``) until every queued line is written and fsynced."""
+        done = threading.Event()
+        self._queue.put(done)  # set by the thread once everything before it is written
+        if not done.wait(timeout_s):
+            raise AuditLogError(f"{self._path}: the disk did not take the audit log's last "
+                                f"records within {timeout_s:g} s")
+        self._raise_failure()
+
+    def _raise_failure(self) -> None:
+        if self._error is not None:
+            raise AuditLogError(f"{self._path}: audit write failed: {self._error}")
+
+    def _run(self) -> None:
+        while True:
+            line = self._queue.get()
+            if isinstance(line, threading.Event):
+                line.set()
+                continue
+            if self._error is not None:
+                continue  # after a failure nothing more is written: the chain would gap
+            try:
+                self._file.write(line)
+                self._file.flush()
+                os.fsync(self._file.fileno())
+            except (OSError, ValueError) as exc:
+                self._error = exc
+
+
 class AuditLog:
     """The monitor's audit trail: append events, keep a black box of the last frames.
 
@@ -326,6 +389,8 @@ class AuditLog:
     timed ones with :meth:`checkpoint`). ``blackbox_frames`` bounds the ring of recent
     frames (2000 = 2 s of 1 kHz telemetry) written with each event; ``post_frames``
     bounds how many frames after an event are collected for :meth:`write_post_event`.
+    ``background`` hands the disk writes to a :class:`DiskWriter` thread (the monitor's
+    loop never waits for an fsync); :meth:`seal` then waits until the seal is on disk.
     Opening an existing log verifies it (with the key's public half, if signing) and
     continues its chain; a damaged log, a signed log without its key, an unsigned log
     with a key, or a log signed by another key is refused (keep it, start a new file).
@@ -340,6 +405,7 @@ class AuditLog:
         to_json: Callable[[object], Any] = frame_to_json,
         key: Ed25519PrivateKey | None = None,
         checkpoint_every: int = CHECKPOINT_EVERY,
+        background: bool = False,
     ) -> None:
         self.path = Path(path)
         self._ring: deque[object] = deque(maxlen=blackbox_frames)
@@ -363,6 +429,7 @@ class AuditLog:
                                 f"{exc.strerror or exc}") from exc
         if self._next_seq == 0:
             _fsync_dir(self.path)
+        self._writer = DiskWriter(self._file, self.path) if background else None
 
     def _continue(self) -> None:
         public = self._key.public_key() if self._key is not None else None
@@ -418,12 +485,15 @@ class AuditLog:
         if self._key is not None:
             record["sig"] = self._key.sign(_signed_message(record["hash"])).hex()
         line = canonical_json(record) + b"\n"
-        try:
-            self._file.write(line)
-            self._file.flush()
-            os.fsync(self._file.fileno())
-        except (OSError, ValueError) as exc:
-            raise AuditLogError(f"{self.path}: audit write failed: {exc}") from exc
+        if self._writer is not None:
+            self._writer.put(line)
+        else:
+            try:
+                self._file.write(line)
+                self._file.flush()
+                os.fsync(self._file.fileno())
+            except (OSError, ValueError) as exc:
+                raise AuditLogError(f"{self.path}: audit write failed: {exc}") from exc
         self._next_seq, self._head = self._next_seq + 1, record["hash"]
         self._sealed = event_type == SEAL
         return Anchor(record["seq"], record["hash"])
@@ -470,10 +540,18 @@ class AuditLog:
         """Close the session: pending post-event frames, then a seal stating the record
         count and the chain head (signed like every record)."""
         self.write_post_event(wall_time)
-        return self.append(SEAL, {"records": self._next_seq + 1, "head": self._head}, wall_time)
+        head = self.append(SEAL, {"records": self._next_seq + 1, "head": self._head}, wall_time)
+        if self._writer is not None:
+            self._writer.drain()  # the seal is on disk, or the failure is raised
+        return head
 
     def close(self) -> None:
-        """Close the file (does not seal: call :meth:`seal` first for a clean end)."""
+        """Close the file (does not seal: call :meth:`seal` first for a clean end). With a
+        background writer, what is queued is written first (up to its drain timeout);
+        never raises."""
+        if self._writer is not None:
+            with contextlib.suppress(AuditLogError):
+                self._writer.drain()
         self._file.close()
 
     def __enter__(self) -> AuditLog:

@@ -283,7 +283,8 @@ class Monitor:
         now = self.clock()
         if self.log_path is not None:
             self.audit = AuditLog(self.log_path, key=self.key,
-                                  checkpoint_every=self.config.checkpoint_records)
+                                  checkpoint_every=self.config.checkpoint_records,
+                                  background=True)  # the loop never waits for an fsync
             self.audit.open_session(self.wall_clock(), monitor="iabp monitor", url=self.url,
                                     interlock=self.interlock_url, profile=self.profile.to_json(),
                                     checkpoint_ms=self.config.checkpoint_ms)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +32,9 @@ def tick(i: int) -> TelemetryFrame:
                           ConsolePhase.DIASTOLE, 0, 0, 211, 0)
 
 
-def write_log(path: Path, *, sealed: bool = True) -> Anchor:
+def write_log(path: Path, *, sealed: bool = True, background: bool = False) -> Anchor:
     """A small realistic log: open, frames, one violation with its black box, a note, seal."""
-    with AuditLog(path, blackbox_frames=5, post_frames=3) as log:
+    with AuditLog(path, blackbox_frames=5, post_frames=3, background=background) as log:
         log.open_session(100.0, monitor="test")
         for i in range(8):
             log.push_frame(tick(i))
@@ -472,3 +473,58 @@ def test_a_directory_or_missing_directory_is_an_audit_log_error(tmp_path: Path) 
         AuditLog(tmp_path)
     with pytest.raises(AuditLogError, match="cannot open"):
         AuditLog(tmp_path / "missing" / "a.jsonl")
+
+
+# -- the disk writer thread: the monitor's loop never waits for an fsync (issue 9) ----------
+
+
+def test_a_background_log_writes_exactly_the_same_bytes(tmp_path: Path, log_path: Path) -> None:
+    path = tmp_path / "background.jsonl"
+    write_log(path, background=True)
+    assert path.read_bytes() == log_path.read_bytes()
+    assert verify_log(path).status is VerifyStatus.SEALED
+
+
+def test_append_does_not_wait_for_a_stuck_fsync(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """An fsync that meets the kernel's write-back can take 100-200 ms on a busy host: the
+    caller (the monitor's loop) must not wait for it; the seal does."""
+    release = threading.Event()
+    real_fsync = os.fsync
+
+    def stuck_fsync(fd: int) -> None:
+        release.wait(20)
+        real_fsync(fd)
+
+    log = AuditLog(tmp_path / "a.jsonl", background=True)
+    monkeypatch.setattr(al.os, "fsync", stuck_fsync)
+    appended = threading.Event()
+
+    def loop() -> None:
+        log.open_session(1.0, monitor="test")
+        for i in range(20):
+            log.append("note", {"i": i}, 2.0)
+        appended.set()
+
+    threading.Thread(target=loop, daemon=True).start()
+    assert appended.wait(10), "append waited for the disk"
+    release.set()
+    log.seal(3.0)
+    log.close()
+    assert verify_log(tmp_path / "a.jsonl").status is VerifyStatus.SEALED
+
+
+def test_a_failed_background_write_is_raised_and_nothing_after_it_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "a.jsonl"
+    log = AuditLog(path, background=True)
+    log.open_session(1.0, monitor="test")
+    log.seal(1.5)  # on disk: the seal drains
+    monkeypatch.setattr(al.os, "fsync", lambda fd: (_ for _ in ()).throw(OSError(5, "EIO")))
+    log.open_session(2.0, monitor="test")  # queued; its write fails on the thread
+    with pytest.raises(AuditLogError, match="audit write failed"):
+        log.seal(3.0)
+    log.close()  # never raises
+    monkeypatch.undo()
+    result = verify_log(path)
+    assert result.records >= 2 and result.status is not VerifyStatus.BROKEN
