@@ -27,6 +27,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -76,10 +77,13 @@ class _Port:
         pass
 
 
-def live(data: bytes) -> Monitor:
+def live(data: bytes, **monitor_options: Any) -> Monitor:
+    """The live Monitor loop over ``data`` on an in-memory port, its clock following the
+    bytes (``monitor_options``: e.g. ``log_path`` and ``key``); the monitor is left open."""
     now = [0]
     port = _Port(data)
-    mon = Monitor("bytes://bench", clock=lambda: now[0], port=port, out=io.StringIO())
+    mon = Monitor("bytes://bench", clock=lambda: now[0], port=port, out=io.StringIO(),
+                  **monitor_options)
     mon.open()
     while port.pos < len(data):
         before = port.pos

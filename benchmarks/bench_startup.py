@@ -17,7 +17,6 @@ Writes ``benchmarks/results/startup.md``. Usage:
 from __future__ import annotations
 
 import argparse
-import io
 import os
 import platform
 import statistics
@@ -36,8 +35,8 @@ TARGET_S = 0.5
 
 def write_log(path: Path, key_path: Path) -> None:
     """A signed, sealed audit log of 10 s of the simulated console (late deflation)."""
+    from benchmarks.bench_check import live
     from iabp.keys import generate_key, load_private_key
-    from iabp.monitor.runtime import Monitor
     from iabp.sim.closed_loop import LoopConfig
     from iabp.sim.console import SimulatedConsole
 
@@ -50,34 +49,7 @@ def write_log(path: Path, key_path: Path) -> None:
         data += con.port.read(con.port.in_waiting)
     con.close()
 
-    class Port:
-        def __init__(self) -> None:
-            self.pos = 0
-
-        @property
-        def in_waiting(self) -> int:
-            return min(320, len(data) - self.pos)
-
-        def read(self, size: int = 1, /) -> bytes:
-            out = bytes(data[self.pos:self.pos + size])
-            self.pos += len(out)
-            return out
-
-        def write(self, b: bytes, /) -> int:
-            return len(b)
-
-        def close(self) -> None:
-            pass
-
-    now = [0]
-    port = Port()
-    mon = Monitor("bytes://bench", clock=lambda: now[0], port=port, out=io.StringIO(),
-                  log_path=path, key=load_private_key(key_path))
-    mon.open()
-    while port.pos < len(data):
-        before = port.pos
-        mon.step()
-        now[0] += max(1, (port.pos - before) // 32)
+    mon = live(bytes(data), log_path=path, key=load_private_key(key_path))
     mon.close()
 
 
