@@ -31,14 +31,14 @@ import platform
 import secrets
 import shutil
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import z3
 
-from iabp.proofs.counterexample import write_csv, write_json
+from iabp.proofs.counterexample import write_csv, write_json, write_step_json
 from iabp.proofs.engine import Query
 from iabp.proofs.results import PropertyResult
 from iabp.proofs.signing import MANIFEST, SIGNATURE
@@ -71,13 +71,28 @@ class ArtifactWriter:
         (self.out / "spec.txt").write_text(spec.canonical())
 
     def header(self, prop: Property) -> str:
+        return self._header(f"property {prop.id} ({', '.join(prop.requirements)})")
+
+    def _header(self, subject: str) -> str:
         return (f"IABP proof artifact; spec {self.spec.name} sha256 {self.spec.sha256()}; "
-                f"property {prop.id} ({', '.join(prop.requirements)}); "
-                f"z3 {z3.get_version_string()}; seed {self.seed}")
+                f"{subject}; z3 {z3.get_version_string()}; seed {self.seed}")
 
     def write_property(self, prop: Property, result: PropertyResult,
                        queries: list[Query]) -> None:
-        d = self.out / safe_name(prop.id)
+        self._write(prop.id, self.header(prop), lambda: self.result_doc(prop, result), result,
+                    queries, (prop, result.method))
+
+    def write_monitor_rule(self, result: PropertyResult, queries: list[Query]) -> None:
+        """One rule of the monitor theorem (``iabp.proofs.monitor_theorem``): its queries
+        and result, in a directory named by the rule like a property's."""
+        self._write(result.property_id, self._header(
+            f"monitor rule {result.property_id} ({', '.join(result.requirements)})"),
+            lambda: self.rule_doc(result), result, queries, None)
+
+    def _write(self, pid: str, header: str, doc: Callable[[], dict[str, Any]],
+               result: PropertyResult, queries: list[Query],
+               cex_of: tuple[Property, str] | None) -> None:
+        d = self.out / safe_name(pid)
         d.mkdir(exist_ok=True)
         by_name = {q.name: q for q in queries}
         for rec in result.queries:
@@ -85,13 +100,17 @@ class ArtifactWriter:
             if q is None:
                 continue
             path = d / f"{safe_name(rec.name)}.smt2"
-            path.write_text(q.smt2(self.header(prop)))
+            path.write_text(q.smt2(header))
             rec.smt2_file = str(path.relative_to(self.out))
             rec.sha256 = sha256_file(path)
         if result.counterexample is not None:
-            write_json(d / "counterexample.json", result.counterexample, prop, result.method)
+            if cex_of is not None:
+                write_json(d / "counterexample.json", result.counterexample, *cex_of)
+            else:
+                write_step_json(d / "counterexample.json", result.counterexample,
+                                result.property_id, "no-miss: one step of any console")
             write_csv(d / "counterexample.csv", result.counterexample)
-        (d / "result.json").write_text(json.dumps(self.result_doc(prop, result), indent=1))
+        (d / "result.json").write_text(json.dumps(doc(), indent=1))
 
     def result_doc(self, prop: Property, result: PropertyResult) -> dict[str, Any]:
         doc = result.to_json()
@@ -100,8 +119,15 @@ class ArtifactWriter:
                     "plain": prop.plain, "spec_sha256": self.spec.sha256()})
         return doc
 
+    def rule_doc(self, result: PropertyResult) -> dict[str, Any]:
+        doc = result.to_json()
+        doc.update({"solver": "z3", "solver_version": z3.get_version_string(),
+                    "random_seed": self.seed, "timeout_s": self.timeout_s,
+                    "spec_sha256": self.spec.sha256()})
+        return doc
+
     def finish(self, results: list[tuple[Property, PropertyResult]],
-               seconds: float) -> Path:
+               seconds: float, monitor_rules: Sequence[PropertyResult] = ()) -> Path:
         summary = {
             "spec": self.spec.name, "spec_sha256": self.spec.sha256(),
             "solver": "z3", "solver_version": z3.get_version_string(),
@@ -109,6 +135,7 @@ class ArtifactWriter:
             "python": sys.version.split()[0], "platform": platform.platform(),
             "total_seconds": round(seconds, 3),
             "results": [self.result_doc(p, r) for p, r in results],
+            "monitor_rules": [self.rule_doc(r) for r in monitor_rules],
         }
         (self.out / "results.json").write_text(json.dumps(summary, indent=1))
         return write_manifest(self.out, self.spec)

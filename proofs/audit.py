@@ -47,6 +47,7 @@ from iabp.proofs.recheck import (
     SolveCache,
     recheck,
 )
+from iabp.proofs.results import recorded_results
 from iabp.proofs.signing import MANIFEST, SIGNATURE, check_signature, unchecked_note
 from iabp.spec.errors import SpecError
 from iabp.spec.iabp import iabp_spec
@@ -242,7 +243,8 @@ def regenerate_lines(art_dir: Path, spec: SystemSpec, files: dict[str, str], res
     with tempfile.TemporaryDirectory() as tmp:
         fresh = Path(tmp)
         prove_all(spec, props, timeout_s=timeout_s, seed=int(results.get("random_seed", 0)),
-                  out_dir=fresh, witnesses=False)
+                  out_dir=fresh, witnesses=False,
+                  monitor_rules=[] if results.get("monitor_rules") else None)
         ours = {p.relative_to(fresh).as_posix(): p.read_bytes() for p in fresh.rglob("*.smt2")}
     lines = []
     for rel in sorted(set(ours) | {f for f in files if f.endswith(".smt2")}):
@@ -323,7 +325,7 @@ def _recorded(results: Any) -> dict[str, tuple[str, str]]:
     out: dict[str, tuple[str, str]] = {}
     if not isinstance(results, dict):
         return out
-    for r in results.get("results", []):
+    for r in recorded_results(results):
         for q in r.get("queries", []):
             if q.get("smt2_file"):
                 out[str(q["smt2_file"])] = (str(q.get("answer")), str(q.get("sha256")))
@@ -358,7 +360,7 @@ def _stale_line(results: Any, files: dict[str, str]) -> AuditLine | None:
     query."""
     if not isinstance(results, dict):
         return None
-    listed = {str(r.get("property_id")) for r in results.get("results", [])}
+    listed = {str(r.get("property_id")) for r in recorded_results(results)}
     others = sorted({f.split("/", 1)[0] for f in files if "/" in f} - listed)
     if not others:
         return None
@@ -374,7 +376,7 @@ def _result_lines(results: Any, files: dict[str, str]) -> list[AuditLine]:
     if not isinstance(results, dict):
         return [AuditLine("results.json", False, "missing or unreadable", "RESULTS")]
     lines = []
-    for r in results.get("results", []):
+    for r in recorded_results(results):
         pid, status = str(r.get("property_id")), str(r.get("status"))
         qs = r.get("queries", [])
         bad = [q["name"] for q in qs if q.get("answer") != q.get("expected")]
@@ -390,7 +392,8 @@ def _result_lines(results: Any, files: dict[str, str]) -> list[AuditLine]:
                     and q["smt2_file"] not in files]
         if unlisted:
             problem += f" query files not in manifest.json: {unlisted}"
-        lines.append(AuditLine(f"property {pid}", not problem, problem or
+        label = "monitor rule" if r in (results.get("monitor_rules") or []) else "property"
+        lines.append(AuditLine(f"{label} {pid}", not problem, problem or
                                f"{status}: {len(qs)} queries, answers consistent with status",
                                "RESULTS" if problem else ""))
     return lines

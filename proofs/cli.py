@@ -37,6 +37,7 @@ from rich.console import Console
 from rich.table import Table
 
 from iabp.keys import key_id, load_private_key, private_key_mode_problem
+from iabp.proofs import monitor_theorem_cli as monitor_cli
 from iabp.proofs.artifacts import fresh_artifact_dir
 from iabp.proofs.ci_formats import check_output_file, write_ci_files
 from iabp.proofs.counterexample import cti_text, table_text
@@ -153,7 +154,11 @@ def main(argv: list[str]) -> int:
     if args.list_variants:
         for v in variants():
             console.print(f"{v.id:36s} breaks {v.breaks:22s} {v.mistake}")
+        for line in monitor_cli.variant_lines():
+            console.print(line, markup=False)
         return 0
+    if monitor_cli.is_variant(args.variant):
+        return monitor_cli.run_variant(console, args.variant, args.timeout)
     try:
         spec = variant(args.variant).spec() if args.variant else iabp_spec()
         props = _select(spec, args.property)
@@ -233,6 +238,8 @@ def _run(console: Console, err: Console, spec: SystemSpec, props: list[Property]
     def note(text: str) -> None:
         err.print(f"iabp prove: {text}", markup=False)
 
+    # the monitor theorem assumes every property: it runs on full runs of the stated spec
+    rules: list[PropertyResult] | None = [] if not args.variant and not args.property else None
     try:
         with contextlib.ExitStack() as stack:
             out_dir = None if args.no_artifacts else stack.enter_context(
@@ -242,7 +249,7 @@ def _run(console: Console, err: Console, spec: SystemSpec, props: list[Property]
                               f"(sha256 {spec.sha256()[:16]}...) for every setting the "
                               "validator accepts")
             results = prove_all(spec, props, timeout_s=args.timeout, seed=args.seed,
-                                out_dir=out_dir, on_done=done)
+                                out_dir=out_dir, on_done=done, monitor_rules=rules)
             if key is not None and out_dir is not None:
                 sign_manifest(out_dir, key)
         # -- CI outputs (proofs.ci_formats) --
@@ -259,6 +266,12 @@ def _run(console: Console, err: Console, spec: SystemSpec, props: list[Property]
         for path in written:
             console.print(f"wrote {path}", markup=False)
         _explain(console, spec, results)
+        if rules:
+            console.print("\n" + monitor_cli.HEADING, markup=False, soft_wrap=True)
+            if talk >= Verbosity.VERBOSE:
+                for r in rules:
+                    console.print(monitor_cli.rule_line(r))
+            monitor_cli.explain(console, rules)
     emitted: list[Path] = []
     if args.emit_tests is not None:
         try:
@@ -274,18 +287,26 @@ def _run(console: Console, err: Console, spec: SystemSpec, props: list[Property]
                 console.print(BOUND_TEXT[prop.id](), markup=False, soft_wrap=True)
     total = time.perf_counter() - t0
     proved = sum(r.status is Status.PROVED for _, r in results)
+    rules_proved = sum(r.status is Status.PROVED for r in rules or [])
+    rules_ok = rules_proved == len(rules or [])
     signer = key_id(key.public_key()) if key else None
     if args.json:
-        print(json.dumps(prove_document(
+        doc = prove_document(
             spec, results, seconds=total, variant=args.variant,
             artifacts=None if args.no_artifacts else str(args.out), signed_by=signer,
-            files=[*written, *(str(t) for t in emitted)]), indent=1))
+            files=[*written, *(str(t) for t in emitted)])
+        doc["monitor_rules"] = None if rules is None else monitor_cli.document(rules)
+        doc["ok"] = doc["ok"] and rules_ok
+        print(json.dumps(doc, indent=1))
     else:
         console.print(("" if talk is Verbosity.QUIET else "\n")
-                      + f"{proved}/{len(results)} proved in {total:.1f} s"
+                      + f"{proved}/{len(results)} proved"
+                      + ("" if rules is None else
+                         f", monitor theorem {rules_proved}/{len(rules)} rules")
+                      + f" in {total:.1f} s"
                       + ("" if args.no_artifacts else f"; artifacts in {args.out}")
                       + (f", manifest signed by {signer}" if signer else ""), markup=False)
-    return 0 if proved == len(results) else 1
+    return 0 if proved == len(results) and rules_ok else 1
 
 
 def _explain(console: Console, spec: SystemSpec,

@@ -84,6 +84,14 @@ def write_json(path: Path, rows: list[dict[str, Any]], prop: Property, how: str)
     path.write_text(json.dumps(doc, indent=1, sort_keys=True))
 
 
+def write_step_json(path: Path, rows: list[dict[str, Any]], subject: str, how: str) -> None:
+    """A counterexample that is one step of the model, not a trace from power-on (the
+    monitor theorem's no-miss half: any console state)."""
+    doc = {"monitor_rule": subject, "found_by": how, "ticks": len(rows),
+           "trace": [{k: plain(v) for k, v in r.items()} for r in rows]}
+    path.write_text(json.dumps(doc, indent=1, sort_keys=True))
+
+
 def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
     keys: list[str] = []
     for r in rows:

@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 
 from iabp.proofs.artifacts import ArtifactWriter
 from iabp.proofs.engine import DEFAULT_SEED, ProofContext, Query, prove_property
-from iabp.proofs.results import PropertyResult
+from iabp.proofs.monitor_theorem import prove_monitor_rules
+from iabp.proofs.results import PropertyResult, Status
 from iabp.proofs.search import CounterexampleFinder, WitnessFinder
 from iabp.spec.iabp import iabp_spec
 from iabp.spec.system import Property, SystemSpec
@@ -25,8 +26,14 @@ def prove_all(spec: SystemSpec, props: Sequence[Property], *, timeout_s: float =
               seed: int = DEFAULT_SEED, out_dir: Path | None = None,
               on_start: Callable[[Property], None] | None = None,
               on_done: Callable[[Property, PropertyResult], None] | None = None,
-              witnesses: bool = True) -> list[tuple[Property, PropertyResult]]:
-    """Prove each property in turn; write artifacts into ``out_dir`` when given."""
+              witnesses: bool = True,
+              monitor_rules: list[PropertyResult] | None = None
+              ) -> list[tuple[Property, PropertyResult]]:
+    """Prove each property in turn; write artifacts into ``out_dir`` when given.
+
+    With a ``monitor_rules`` list, then prove the monitor theorem for every runtime rule
+    (:mod:`iabp.proofs.monitor_theorem`, assuming the properties this run PROVED) and
+    append its results there (and to the artifacts)."""
     t0 = time.perf_counter()
     ctx = ProofContext(spec, timeout_s=timeout_s, seed=seed)
     finder = CounterexampleFinder(ctx)
@@ -47,8 +54,15 @@ def prove_all(spec: SystemSpec, props: Sequence[Property], *, timeout_s: float =
         results.append((prop, result))
         if on_done is not None:
             on_done(prop, result)
+    if monitor_rules is not None:
+        proved = frozenset(p.id for p, r in results if r.status is Status.PROVED)
+        rule_queries: dict[str, list[Query]] = {}
+        monitor_rules.extend(prove_monitor_rules(ctx, proved, rule_queries))
+        if writer is not None:
+            for r in monitor_rules:
+                writer.write_monitor_rule(r, rule_queries.get(r.property_id, []))
     if writer is not None:
-        writer.finish(results, time.perf_counter() - t0)
+        writer.finish(results, time.perf_counter() - t0, monitor_rules or ())
     return results
 
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
-from iabp.proofs.results import Answer
+from iabp.proofs.results import Answer, recorded_results
 
 #: The answers a solver prints for ``(check-sat)`` (and a query file's header may expect).
 ANSWERS = tuple(a.value for a in (Answer.SAT, Answer.UNSAT, Answer.UNKNOWN))
@@ -367,7 +367,7 @@ def _result_or_crash(fut: cf.Future[QueryCheck], path: str) -> QueryCheck:
 def recorded_answers(results_doc: Mapping[str, object]) -> dict[str, str]:
     """The prover's recorded answer per query file, from ``results.json``."""
     out: dict[str, str] = {}
-    for r in results_doc.get("results", []):  # type: ignore[attr-defined]
+    for r in recorded_results(results_doc):
         for q in r.get("queries", []):
             if q.get("smt2_file"):
                 out[str(q["smt2_file"])] = str(q["answer"])

@@ -83,3 +83,12 @@ class PropertyResult:
             else len(self.counterexample),
             "induction_counterexample_query": self.cti_query or None,
         }
+
+
+def recorded_results(doc: object) -> list[dict[str, Any]]:
+    """Every result a ``results.json`` records: the properties', then the monitor
+    theorem's rules' (same fields; ``property_id`` is the rule's ID)."""
+    if not isinstance(doc, dict):
+        return []
+    return [r for key in ("results", "monitor_rules") for r in doc.get(key, []) or []
+            if isinstance(r, dict)]

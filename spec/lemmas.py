@@ -18,12 +18,14 @@ from iabp.spec import assumptions as A
 from iabp.spec import monitor_model
 from iabp.spec.assumptions import world
 from iabp.spec.controller_step import (
+    HIGH_FAULT_INPUTS,
     RR_FLOOR_RISE_MS,
     UNASSISTED_BEATS_ALARM,
     ecg_deflate_at_ms,
     ecg_inflate_at_ms,
     in_trigger_mode,
     inflate_cmd,
+    is_stopped,
     mode,
     pressure_deflate_at_ms,
 )
@@ -36,6 +38,7 @@ from iabp.spec.environment import (
     beat_invariant,
     gas_filled,
     gas_timer,
+    gas_timer_cap_ms,
     heart_pep,
     heart_prev_rr,
     heart_qs2,
@@ -66,7 +69,7 @@ from iabp.spec.observers import (
 from iabp.spec.properties import ASSIST_RUN_MIN_BEATS, assist_window_open
 from iabp.spec.settings import SETTINGS, current_settings, settings_valid
 from iabp.spec.system import Lemma, StateVar, VarRole
-from iabp.spec.timing import RR_MAX_MS, RR_MIN_MS
+from iabp.spec.timing import RR_MAX_MS, RR_MIN_MS, qs2_hi_ms
 
 HEART = A.SINUS_HEART
 ANY_RHYTHM = A.ANY_RHYTHM_HEART
@@ -134,8 +137,9 @@ def _helium_after_ejection() -> Expr:
     """Helium that the inflate command lets in arrives at or after this beat's end of
     ejection (the command is on; ``gas_timer`` counts ms since it turned on)."""
     lag = world().gas_inflate_lag_min_ms
-    return And(Implies(gas_timer >= lag, heart_t >= heart_qs2),
-               Implies(gas_timer < lag, heart_t + lag - gas_timer >= heart_qs2))
+    closure = Max(heart_qs2, qs2_hi_ms(heart_prev_rr))
+    return And(Implies(gas_timer >= lag, heart_t >= closure),
+               Implies(gas_timer < lag, heart_t + lag - gas_timer >= closure))
 
 
 def _early_beat_lemma() -> Expr:
@@ -297,7 +301,8 @@ def lemmas(state: list[StateVar]) -> list[Lemma]:
         Lemma("L-GAS",
               Implies(And(Not(inflate_cmd), gas_filled, gas_timer < w.gas_deflate_max_ms),
                       Or(obs_since_internal <= gas_timer + 1,
-                         And(Not(heart_silent), heart_t >= heart_qs2,
+                         And(Not(heart_silent),
+                             heart_t - gas_timer >= Max(heart_qs2, qs2_hi_ms(heart_prev_rr)),
                              heart_t + w.gas_deflate_max_ms - gas_timer
                              <= heart_rr + Max(pep_lo_world_ms(heart_rr),
                                                heart_pep - w.pep_step_max_ms)),
@@ -346,6 +351,21 @@ def lemmas(state: list[StateVar]) -> list[Lemma]:
               "the phase"),
         Lemma("L-IDLE", obs_idle.eq(_i("idle_ms")), (), ("L-DOM-CONTROLLER",),
               "the observer's idle time equals the controller's"),
+        Lemma("L-IDLE-GAS", And(
+            Implies(is_stopped(), And(Not(inflate_cmd),
+                                      gas_timer >= Min(obs_idle - 1, gas_timer_cap_ms()))),
+            Implies(Not(is_stopped()), obs_idle.eq(0))),
+              (), ("L-DOM-CONTROLLER",),
+              "stopped means the inflate command is off and has been since the stop: the gas "
+              "timer has counted the idle time (the monitor's measured-balloon check of "
+              "STANDBY relies on it)"),
+        Lemma("L-ALARM-STATE", And(
+            *[Implies(_b(a), mode.eq(Mode.HALTED)) for a in HIGH_FAULT_INPUTS.values()],
+            Implies(_b("alm_contra_absolute"), Not(mode.isin(PUMPING_MODES)))),
+              (), ("L-DOM-CONTROLLER",),
+              "a latched fault alarm means HALTED; a latched absolute-contraindication alarm "
+              "means not pumping (the monitor reads the alarm bits for the sensors it cannot "
+              "see)"),
         Lemma("L-RATIO",
               And(obs_beats >= _i("beats_since_inflation"),
                   Implies(_b("armed"),

@@ -11,7 +11,7 @@ so an operator added to the language cannot silently fall through one translatio
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from enum import IntEnum
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -58,6 +58,20 @@ class ExprWalker(Generic[T]):
 
     def var(self, v: Var) -> T:
         raise NotImplementedError
+
+
+def substitute(e: Expr, mapping: Mapping[str, Expr]) -> Expr:
+    """``e`` with every variable whose key (``x`` or ``x'``) is in ``mapping`` replaced.
+
+    Used to point a spec expression at other quantities (e.g. the spec's balloon plant
+    run on the MEASURED helium line, or a monitor rule's view of the heart) without
+    restating it.
+    """
+    if isinstance(e, Var):
+        return mapping.get(e.key, e)
+    if isinstance(e, Op):
+        return Op(e.op, tuple(substitute(a, mapping) for a in e.args), e.sort)
+    return e
 
 
 def walk(e: Expr) -> Iterator[Expr]:

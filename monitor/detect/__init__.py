@@ -20,13 +20,12 @@ over whole recordings for tests and ``benchmarks/bench_monitor_detectors.py``.
 from __future__ import annotations
 
 from .common import DetectorSetupError
-from .onset import ONSET_ERROR_BOUND_MS, QrsOnsetEstimator
+from .onset import QrsOnsetEstimator
 from .pressure import MonitorPressureDetector, PulseEvent, detect_pulses
 from .r_wave import MonitorRWaveDetector, detect_r_peaks
 
 __all__ = [
     "DetectorSetupError",
-    "ONSET_ERROR_BOUND_MS",
     "QrsOnsetEstimator",
     "MonitorPressureDetector",
     "MonitorRWaveDetector",

@@ -42,7 +42,8 @@ once per beat, with numpy on that past segment, so zero-phase processing is allo
    ``RISE_AFTER_MS`` after the peak), but at least ``FLOOR_K`` times the segment's
    typical transform excess (its median minus its minimum: noise);
 6. a constant ``BIAS_MS`` is subtracted (the median lag of this estimate behind the
-   reference onsets, see ``ONSET_ERROR_BOUND_MS``).
+   reference onsets: its error bound is declared in the spec as
+   ``iabp.spec.monitor_rules.MON_ONSET_ERROR_MAX_MS``).
 
 The method differs from the benchmarks' reference onset (``benchmarks/qrs_onset.py``:
 a walk back from the annotated R on a 1-40 Hz band-passed slope against a threshold of
@@ -106,17 +107,7 @@ ONSET_FRACTION = 0.03
 FLOOR_K = 2.0
 #: Median lag (ms) of the estimate behind the reference onsets, subtracted.
 BIAS_MS = 3.0
-#: Error bound (ms) of the onset estimate on the beat classes it was validated on:
-#: the 99.9th percentile of |estimate - reference| over the normal, LBBB, RBBB and
-#: paced beats of the 41 MIT-BIH development records (whole length, 1 kHz replay, beats
-#: decided by :class:`MonitorRWaveDetector`; reference: ``benchmarks/qrs_onset.py``, the
-#: earlier onset of both leads), rounded up: 43.9 ms measured on 2026-12-01 by
-#: ``python -m benchmarks.bench_monitor_onset`` (table in
-#: ``benchmarks/results/monitor_onset.md``). Median error +0.6 ms, |error| p99 24 ms --
-#: the same as a perfect one-lead measurement would score (25 ms): the other lead often
-#: starts earlier. Against the replayed lead's own reference the |error| p99 is 12 ms.
-#: Ventricular beats are not covered (8.5 % unmeasurable, |error| p99 60 ms).
-ONSET_ERROR_BOUND_MS: int = 44
+
 
 
 class QrsOnsetEstimator(SampleClock):

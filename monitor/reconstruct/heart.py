@@ -7,7 +7,9 @@ console's ``r_detected``. From each own beat it sets ``heart_t_ms`` (ms since th
 onset, as the spec counts a beat: its own estimate of that beat's onset, from the
 buffered ECG; when the onset cannot be measured, the estimated R peak minus the last
 measured Q-to-R time, clamped to the spec's ``Q_TO_R_MIN_MS``..``Q_TO_R_MAX_MS``), the
-widest ejection window the spec's rate bands allow for the measured R-R, whether the
+ejection window the monitor judges for the measured R-R (``judged_pep_ms`` ..
+``judged_qs2_ms`` of ``iabp.spec.monitor_rules``, the window the no-false-alarm theorem
+is proved for), whether the
 trigger is fresh, asystole, and when cardiac activity must have been noticed.
 
 :class:`OwnBeatClock` is an online operator that owns its state and its detectors (given
@@ -30,7 +32,8 @@ from iabp.spec.assumptions import Q_TO_R_MAX_MS, Q_TO_R_MIN_MS
 from iabp.spec.engines.to_python import compile_expr
 from iabp.spec.expr import INT, Expr, Var
 from iabp.spec.modes import Mode
-from iabp.spec.timing import RR_MAX_MS, RR_MIN_MS, pep_lo_ms, qs2_hi_ms
+from iabp.spec.monitor_rules import judged_pep_ms, judged_qs2_ms
+from iabp.spec.timing import RR_MAX_MS, RR_MIN_MS
 
 _NAN: Final = math.nan
 
@@ -60,8 +63,8 @@ class OwnBeatClock:
         self._push_ecg = self._r.push
         self._push_onset = self._q.push
         self._push_abp = self._p.push
-        self._pep_lo = _compile_band(pep_lo_ms)
-        self._qs2_hi = _compile_band(qs2_hi_ms)
+        self._pep = _compile_band(judged_pep_ms)
+        self._qs2 = _compile_band(judged_qs2_ms)
         self._silent_after = config.silent_after_ms
         self._margin = config.missed_beat_margin_ms
         self.reset()
@@ -87,10 +90,10 @@ class OwnBeatClock:
 
     def initial_values(self) -> dict[str, Any]:
         """The heart's this-frame keys before any telemetry: silent, no R-R yet, and the
-        widest ejection window of the whole supported rate range."""
+        earliest judged window of the whole supported rate range."""
         return {"heart_t_ms'": RR_MAX_MS, "heart_rr_ms'": 0, "heart_silent'": True,
-                "heart_pep_ms'": self._pep_lo(RR_MIN_MS),
-                "heart_qs2_ms'": self._qs2_hi(RR_MAX_MS), R_SEEN_KEY: False, UP_SEEN_KEY: False}
+                "heart_pep_ms'": self._pep(RR_MIN_MS),
+                "heart_qs2_ms'": self._qs2(RR_MAX_MS), R_SEEN_KEY: False, UP_SEEN_KEY: False}
 
     @property
     def upstrokes_visible(self) -> bool:
@@ -172,9 +175,9 @@ class OwnBeatClock:
             self._rr = peak - prev
         rr = self._rr
         if self._beats >= 2 and rr > 0:
-            pep, qs2 = self._pep_lo(rr), self._qs2_hi(rr)
-        else:  # first beat: no R-R yet, the widest window of the whole supported range
-            pep, qs2 = self._pep_lo(RR_MIN_MS), self._qs2_hi(RR_MAX_MS)
+            pep, qs2 = self._pep(rr), self._qs2(rr)
+        else:  # first beat: no R-R yet: from the earliest judged start to the latest end
+            pep, qs2 = self._pep(RR_MIN_MS), self._qs2(RR_MAX_MS)
         v["heart_rr_ms'"], v["heart_pep_ms'"], v["heart_qs2_ms'"] = rr, pep, qs2
         self._activity_due = self._onset + self.config.activity_tolerance_ms
 

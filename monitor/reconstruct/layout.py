@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from typing import Final
 
-from iabp.monitor.reconstruct.step import substitute
 from iabp.spec import observers
 from iabp.spec.controller_step import ALARM_VARS, inflate_cmd
 from iabp.spec.environment import R_CHANNEL, UPSTROKE_CHANNEL, plant_step
 from iabp.spec.expr import BOOL, INT, Expr, Var
 from iabp.spec.settings import SETTINGS
 from iabp.spec.system import Assign
+from iabp.spec.walker import substitute
 
 MEASURED_KEYS: Final = {"gas_timer_ms": "mon_gas_timer_ms", "gas_filled": "mon_gas_filled"}
 """The spec's balloon plant variables (gas timer, gas filled) -> the monitor's copies of
@@ -57,9 +57,10 @@ TWO_FRAME_KEYS: Final[tuple[str, ...]] = (
     "mode", "inflate_cmd", *(s.var.name for s in SETTINGS), "mon_gas_inflated",
     *(a.target for a in STEP_LINES if not a.is_wire), "mon_settings_unknown_ms",
 )
-#: Keys kept for this frame only (no property reads their previous value).
+#: Keys kept for this frame only (no property reads their previous value); the alarm bits
+#: keep both (``x`` is set when the alarm mask changes and catches up on the next frame).
 THIS_FRAME_KEYS: Final[tuple[str, ...]] = (
-    *(k + "'" for k in ALARM_VARS), "heart_t_ms'", "heart_rr_ms'", "heart_pep_ms'",
+    *(k + "'" for k in ALARM_VARS), *ALARM_VARS, "heart_t_ms'", "heart_rr_ms'", "heart_pep_ms'",
     "heart_qs2_ms'", "heart_silent'", R_SEEN_KEY, UP_SEEN_KEY,
 )
 #: Per-tick inputs (unprimed) and monitor-only quantities.

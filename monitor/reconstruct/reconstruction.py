@@ -19,8 +19,10 @@ What it reconstructs, and from what:
   its detectors from the one seam :mod:`iabp.monitor.reconstruct.detectors`) gives each
   R wave; ``heart_t_ms`` is ms since the detector's estimate of the R peak (so the
   detector's decision delay is corrected), ``heart_pep_ms`` / ``heart_qs2_ms`` are the
-  widest ejection window the spec's rate bands allow for the measured R-R
-  (``pep_lo_ms`` / ``qs2_hi_ms``, compiled from ``iabp.spec.timing``), ``heart_silent``
+  ejection window the monitor judges for the measured R-R (``judged_pep_ms`` /
+  ``judged_qs2_ms`` of ``iabp.spec.monitor_rules``: the longest PEP and the latest
+  valve closure of the rate bands, a window the verified controller provably keeps
+  empty), ``heart_silent``
   means no own R wave for longer than the slowest supported beat;
 * balloon: ``gas_timer_ms`` / ``gas_filled`` run the spec's plant (``plant_step``,
   compiled) on the command history; ``mon_gas_*`` run the same plant on the MEASURED
@@ -72,13 +74,13 @@ from iabp.monitor.reconstruct.step import (
     FixedPointStep,
     compile_step_in_place,
     initial_value,
-    substitute,
 )
 from iabp.spec import assumptions as A
 from iabp.spec.controller_step import ALARM_VARS
 from iabp.spec.iabp import iabp_spec
 from iabp.spec.modes import Mode
 from iabp.spec.settings import DEFAULT_SETTINGS, SETTINGS
+from iabp.spec.walker import substitute
 
 __all__ = [
     "FS_HZ", "INPUT_KEYS", "KNOWN_CONTRAINDICATIONS", "OBSERVER_LINES", "PLANT_LINES",
@@ -126,6 +128,7 @@ class Reconstruction:
         self.now_ms = 0  #: ms of telemetry seen: the 1 ms sample index of the current frame
         self._last_time: int | None = None
         self._mask = -1
+        self._alarms_moved = False  #: the alarm mask changed last frame: ``x`` catches up
         self._settings: dict[str, int] = dict(DEFAULT_SETTINGS)
         self._expect: tuple[int, ...] = (-1,)
         self._last_key: tuple[Any, ...] = ()
@@ -150,6 +153,7 @@ class Reconstruction:
         for k in TWO_FRAME_KEYS:
             v[k + "'"] = v[k]
         v.update({k + "'": False for k in ALARM_VARS})
+        v.update({k: False for k in ALARM_VARS})
         v.update(self.heart.initial_values())
         v.update({"r_wave": False, "upstroke": False, "notch": False, "activity": False,
                   "contra_absolute": p.absolute, "contra_relative": p.relative,
@@ -230,6 +234,10 @@ class Reconstruction:
         if f.alarm_mask != self._mask:
             self._alarms(f.alarm_mask)
             changed = True
+        elif self._alarms_moved:
+            self._alarms_moved = False
+            for key, _bit in ALARM_BITS:
+                v[key[:-1]] = v[key]
         if self._settings_in_force(f, n, mode):
             changed = True
         if self.heart.update(f, n, mode, v):
@@ -265,9 +273,12 @@ class Reconstruction:
         self.now_ms = self._n
 
     def _alarms(self, mask: int) -> None:
+        """The alarm bits of this frame (``x'``) and of the frame before (``x``)."""
         v = self.valuation
         self._mask = mask
+        self._alarms_moved = True
         for key, bit in ALARM_BITS:
+            v[key[:-1]] = v[key]
             v[key] = bool(mask >> bit & 1)
 
     def _settings_in_force(self, f: TelemetryFrame, n: int, mode: Mode) -> bool:

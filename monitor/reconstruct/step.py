@@ -1,7 +1,7 @@
 """The spec's own expressions and steps, made runnable on the monitor's valuation.
 
 The monitor never restates the pump's logic by hand: it re-points the spec's
-expressions at its own quantities (:func:`substitute`, e.g. the balloon plant run on
+expressions at its own quantities (:func:`iabp.spec.walker.substitute`, e.g. the balloon plant run on
 the MEASURED helium line instead of the inflate command), runs the spec's plant and
 observer steps in place on the valuation (:func:`compile_step_in_place`,
 :class:`FixedPointStep`) and starts every state variable at the spec's power-on value
@@ -10,27 +10,14 @@ observer steps in place on the valuation (:func:`compile_step_in_place`,
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from operator import itemgetter
 from typing import Any
 
 from iabp.spec.engines.to_python import compile_step
 from iabp.spec.errors import SpecError
-from iabp.spec.expr import BOOL, Const, Expr, Op, Operator, Var
+from iabp.spec.expr import BOOL, Const, Op, Operator, Var
 from iabp.spec.system import Assign, StateVar
-
-
-def substitute(e: Expr, mapping: Mapping[str, Expr]) -> Expr:
-    """``e`` with every variable whose key (``x`` or ``x'``) is in ``mapping`` replaced.
-
-    Used to point a spec expression at the monitor's own quantities (e.g. the spec's
-    plant run on the measured balloon state) without restating it.
-    """
-    if isinstance(e, Var):
-        return mapping.get(e.key, e)
-    if isinstance(e, Op):
-        return Op(e.op, tuple(substitute(a, mapping) for a in e.args), e.sort)
-    return e
 
 
 def compile_step_in_place(lines: Sequence[Assign]) -> Callable[[dict[str, Any]], None]:

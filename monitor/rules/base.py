@@ -19,20 +19,19 @@ from enum import Enum, IntFlag
 from operator import itemgetter
 from typing import Any, ClassVar, Final
 
-from iabp.monitor.detect import ONSET_ERROR_BOUND_MS, MonitorRWaveDetector
-from iabp.monitor.rules.expr import SPEC, fast_part, gate_key, prime
+from iabp.monitor.detect import MonitorRWaveDetector
+from iabp.monitor.rules.expr import SPEC, fast_part, gate_key
 from iabp.spec import assumptions as A
 from iabp.spec.clock import TICK_HZ
 from iabp.spec.engines.to_python import compile_expr
 from iabp.spec.expr import TRUE, Expr, Ite, Not, Op, Operator
-from iabp.spec.system import Property, PropertyKind
+from iabp.spec.monitor_rules import CONSOLE_MONITOR_DECISION_SPREAD_MS, RuleTolerances, rule_check
+from iabp.spec.system import Property
 from iabp.spec.walker import free_vars
 
-#: How much later than the console's trigger the monitor's own detector may decide the
-#: same beat (ms). Measured on 10 MIT-BIH records (100, 102, 105, 111, 119, 207, 208, 212,
-#: 221, 231; 10 min each, 8 200 beats): the monitor decides after the pump's up-slope
-#: trigger by median 30, p99 69, p99.9 100 ms (LBBB 111: p99.9 91 ms).
-CONSOLE_MONITOR_DECISION_SPREAD_MS: Final = 100
+__all__ = ["CONSOLE_MONITOR_DECISION_SPREAD_MS", "OWN_R_DECISION_BOUND_MS", "CompiledCheck",
+           "Outcome", "RetroRule", "Rule", "RuleConfig", "Schedule", "Verdict", "WARMING_UP"]
+
 OWN_R_DECISION_BOUND_MS: Final = math.ceil(MonitorRWaveDetector(TICK_HZ).decision_delay_bound_ms)
 """Longest time (ms) from an R peak to the monitor's own decision of it, by construction
 of its detector at the telemetry rate: past frames that far back may be judged again."""
@@ -78,24 +77,17 @@ class Schedule(IntFlag):
 
 
 @dataclass(frozen=True)
-class RuleConfig:
-    """Tolerances of the rules, named with units; defaults from ``iabp.spec.assumptions``.
+class RuleConfig(RuleTolerances):
+    """Tolerances of the rules, named with units: the checks' own
+    (:class:`iabp.spec.monitor_rules.RuleTolerances`: detection, onset, gas trace, stop,
+    beat count; the theorem's miss bounds are stated in them) plus how the monitor runs
+    the checks in time; defaults from ``iabp.spec``.
 
     * ``reaction_frames`` (frame jitter): a console reaction the spec puts in the same
       tick may show in the telemetry this many frames late (alarm -> HALTED, ...).
-    * ``detection_tolerance_ms``: spread between the console's and the monitor's R-wave
-      decisions for the same beat (``CONSOLE_MONITOR_DECISION_SPREAD_MS``: the pump's
-      up-slope trigger decides first, the monitor's own detector after the peak).
     * ``detection_delay_ms``: longest own decision delay after the QRS onset (the own
       detector's bound after its peak plus the longest Q-to-R time): frames this far back
       are judged again when a beat is decided (bounds the retro ring).
-    * ``onset_tolerance_ms``: error of the own QRS-onset estimate (``ONSET_ERROR_BOUND_MS``,
-      measured against the benchmark's two-lead onsets on all 41 records); the ejection window is
-      shrunk by it at both ends (the console's inflation offset may be -20 ms).
-    * ``gas_trace_tolerance_ms`` (pressure-trace delay): the helium line may show gas
-      moving this much longer than the balloon holds it (transit, transducer settling).
-    * ``stop_tolerance_ms``: STOP sent -> STANDBY and deflated seen in telemetry (one
-      tick on the console, plus the round trip of a busy serial line).
     * ``settings_grace_ms``: settings in force may be unconfirmed this long (the console
       sends SETTINGS on every change and at least once per 1000 ms).
     * ``warmup_beats``: own beats needed before timing rules judge (one R-R measured).
@@ -104,21 +96,14 @@ class RuleConfig:
       as with a silent heart: an inflation it cannot time is a violation (HZ-BLIND), never
       a frame left unjudged. 5000: the own R-wave detector learns for 2000 ms, then two
       beats at the slowest supported rate (40 bpm) take 3000.
-    * ``beat_count_tolerance``: own beats may outnumber the console's triggers by this
-      many in a count of unassisted beats (a false or missed beat on either side).
     """
 
     reaction_frames: int = A.TICK_MS
-    detection_tolerance_ms: int = CONSOLE_MONITOR_DECISION_SPREAD_MS
     detection_delay_ms: int = max(2 * A.R_DETECT_DELAY_MAX_MS + A.R_DETECT_JITTER_MS,
                                   OWN_R_DECISION_BOUND_MS + A.Q_TO_R_MAX_MS)
-    onset_tolerance_ms: int = ONSET_ERROR_BOUND_MS
-    gas_trace_tolerance_ms: int = A.GAS_DEFLATE_MAX_MS
-    stop_tolerance_ms: int = 50
     settings_grace_ms: int = 2000
     warmup_beats: int = 2
     warmup_ms: int = 5000
-    beat_count_tolerance: int = 1
 
 
 CompiledCheck = Callable[[Mapping[str, Any]], Any]
@@ -141,8 +126,14 @@ class Rule:
     property_id: ClassVar[str]
     schedule: ClassVar[Schedule] = Schedule.EVERY_FRAME
     tolerance_frames: ClassVar[int] = 0  #: frames a violation may last before it counts
-    #: How the spec property was adapted to telemetry, for the report.
+    #: How the spec property was adapted to telemetry, for the report (from the rule's
+    #: declaration in ``iabp.spec.monitor_rules``).
     adaptation: ClassVar[str] = "as proved"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "rule_id" in cls.__dict__:
+            cls.adaptation = rule_check(cls.rule_id).adaptation
 
     #: Valuation keys read besides those of :attr:`formula`.
     extra_reads: ClassVar[frozenset[str]] = frozenset()
@@ -181,10 +172,9 @@ class Rule:
         return SPEC.property(cls.property_id).hazards if cls.property_id in ids else ()
 
     def build(self, cfg: RuleConfig) -> Expr:
-        """The expression this rule checks (from the spec property)."""
-        p = SPEC.property(self.property_id)
-        f = p.formula
-        return prime(f) if p.kind is PropertyKind.STATE else f
+        """The expression this rule checks: its declaration in ``iabp.spec.monitor_rules``,
+        built from the spec property with ``cfg``'s tolerances (what the prover proves)."""
+        return rule_check(self.rule_id).build(SPEC, cfg)
 
     def quiet_expr(self) -> Expr | None:
         """An expression that, on a frame without ``mon_changed``, guarantees :meth:`update`

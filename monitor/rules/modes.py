@@ -13,15 +13,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from iabp.monitor.reconstruct.step import substitute
 from iabp.monitor.rules.base import Outcome, Rule, RuleConfig, Schedule, Verdict
-from iabp.monitor.rules.expr import MEASURED_GAS, SPEC, drop_conjuncts, prime
+from iabp.monitor.rules.expr import SPEC
 from iabp.spec import assumptions as A
-from iabp.spec.controller_step import HIGH_FAULT_INPUTS, is_stopped
 from iabp.spec.engines.validator import SettingsValidator
-from iabp.spec.environment import balloon_may_hold_gas
-from iabp.spec.expr import BOOL, FALSE, INT, TRUE, And, Expr, Implies, Not, Or, Var
-from iabp.spec.mode_table import MODE_TABLE
+from iabp.spec.expr import INT, Expr, Var
 from iabp.spec.modes import Mode
 from iabp.spec.settings import SETTINGS
 
@@ -33,15 +29,6 @@ class StandbyDeflatedRule(Rule):
 
     rule_id = "MON-STANDBY-DEFLATED"
     property_id = "P-STANDBY-DEFLATED"
-    adaptation = "commanded as proved, plus measured: empty 2 x GAS_DEFLATE_MAX + trace tol. after"
-
-    def build(self, cfg: RuleConfig) -> Expr:
-        m = MEASURED_GAS
-        after = 2 * A.GAS_DEFLATE_MAX_MS + cfg.gas_trace_tolerance_ms
-        measured = Implies(And(is_stopped(), Var("obs_idle_ms", INT) >= after),
-                           Not(balloon_may_hold_gas(m["inflate_cmd"], m["gas_timer_ms"],
-                                                    m["gas_filled"])))
-        return prime(And(SPEC.property(self.property_id).formula, measured))
 
 
 class ContraAbsoluteRule(Rule):
@@ -54,12 +41,6 @@ class ContraAbsoluteRule(Rule):
     property_id = "P-CONTRA-ABSOLUTE"
     schedule = Schedule.ON_CHANGE
     tolerance_frames = A.TICK_MS
-    adaptation = "contraindication from the patient profile or the console's alarm bit"
-
-    def build(self, cfg: RuleConfig) -> Expr:
-        f = SPEC.property(self.property_id).formula
-        evidence = Or(Var("contra_absolute", BOOL), Var("alm_contra_absolute", BOOL, True))
-        return substitute(f, {"contra_absolute": evidence})
 
 
 class ContraRelativeRule(Rule):
@@ -70,7 +51,6 @@ class ContraRelativeRule(Rule):
     property_id = "P-CONTRA-RELATIVE"
     schedule = Schedule.ON_CHANGE
     tolerance_frames = A.TICK_MS
-    adaptation = "contraindication and override from the patient profile"
 
 
 class InternalEntryRule(Rule):
@@ -80,11 +60,6 @@ class InternalEntryRule(Rule):
     rule_id = "MON-INTERNAL-ENTRY"
     property_id = "P-INTERNAL-ENTRY"
     schedule = Schedule.ON_CHANGE  # its premise is a mode change
-    adaptation = "operator-key conjunct dropped (unobservable); own activity detection"
-
-    def build(self, cfg: RuleConfig) -> Expr:
-        p = SPEC.property(self.property_id)
-        return Implies(p.premise, drop_conjuncts(p.conclusion, frozenset({"op"})))
 
 
 class InternalRateRule(Rule):
@@ -95,7 +70,6 @@ class InternalRateRule(Rule):
     rule_id = "MON-INTERNAL-RATE"
     property_id = "P-INTERNAL-RATE"
     schedule = Schedule.ON_CHANGE
-    adaptation = "as proved: commanded mode and balloon edges"
 
 
 class InternalExitRule(Rule):
@@ -106,11 +80,6 @@ class InternalExitRule(Rule):
     rule_id = "MON-INTERNAL-EXIT"
     property_id = "P-INTERNAL-EXIT"
     schedule = Schedule.ON_CHANGE
-    adaptation = "activity = own R peak + ASM-ACTIVITY delay"
-
-    def build(self, cfg: RuleConfig) -> Expr:
-        return substitute(SPEC.property(self.property_id).formula,
-                          {"activity": Var("mon_activity_late", BOOL)})
 
 
 class InternalDeflatesRule(Rule):
@@ -120,7 +89,6 @@ class InternalDeflatesRule(Rule):
     rule_id = "MON-INTERNAL-DEFLATES"
     property_id = "P-INTERNAL-DEFLATES"
     schedule = Schedule.EVERY_FRAME
-    adaptation = "as proved: commanded mode and balloon"
 
 
 class NoStartOverAlarmRule(Rule):
@@ -130,13 +98,6 @@ class NoStartOverAlarmRule(Rule):
     rule_id = "MON-NO-START-OVER-ALARM"
     property_id = "P-NO-START-OVER-ALARM"
     schedule = Schedule.ON_CHANGE  # its premise is a mode change
-    adaptation = ("alarm bits of the entry frame itself (the verified console cannot raise "
-                  "one on the tick it starts: a fault or contraindication blocks the start)")
-
-    def build(self, cfg: RuleConfig) -> Expr:
-        alarms = (*HIGH_FAULT_INPUTS.values(), "alm_contra_absolute", "alm_async_activity")
-        return substitute(SPEC.property(self.property_id).formula,
-                          {a: Var(a, BOOL, True) for a in alarms})
 
 
 class FaultHaltRule(Rule):
@@ -148,11 +109,6 @@ class FaultHaltRule(Rule):
     property_id = "P-FAULT-HALT"
     schedule = Schedule.ON_CHANGE
     tolerance_frames = A.TICK_MS
-    adaptation = "fault sensors (not on the wire) replaced by their alarm bits"
-
-    def build(self, cfg: RuleConfig) -> Expr:
-        return substitute(SPEC.property(self.property_id).formula,
-                          {i: Var(a, BOOL, True) for i, a in HIGH_FAULT_INPUTS.items()})
 
 
 class SettingsSafeRule(Rule):
@@ -162,7 +118,6 @@ class SettingsSafeRule(Rule):
 
     rule_id = "MON-SETTINGS-SAFE"
     property_id = "P-SETTINGS-SAFE"
-    adaptation = "settings from SETTINGS records, confirmed by the telemetry CRC"
 
     def __init__(self, config: RuleConfig | None = None) -> None:
         super().__init__(config)
@@ -201,12 +156,6 @@ class AlarmCauseRule(Rule):
     rule_id = "MON-ALARM-CAUSE"
     property_id = "P-ALARM-CAUSE"
     schedule = Schedule.ON_CHANGE  # the activity deadline already holds the console's delay
-    adaptation = "fault sensors set False (unobservable); activity = own R peak + delay"
-
-    def build(self, cfg: RuleConfig) -> Expr:
-        subst: dict[str, Expr] = {i: FALSE for i in HIGH_FAULT_INPUTS}
-        subst["activity"] = Var("mon_activity_late", BOOL)
-        return substitute(SPEC.property(self.property_id).formula, subst)
 
 
 class IdleAlarmRule(Rule):
@@ -216,7 +165,6 @@ class IdleAlarmRule(Rule):
     rule_id = "MON-IDLE-ALARM"
     property_id = "P-IDLE-ALARM"
     tolerance_frames = A.TICK_MS
-    adaptation = "idle time counted from the monitor's start"
 
 
 class AssistSuspendedRule(Rule):
@@ -229,14 +177,6 @@ class AssistSuspendedRule(Rule):
 
     rule_id = "MON-ASSIST-SUSPENDED"
     property_id = "P-ASSIST-SUSPENDED-ALARM"
-    adaptation = ("own triggers; the alarm may lag by the detection tolerance and the own "
-                  "count may exceed the console's by the beat-count tolerance")
-
-    def build(self, cfg: RuleConfig) -> Expr:
-        ratio = Var("set_assist_ratio", INT)
-        f = substitute(SPEC.property(self.property_id).formula,
-                       {"set_assist_ratio": ratio + cfg.beat_count_tolerance})
-        return prime(f)
 
     def tolerance_for(self, cfg: RuleConfig) -> int:
         return cfg.detection_tolerance_ms // A.TICK_MS
@@ -248,27 +188,18 @@ class StopObeyedRule(Rule):
 
     rule_id = "MON-STOP-OBEYED"
     property_id = "P-ALWAYS-STOPPABLE"
-    adaptation = "premise = the monitor's STOP sent stop_tolerance_ms ago (operator key unseen)"
-
-    def build(self, cfg: RuleConfig) -> Expr:
-        sent = And(Var("mon_stop_sent", BOOL),
-                   Var("mon_since_stop_ms", INT) >= cfg.stop_tolerance_ms)
-        return Implies(sent, SPEC.property(self.property_id).conclusion)
 
 
 class ModeTableRule(Rule):
-    """Every mode change is a row of ``iabp.spec.mode_table.MODE_TABLE`` (source -> dest)."""
+    """Every mode change is a row of ``iabp.spec.mode_table.MODE_TABLE`` (source -> dest),
+    checked by the table's expression declared in ``iabp.spec.monitor_rules``."""
 
     rule_id = "MON-MODE-TABLE"
     property_id = "MODE_TABLE"
     schedule = Schedule.ON_CHANGE
-    adaptation = "source -> destination pairs of the mode table (guards: see UNOBSERVABLE)"
     requirements_: ClassVar[tuple[str, ...]] = (
         "REQ-ALARM-HALT", "REQ-ALWAYS-STOPPABLE", "REQ-CONTRA-BLOCK", "REQ-INTERNAL-GUARD")
     hazards_: ClassVar[tuple[str, ...]] = ("HZ-GAS", "HZ-STUCK", "HZ-CONTRA", "HZ-ASYNC")
-    ALLOWED: ClassVar[frozenset[tuple[Mode, Mode]]] = frozenset(
-        (Mode[s], Mode[row.dest]) for row in MODE_TABLE for s in row.sources)
-
     @classmethod
     def requirements(cls) -> tuple[str, ...]:
         return cls.requirements_
@@ -277,14 +208,9 @@ class ModeTableRule(Rule):
     def hazards(cls) -> tuple[str, ...]:
         return cls.hazards_
 
-    extra_reads = frozenset({"mode", "mode'"})
-
-    def build(self, cfg: RuleConfig) -> Expr:
-        return TRUE  # the check is the table itself, not an expression
-
     def update(self, v: Mapping[str, Any], now_ms: int) -> Verdict:
-        a, b = v["mode"], v["mode'"]
-        if a is b or (a, b) in self.ALLOWED:
+        if self._check(v):
             return self.ok
+        a, b = v["mode"], v["mode'"]
         return Verdict(Outcome.VIOLATED, self.rule_id, self.property_id, now_ms,
                        f"mode change {Mode(a).name} -> {Mode(b).name} is not in the mode table")

@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from iabp.monitor.reconstruct.step import substitute
 from iabp.monitor.rules.base import Outcome, RetroRule, Rule, RuleConfig, Schedule, Verdict
-from iabp.monitor.rules.expr import MEASURED_GAS, SPEC, prime, shrink_window
+from iabp.monitor.rules.expr import MEASURED_GAS, SPEC, prime
 from iabp.spec import assumptions as A
-from iabp.spec.expr import INT, And, Expr, Not, Var
+from iabp.spec.expr import And, Expr, Not
 from iabp.spec.modes import Mode
+from iabp.spec.walker import substitute
 
 NO_INFLATION_YET: Final = "no inflation observed yet"  #: why MON-RATIO does not judge yet
 
@@ -29,19 +29,12 @@ class NoGasInEjectionRule(RetroRule):
     plant: gas from ``GAS_INFLATE_LAG_MIN_MS`` after inflate, up to
     ``GAS_DEFLATE_MAX_MS`` after deflate) and on the MEASURED balloon state (the same
     plant run on "the gas line shows gas"). The ejection window is the own-detected beat's
-    widest band for its measured R-R from its own QRS-onset estimate, shrunk by
-    ``onset_tolerance_ms``.
+    judged window for its measured R-R (``iabp.spec.monitor_rules.judged_pep_ms`` ..
+    ``judged_qs2_ms``) from its own QRS-onset estimate, shrunk by ``onset_tolerance_ms``.
     """
 
     rule_id = "MON-NO-GAS-IN-EJECTION"
     property_id = "P-NO-GAS-IN-EJECTION"
-    adaptation = ("own beat timing; commanded AND measured balloon (spec plant on the gas "
-                  "line); window shrunk by the peak tolerance; past frames re-judged per beat")
-
-    def build(self, cfg: RuleConfig) -> Expr:
-        p = SPEC.property(self.property_id)
-        measured = substitute(p.formula, MEASURED_GAS)
-        return shrink_window(prime(And(p.formula, measured)), cfg.onset_tolerance_ms)
 
     def risk(self, cfg: RuleConfig) -> Expr:
         p = SPEC.property(self.property_id)
@@ -55,10 +48,6 @@ class InflationInDiastoleRule(RetroRule):
     rule_id = "MON-INFL-DIASTOLE"
     property_id = "P-INFL-DIASTOLE"
     schedule = Schedule.ON_CHANGE | Schedule.ON_BEAT  # its premise is a rising command
-    adaptation = "own beat timing; window shrunk by the peak tolerance; re-judged per beat"
-
-    def build(self, cfg: RuleConfig) -> Expr:
-        return shrink_window(SPEC.property(self.property_id).formula, cfg.onset_tolerance_ms)
 
     def risk(self, cfg: RuleConfig) -> Expr:
         return SPEC.property(self.property_id).premise
@@ -71,7 +60,6 @@ class TriggerFreshRule(RetroRule):
     rule_id = "MON-TRIGGER-FRESH"
     property_id = "P-TRIGGER-FRESH"
     schedule = Schedule.ON_CHANGE | Schedule.ON_BEAT  # its premise is a rising command
-    adaptation = "'detected this beat' = own detection, not later than the last R-R + margin"
 
     def risk(self, cfg: RuleConfig) -> Expr:
         return SPEC.property(self.property_id).premise
@@ -84,18 +72,9 @@ class TriggerLossRule(Rule):
 
     rule_id = "MON-TRIGGER-LOSS"
     property_id = "P-TRIGGER-LOSS"
-    adaptation = ("own triggers; timeout widened by the detection tolerance, and the console "
-                  "may clear the alarm on its own decision of the returning beat up to the "
-                  "detection tolerance before the monitor decides the same beat")
 
     def tolerance_for(self, cfg: RuleConfig) -> int:
         return cfg.detection_tolerance_ms // A.TICK_MS
-
-    def build(self, cfg: RuleConfig) -> Expr:
-        timeout = Var("set_trigger_loss_timeout_ms", INT)
-        f = substitute(SPEC.property(self.property_id).formula,
-                       {"set_trigger_loss_timeout_ms": timeout + cfg.detection_tolerance_ms})
-        return prime(f)
 
 
 class TriggerLossBoundRule(Rule):
@@ -105,11 +84,6 @@ class TriggerLossBoundRule(Rule):
 
     rule_id = "MON-TRIGGER-LOSS-BOUND"
     property_id = "P-TRIGGER-LOSS-BOUND"
-    adaptation = ("own triggers; a violation counts once it has outlasted the detection "
-                  "tolerance (the monitor may decide the last beat before the console did)")
-
-    def build(self, cfg: RuleConfig) -> Expr:
-        return prime(SPEC.property(self.property_id).formula)
 
     def tolerance_for(self, cfg: RuleConfig) -> int:
         return cfg.detection_tolerance_ms // A.TICK_MS
@@ -124,8 +98,6 @@ class RatioRule(Rule):
     rule_id = "MON-RATIO"
     property_id = "P-RATIO"
     schedule = Schedule.ON_CHANGE
-    adaptation = ("own beats; judged from the second observed inflation after the own "
-                  "detectors have learnt")
 
     def quiet_expr(self) -> Expr | None:
         return None

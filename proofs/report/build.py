@@ -59,6 +59,7 @@ from iabp.proofs.report.model import (
     relative_href,
     t,
 )
+from iabp.proofs.report.monitor_theorem_section import monitor_theorem_section
 from iabp.proofs.report.outcomes import TestEvidence, test_results_section
 from iabp.proofs.report.requirements_section import requirements_sections
 from iabp.proofs.report.sections import (
@@ -155,6 +156,7 @@ def build_report(art_dir: Path, spec: SystemSpec, out_dir: Path, *,
         *requirements_sections(matrix, tests),
         *property_sections(ctx),
         lemmas_section(spec),
+        monitor_theorem_section(results, ctx.href),
         margins_section(margins),
         recheck_section(ctx),
         *matrix_sections(matrix, tests),

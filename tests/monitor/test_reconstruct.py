@@ -196,16 +196,18 @@ def test_own_upstrokes_keep_the_pressure_trigger_fresh_without_an_ecg() -> None:
     assert all(r[UP_SEEN_KEY] for r in late), sum(not r[UP_SEEN_KEY] for r in late)
 
 
-def test_ejection_window_is_the_widest_band_for_the_measured_rr() -> None:
+def test_ejection_window_is_the_judged_band_for_the_measured_rr() -> None:
+    """The window the monitor theorem is proved for (OBS-BAND): the longest PEP and the
+    latest valve closure of the rate bands for the measured R-R."""
     from iabp.spec.engines.to_python import compile_expr
     from iabp.spec.expr import INT, Var
-    from iabp.spec.timing import pep_lo_ms, qs2_hi_ms
+    from iabp.spec.timing import pep_hi_ms, qs2_hi_ms
 
     _, rows = run_reconstruction(console_frames(8.0))
     last = rows[-1]
     rr = last["heart_rr_ms'"]
     assert 650 < rr < 850
-    assert last["heart_pep_ms'"] == compile_expr(pep_lo_ms(Var("x", INT)))({"x": rr})
+    assert last["heart_pep_ms'"] == compile_expr(pep_hi_ms(Var("x", INT)))({"x": rr})
     assert last["heart_qs2_ms'"] == compile_expr(qs2_hi_ms(Var("x", INT)))({"x": rr})
 
 

@@ -343,6 +343,19 @@ def test_no_start_over_alarm_fires_when_pumping_starts_over_a_latched_alarm() ->
 
 
 @pytest.mark.property("MON-NO-START-OVER-ALARM")
+def test_no_start_over_alarm_fires_when_the_alarm_clears_on_the_very_tick_pumping_starts(
+) -> None:
+    """The monitor theorem's no-miss half found it: a console that clears a latched alarm
+    on the tick it starts (no acknowledge in between) broke the property, and the rule
+    read only the entry frame's alarm bits. It also reads the frame before now."""
+    gas_alarm = 1 << int(Alarm.GAS_LOSS)
+    frames = mutate(standby_frames(2000), 800, 1500, alarm_mask=gas_alarm)
+    frames = mutate(frames, 1500, 2000, mode=Mode.ECG_TRIGGER)
+    found = fired(frames, NoStartOverAlarmRule)
+    assert [v.at_ms for v in found] == [frames[1500].time_ms]
+
+
+@pytest.mark.property("MON-NO-START-OVER-ALARM")
 def test_no_start_over_alarm_quiet_on_a_clean_start_and_after_acknowledge() -> None:
     assert fired(clean(), NoStartOverAlarmRule) == []
     gas_alarm = 1 << int(Alarm.GAS_LOSS)

@@ -35,6 +35,7 @@ class SharedRun:
 
     art: Path
     results: list[tuple[Property, PropertyResult]]
+    monitor_rules: list[PropertyResult] = field(default_factory=list)
     cache: dict[str, QueryCheck] = field(default_factory=dict)
     _audit: AuditReport | None = None
 
@@ -58,7 +59,9 @@ def shared_run(factory: pytest.TempPathFactory, key: str = "real") -> SharedRun:
             vid, pid = SMALL_VARIANT if key == "small" else CEX_VARIANT
             spec = variant(vid).spec()
             props = [spec.property(pid)]
-        _SHARED[key] = SharedRun(out, prove_all(spec, props, timeout_s=60, out_dir=out))
+        rules: list[PropertyResult] | None = [] if key == "real" else None  # as `iabp prove`
+        results = prove_all(spec, props, timeout_s=60, out_dir=out, monitor_rules=rules)
+        _SHARED[key] = SharedRun(out, results, rules or [])
     return _SHARED[key]
 
 

@@ -40,6 +40,23 @@ def test_every_property_is_proved_with_a_witness(proved: tuple[Path, list]) -> N
         assert all(q.answer == "unsat" for q in r.queries if q.expected == "unsat")
 
 
+def test_the_proof_run_proves_the_monitor_theorem_into_the_artifacts(
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """`iabp prove` proves every runtime rule after the properties, assuming them, and its
+    queries are artifacts like theirs (results.json ``monitor_rules``, hashed, re-solved
+    by the audit)."""
+    run = shared_run(tmp_path_factory)
+    assert run.monitor_rules and all(r.status is Status.PROVED for r in run.monitor_rules)
+    doc = json.loads((run.art / "results.json").read_text())
+    rules = doc["monitor_rules"]
+    assert [r["property_id"] for r in rules] == [r.property_id for r in run.monitor_rules]
+    manifest = json.loads((run.art / "manifest.json").read_text())["files"]
+    for r in rules:
+        assert r["status"] == "PROVED"
+        for q in r["queries"]:
+            assert q["smt2_file"] in manifest and q["sha256"] == manifest[q["smt2_file"]]
+
+
 def test_timing_properties_rest_on_the_heart_and_detector_assumptions(proved) -> None:
     _, results = proved
     by_id = {p.id: r for p, r in results}

@@ -17,8 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from iabp.monitor.detect.common import DetectorSetupError
-from iabp.monitor.detect.onset import ONSET_ERROR_BOUND_MS, QrsOnsetEstimator
+from iabp.monitor.detect.onset import QrsOnsetEstimator
 from iabp.monitor.detect.r_wave import MonitorRWaveDetector
+from iabp.spec.monitor_rules import MON_ONSET_ERROR_MAX_MS as ONSET_ERROR_BOUND_MS
 from tests.strategies import ecg_garbage
 
 
