@@ -109,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="solver timeout per query, seconds (default 60)")
     p.add_argument("--seed", type=int, default=DEFAULT_SEED, help="solver random seed")
     p.add_argument("--variant", metavar="VID",
-                   help="prove a deliberately broken variant instead (see --list-variants)")
+                   help="prove a deliberately broken variant instead: a spec variant, or a "
+                        "broken monitor mon-* against the monitor theorem (see --list-variants)")
     p.add_argument("--list-variants", action="store_true", help="list the broken variants")
     p.add_argument("--no-artifacts", action="store_true", help="do not write artifacts")
     p.add_argument("--sign-key", type=Path, metavar="KEYFILE",

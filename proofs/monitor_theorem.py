@@ -16,9 +16,11 @@ check ``C_r`` the monitor compiles from the same declaration:
   (``visible_r``: e.g. deeper than twice the onset error inside the ejection window), the
   check fails: ``O & not P & visible_r & C_r`` must be unsat.
 
-Two satisfiability checks keep each half honest: the hypotheses with the observations
-must be satisfiable (a contradiction would prove anything), and a visible violation must
-exist (else the no-miss half says nothing). Together with the properties' own proofs this
+Three satisfiability checks keep each half honest: the hypotheses with the observations
+must be satisfiable (a contradiction would prove anything), the controller must reach
+what the rule judges under them (the property's premise: else no-false-alarm holds
+because the rule never has to judge), and a visible violation must exist (else the
+no-miss half says nothing). Together with the properties' own proofs this
 gives: every trace of the verified controller inside the assumptions passes every rule,
 and every console trace that visibly breaks a property trips one. Outside the theorem
 (stated, measured, not proved): the reaction tolerances in frames, the warm-up, and how
@@ -113,9 +115,10 @@ def monitor_variant(vid: str) -> MonitorVariant:
 
 @dataclass
 class RuleQueries:
-    """The four queries of one rule, in the order they run."""
+    """The queries of one rule, in the order they run."""
 
     consistent: Query
+    premise: Query
     no_false_alarm: Query
     violation_exists: Query | None
     no_miss: Query | None
@@ -123,8 +126,8 @@ class RuleQueries:
     lemmas: tuple[str, ...] = ()  #: the invariants the no-false-alarm half assumes
 
     def all(self) -> list[Query]:
-        return [q for q in (self.consistent, self.no_false_alarm, self.violation_exists,
-                            self.no_miss) if q is not None]
+        return [q for q in (self.consistent, self.premise, self.no_false_alarm,
+                            self.violation_exists, self.no_miss) if q is not None]
 
 
 def _extra_vars(exprs: Sequence[Expr], known: set[str]) -> dict[str, Var]:
@@ -184,6 +187,16 @@ def rule_queries(ctx: ProofContext, check: RuleCheck,
             hyp.append(ttr(p.formula))
     consistent = Query(f"{name}.consistent", "the proved invariants, one controller step and "
                        "the observations are satisfiable together", Answer.SAT, [*hyp, *obs])
+    if prop is None:  # the mode table judges mode changes
+        mode = spec.state_var("mode")
+        judged = tr(Var("mode", mode.sort).ne(Var("mode", mode.sort, True)))
+    elif prop.kind is PropertyKind.STATE:
+        judged = ctx.state(prop.premise, primed=True)
+    else:
+        judged = ttr(prop.premise)
+    premise = Query(f"{name}.premise", "the verified controller reaches what the rule judges "
+                    "(the property's premise) under the same hypotheses", Answer.SAT,
+                    [*hyp, *obs, judged])
     nfa = Query(f"{name}.no-false-alarm", "no step of the verified controller fails the "
                 "rule's check", Answer.UNSAT, [*hyp, *obs, z3.Not(tr(c_view))])
     exists = miss = None
@@ -196,7 +209,7 @@ def rule_queries(ctx: ProofContext, check: RuleCheck,
         miss = Query(f"{name}.no-miss", "every visible violation of the property fails the "
                      "rule's check", Answer.UNSAT,
                      [*ranges, *obs, violated, tr(visible), tr(c_view)])
-    return RuleQueries(consistent, nfa, exists, miss, consts,
+    return RuleQueries(consistent, premise, nfa, exists, miss, consts,
                        (*(lem.id for lem in lemmas), *(p.id for p in props)))
 
 

@@ -28,8 +28,10 @@ def monitor_theorem_section(results: dict[str, Any],
         "between states satisfying every proved lemma and property (so every reachable "
         "step), with the monitor seeing the pump as the observations below say, the rule's "
         "check holds. No miss: in any console state (no controller, no lemmas) that violates "
-        "the rule's property visibly, the check fails. Each half has a satisfiability check "
-        "that keeps it from holding vacuously. What the theorem does not cover, measured "
+        "the rule's property visibly, the check fails. Three satisfiability checks keep the "
+        "halves from holding vacuously: the hypotheses with the observations are "
+        "consistent, the controller reaches the property's premise under them, and a "
+        "visible violation exists. What the theorem does not cover, measured "
         "instead: the reaction tolerances in frames, the warm-up, and how often the "
         "monitor's own detectors disagree with the console's (the monitor records "
         "benchmark).")]))
