@@ -10,6 +10,9 @@ Both are made from the same rows, taken either from a proof run (a list of
   hazards in ``properties``; one ``result`` per non-proved property (``error`` for
   VIOLATED, ``warning`` for UNKNOWN and VACUOUS), located at the property's definition
   in ``spec/properties.py``.
+
+The monitor theorem's runtime rules (``MON-*``, when the run proved them) are rows too,
+located at their declaration in ``spec/monitor_rules.py``.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 TOOL_NAME = "iabp prove"
 PROPERTIES_FILE = "spec/properties.py"
+MONITOR_RULES_FILE = "spec/monitor_rules.py"
 FAILING = ("VIOLATED", "UNKNOWN", "VACUOUS")
 _ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,14 +54,20 @@ class Row:
     seconds: float
     reason: str
     counterexample_ticks: int | None = None
+    source: str = PROPERTIES_FILE  #: where it is declared (a monitor rule: MONITOR_RULES_FILE)
 
 
-def rows_from_results(results: Sequence[tuple[Property, PropertyResult]]) -> list[Row]:
-    """Rows from a proof run."""
+def rows_from_results(results: Sequence[tuple[Property, PropertyResult]],
+                      monitor_rules: Sequence[PropertyResult] = ()) -> list[Row]:
+    """Rows from a proof run (the properties, then the monitor theorem's rules)."""
     return [Row(p.id, p.title, p.plain, tuple(p.requirements), tuple(p.hazards),
                 r.status.value, r.method, r.seconds, r.reason,
                 None if r.counterexample is None else len(r.counterexample))
-            for p, r in results]
+            for p, r in results] + [
+        Row(r.property_id, r.title, "", tuple(r.requirements), tuple(r.hazards),
+            r.status.value, r.method, r.seconds, r.reason,
+            None if r.counterexample is None else len(r.counterexample), MONITOR_RULES_FILE)
+        for r in monitor_rules]
 
 
 def rows_from_json(doc: Mapping[str, Any]) -> list[Row]:
@@ -65,8 +75,10 @@ def rows_from_json(doc: Mapping[str, Any]) -> list[Row]:
     return [Row(str(r["property_id"]), str(r["title"]), str(r.get("plain", "")),
                 tuple(r["requirements"]), tuple(r["hazards"]), str(r["status"]),
                 str(r["method"]), float(r["seconds"]), str(r.get("reason", "")),
-                r.get("counterexample_ticks"))
-            for r in doc.get("results", [])]
+                r.get("counterexample_ticks"), source)
+            for key, source in (("results", PROPERTIES_FILE),
+                                ("monitor_rules", MONITOR_RULES_FILE))
+            for r in doc.get(key) or []]
 
 
 def load_rows(results_json: Path) -> list[Row]:
@@ -122,7 +134,7 @@ def write_junit(rows: Sequence[Row], path: Path, meta: Mapping[str, str] | None 
 # -- SARIF ------------------------------------------------------------------------------
 
 def property_line(pid: str, source: Path | None = None) -> int | None:
-    """The line of ``spec/properties.py`` where property ``pid`` is defined."""
+    """The line of ``spec/properties.py`` (or ``source``) where ``pid`` is defined."""
     src = source or _ROOT / PROPERTIES_FILE
     try:
         text = src.read_text(encoding="utf-8")
@@ -143,12 +155,12 @@ def _rule(r: Row) -> dict[str, Any]:
 
 
 def _result(r: Row, index: int) -> dict[str, Any]:
-    region = {"startLine": property_line(r.property_id) or 1}
+    region = {"startLine": property_line(r.property_id, _ROOT / r.source) or 1}
     return {"ruleId": r.property_id, "ruleIndex": index, "kind": "fail",
             "level": "error" if r.status == "VIOLATED" else "warning",
             "message": {"text": f"{r.property_id} {r.status}: {r.reason}"},
             "locations": [{"physicalLocation": {
-                "artifactLocation": {"uri": PROPERTIES_FILE, "uriBaseId": "SRCROOT"},
+                "artifactLocation": {"uri": r.source, "uriBaseId": "SRCROOT"},
                 "region": region}}],
             "properties": {"status": r.status, "method": r.method,
                            "requirements": list(r.requirements), "hazards": list(r.hazards),
@@ -177,9 +189,10 @@ def write_sarif(rows: Sequence[Row], path: Path, meta: Mapping[str, str] | None 
 
 def write_ci_files(results: Sequence[tuple[Property, PropertyResult]], *,
                    junit: Path | None = None, sarif_path: Path | None = None,
-                   meta: Mapping[str, str] | None = None) -> list[Path]:
+                   meta: Mapping[str, str] | None = None,
+                   monitor_rules: Sequence[PropertyResult] = ()) -> list[Path]:
     """Write the requested CI files for a proof run (``iabp prove --junit/--sarif``)."""
-    rows = rows_from_results(results)
+    rows = rows_from_results(results, monitor_rules)
     out = []
     if junit is not None:
         out.append(write_junit(rows, junit, meta))

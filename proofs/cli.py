@@ -257,7 +257,8 @@ def _run(console: Console, err: Console, spec: SystemSpec, props: list[Property]
         if args.junit is not None or args.sarif is not None:
             written += [str(path) for path in write_ci_files(
                 results, junit=args.junit, sarif_path=args.sarif,
-                meta={"spec": spec.name, "spec_sha256": spec.sha256()})]
+                meta={"spec": spec.name, "spec_sha256": spec.sha256()},
+                monitor_rules=rules or ())]
     except BrokenPipeError:  # stdout closed (``iabp prove | head``): iabp.__main__'s job
         raise
     except (IabpError, OSError) as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -81,7 +82,7 @@ def test_sarif_location_is_the_property_definition() -> None:
 
 
 def test_rows_from_a_run_and_from_results_json_agree(run: SharedRun, tmp_path: Path) -> None:
-    live = rows_from_results(run.results)
+    live = rows_from_results(run.results, run.monitor_rules)
     stored = load_rows(run.art / "results.json")
     key = [(r.property_id, r.status, r.requirements, r.hazards) for r in live]
     assert key == [(r.property_id, r.status, r.requirements, r.hazards) for r in stored]
@@ -103,3 +104,23 @@ def test_iabp_prove_writes_junit_and_sarif(tmp_path: Path) -> None:
     assert fail is not None and fail.get("type") == "VIOLATED"
     result, = json.loads(sarif_path.read_text())["runs"][0]["results"]
     assert result["ruleId"] == pid and result["level"] == "error"
+
+
+def test_the_monitor_theorems_rules_are_rows_located_at_their_declaration(
+        run: SharedRun, tmp_path: Path) -> None:
+    """A full run's results.json carries the monitor theorem's rules; CI files list each
+    as a test case / SARIF rule, and a failing one points at spec/monitor_rules.py."""
+    rows = load_rows(run.art / "results.json")
+    rules = [r for r in rows if r.property_id.startswith("MON-")]
+    assert len(rules) == len(run.monitor_rules) > 0
+    assert all(r.source == "spec/monitor_rules.py" and r.status == "PROVED" for r in rules)
+    broken = dataclasses.replace(rules[0], status="UNKNOWN", reason="a possible false stop")
+    doc = sarif([broken])
+    (result,) = doc["runs"][0]["results"]
+    loc = result["locations"][0]["physicalLocation"]
+    assert loc["artifactLocation"]["uri"] == "spec/monitor_rules.py"
+    source = Path(__file__).resolve().parents[2] / "spec" / "monitor_rules.py"
+    line = source.read_text().splitlines()[loc["region"]["startLine"] - 1]
+    assert f'"{broken.property_id}"' in line
+    assert [r.property_id for r in rows_from_results(run.results, run.monitor_rules)] \
+        == [r.property_id for r in rows]
