@@ -141,13 +141,13 @@ def _extra_vars(exprs: Sequence[Expr], known: set[str]) -> dict[str, Var]:
 
 def usable_invariants(spec: SystemSpec, assumptions: frozenset[str],
                       proved: frozenset[str]) -> tuple[list[Lemma], list[Property]]:
-    """The lemmas, and the ``proved`` properties, whose proofs need no assumption outside
-    ``assumptions``: they hold in every reachable state (step) of the system constrained by
-    ``assumptions``."""
-    lemmas = [lem for lem in spec.lemmas
-              if {a for c in spec.lemma_closure([lem.id]) for a in c.assumptions} <= assumptions]
+    """The ``proved`` properties whose proofs need no assumption outside ``assumptions``,
+    and the lemmas those proofs proved (each property's proof proves its lemma closure by
+    induction): all hold in every reachable state (step) of the system constrained by
+    ``assumptions``. A lemma no proved property uses is never assumed."""
     props = [p for p in spec.properties
              if p.id in proved and set(spec.assumptions_of(p)) <= assumptions]
+    lemmas = spec.lemma_closure({lid for p in props for lid in p.lemmas})
     return lemmas, props
 
 
@@ -156,16 +156,16 @@ def rule_queries(ctx: ProofContext, check: RuleCheck,
                  proved: frozenset[str] = frozenset()) -> RuleQueries:
     """The queries of the theorem for one rule, its check built with ``tolerances`` (the
     stated ones, or a broken variant's); observations and miss bounds are always stated.
-    The no-false-alarm half assumes every lemma and every property in ``proved`` whose
-    proof stays inside the rule's property's assumptions (the rule's property itself is
-    always assumed: it is the property the rule checks, proved by the same run)."""
+    The no-false-alarm half assumes every property in ``proved`` (the run's PROVED ones)
+    whose proof stays inside the rule's property's assumptions, and the lemmas their proofs
+    proved; if the rule's own property is not among them, nothing says the controller keeps
+    it and the half fails, as it should."""
     spec = ctx.spec
     prop: Property | None = None if check.property_id == "MODE_TABLE" else \
         spec.property(check.property_id)
     assumptions = frozenset(spec.assumptions_of(prop)) if prop is not None else \
         frozenset(c.assumption for c in spec.env)
-    lemmas, props = usable_invariants(spec, assumptions,
-                                      proved | ({prop.id} if prop is not None else set()))
+    lemmas, props = usable_invariants(spec, assumptions, proved)
     trans, ttr = ctx.trans(assumptions)
     c_view = substitute(check.build(spec, tolerances), VIEW)
     observed = [o.build(spec, STATED_TOLERANCES) for o in OBSERVATIONS]

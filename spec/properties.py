@@ -281,7 +281,7 @@ def properties() -> list[Property]:
             ("REQ-CONTRA-BLOCK",), ("HZ-CONTRA", "HZ-SILENT"), T,
             _b("contra_absolute"),
             And(Not(is_pumping(primed=True)), Not(inflate_cmd.nxt), _b("alm_contra_absolute").nxt),
-            (), (),
+            (), ("L-ALARM-STATE",),
             "On any tick on which an absolute contraindication is recorded, the console is "
             "not in a pumping mode, the inflate command is off and the high-priority "
             "contraindication alarm is active."),
@@ -399,7 +399,7 @@ def properties() -> list[Property]:
             high_fault,
             And(mode.nxt.eq(Mode.HALTED), Not(inflate_cmd.nxt),
                 *[Implies(_b(i), _b(a).nxt) for i, a in HIGH_FAULT_INPUTS.items()]),
-            (), (),
+            (), ("L-ALARM-STATE",),
             "On a tick with gas loss, blood detected, catheter kink or system fault, the "
             "console is HALTED, the inflate command is off and the fault's alarm is active.",
             cases=mode_cases(PUMPING_MODES, primed=False, inflated=True)),
@@ -415,7 +415,7 @@ def properties() -> list[Property]:
             "P-STANDBY-DEFLATED", "standby and halted mean deflated",
             ("REQ-STANDBY-DEFLATED",), ("HZ-EARLY-INFL", "HZ-LATE-DEFL"), S,
             is_stopped(), Not(inflate_cmd),
-            (), (),
+            (), ("L-IDLE-GAS",),
             "In STANDBY and HALTED the inflate command is off."),
         Property(
             "P-RATIO", "1:N: at most one inflation per N detected beats",

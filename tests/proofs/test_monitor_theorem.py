@@ -144,3 +144,20 @@ def test_prove_cli_runs_a_broken_monitor_and_lists_them(
     assert prove_main(["--variant", "mon-trigger-loss-late"]) == 1
     out = capsys.readouterr().out
     assert "VIOLATED" in out and "MON-TRIGGER-LOSS" in out and "would miss it" in out
+
+
+def test_the_theorem_assumes_only_what_the_run_proved() -> None:
+    """No false alarm rests on the properties the run PROVED and the lemmas their proofs
+    proved: with nothing proved, the gas rule is not proved either (a lemma no proved
+    property uses, or an unproved property, is never assumed)."""
+    from iabp.proofs.monitor_theorem import prove_rule, usable_invariants
+
+    spec = iabp_spec()
+    ctx = ProofContext(spec, timeout_s=60)
+    r = prove_rule(ctx, rule_check("MON-NO-GAS-IN-EJECTION"), proved=frozenset())
+    assert r.status is not Status.PROVED and r.cti_query.endswith("no-false-alarm")
+    every = frozenset(p.id for p in spec.properties)
+    lemmas, props = usable_invariants(spec, frozenset(spec.assumptions_of(
+        spec.property("P-STANDBY-DEFLATED"))), every)
+    used = {lid for p in props for lem in spec.lemma_closure(p.lemmas) for lid in [lem.id]}
+    assert {lem.id for lem in lemmas} == used and "L-IDLE-GAS" in used
