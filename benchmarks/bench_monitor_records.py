@@ -179,7 +179,7 @@ class OwnBeat:
 
     decided_ms: int  #: the frame in which the monitor's detector reported it
     onset_ms: int  #: the monitor's estimate of its QRS onset
-    pep_ms: int  #: ejection may start this long after the onset (widest band for its R-R)
+    pep_ms: int  #: ejection may start this long after the onset (judged band for its R-R)
     qs2_ms: int  #: ejection may last until this long after the onset
 
 
@@ -610,7 +610,7 @@ def render_md(res: dict[str, Any]) -> str:
         "command + 40 ms), the pump trigger's detection relative to R, and the monitor's "
         "own beat matched to it (its QRS-onset estimate within -250..+150 ms of R; ms "
         "relative to R: onset, the frame it decided the beat, the ejection window its rules "
-        "use, onset + widest PEP..QS2 band for the R-R); then the `.atr` annotations that "
+        "use, onset + the judged PEP..QS2 band for the R-R, `judged_pep_ms`..`judged_qs2_ms`); then the `.atr` annotations that "
         "are not beats (`~` signal quality change, `|` isolated QRS-like artefact, `+` "
         "rhythm) and the monitor's own beats that match no reference beat (console ms).\n",
         "## Pooled\n",
