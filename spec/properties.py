@@ -399,7 +399,7 @@ def properties() -> list[Property]:
             high_fault,
             And(mode.nxt.eq(Mode.HALTED), Not(inflate_cmd.nxt),
                 *[Implies(_b(i), _b(a).nxt) for i, a in HIGH_FAULT_INPUTS.items()]),
-            (), ("L-ALARM-STATE",),
+            (), (),
             "On a tick with gas loss, blood detected, catheter kink or system fault, the "
             "console is HALTED, the inflate command is off and the fault's alarm is active.",
             cases=mode_cases(PUMPING_MODES, primed=False, inflated=True)),
