@@ -113,13 +113,10 @@ class ArtifactWriter:
         (d / "result.json").write_text(json.dumps(doc(), indent=1))
 
     def result_doc(self, prop: Property, result: PropertyResult) -> dict[str, Any]:
-        doc = result.to_json()
-        doc.update({"solver": "z3", "solver_version": z3.get_version_string(),
-                    "random_seed": self.seed, "timeout_s": self.timeout_s,
-                    "plain": prop.plain, "spec_sha256": self.spec.sha256()})
-        return doc
+        return {**self.rule_doc(result), "plain": prop.plain}
 
     def rule_doc(self, result: PropertyResult) -> dict[str, Any]:
+        """A result with the run's solver, seed, time limit and spec hash."""
         doc = result.to_json()
         doc.update({"solver": "z3", "solver_version": z3.get_version_string(),
                     "random_seed": self.seed, "timeout_s": self.timeout_s,

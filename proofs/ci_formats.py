@@ -60,14 +60,14 @@ class Row:
 def rows_from_results(results: Sequence[tuple[Property, PropertyResult]],
                       monitor_rules: Sequence[PropertyResult] = ()) -> list[Row]:
     """Rows from a proof run (the properties, then the monitor theorem's rules)."""
-    return [Row(p.id, p.title, p.plain, tuple(p.requirements), tuple(p.hazards),
-                r.status.value, r.method, r.seconds, r.reason,
-                None if r.counterexample is None else len(r.counterexample))
-            for p, r in results] + [
-        Row(r.property_id, r.title, "", tuple(r.requirements), tuple(r.hazards),
-            r.status.value, r.method, r.seconds, r.reason,
-            None if r.counterexample is None else len(r.counterexample), MONITOR_RULES_FILE)
-        for r in monitor_rules]
+    return [_row(r, p.title, p.plain, PROPERTIES_FILE) for p, r in results] + \
+        [_row(r, r.title, "", MONITOR_RULES_FILE) for r in monitor_rules]
+
+
+def _row(r: PropertyResult, title: str, plain: str, source: str) -> Row:
+    return Row(r.property_id, title, plain, tuple(r.requirements), tuple(r.hazards),
+               r.status.value, r.method, r.seconds, r.reason,
+               None if r.counterexample is None else len(r.counterexample), source)
 
 
 def rows_from_json(doc: Mapping[str, Any]) -> list[Row]:

@@ -44,7 +44,7 @@ from iabp.proofs.counterexample import cti_text, table_text
 from iabp.proofs.emit_tests import emit_test
 from iabp.proofs.engine import DEFAULT_SEED
 from iabp.proofs.prover import prove_all
-from iabp.proofs.results import PropertyResult, Status
+from iabp.proofs.results import STATUS_STYLE, PropertyResult, Status
 from iabp.proofs.signing import sign_manifest
 from iabp.spec import assumptions as A
 from iabp.spec.errors import IabpError, UsageError
@@ -59,8 +59,7 @@ from iabp.spec.system import Property, SystemSpec
 from iabp.spec.variants import variant, variants
 from iabp.terminal import Verbosity, add_verbosity_arguments, rich_console
 
-STYLE = {Status.PROVED: "green", Status.VIOLATED: "bold red", Status.UNKNOWN: "yellow",
-         Status.VACUOUS: "magenta"}
+STYLE = STATUS_STYLE
 JSON_FORMAT = "iabp-prove"  #: ``iabp prove --json``: the document's name
 JSON_VERSION = 1  #: ... and its version, raised when a field changes meaning
 #: the longest solver time limit per query (z3 takes milliseconds as a 32-bit number)

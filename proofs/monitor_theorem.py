@@ -36,7 +36,7 @@ from typing import Any
 
 import z3
 
-from iabp.proofs.engine import ProofContext, Query, QueryOutcome, model_rows
+from iabp.proofs.engine import ProofContext, Query, QueryOutcome, model_rows, z3_scalar
 from iabp.proofs.results import Answer, PropertyResult, QueryRecord, Status
 from iabp.proofs.to_z3 import Translator, domains, z3_sort
 from iabp.spec.expr import Expr, Var
@@ -268,9 +268,9 @@ def _rows(ctx: ProofContext, model: z3.ModelRef, frames: list[Any],
     rows = model_rows(ctx, model, frames)
     for key, c in view.items():
         v = model.eval(c, model_completion=True)
+        scalar = z3_scalar(v)
         rows[-1 if key.endswith("'") else 0][key.rstrip("'")] = \
-            True if z3.is_true(v) else False if z3.is_false(v) else \
-            int(v.as_long()) if z3.is_int_value(v) else str(v)
+            str(v) if scalar is None else scalar
     return rows
 
 

@@ -12,11 +12,10 @@ from rich.console import Console
 from rich.table import Table
 
 from iabp.proofs.monitor_theorem import MONITOR_VARIANTS, monitor_variant, prove_monitor_variant
-from iabp.proofs.results import PropertyResult, Status
+from iabp.proofs.results import STATUS_STYLE, PropertyResult, Status
 from iabp.spec.monitor_rules import OBSERVATIONS, rule_check
 
-STYLE = {Status.PROVED: "green", Status.VIOLATED: "red", Status.UNKNOWN: "yellow",
-         Status.VACUOUS: "magenta"}
+STYLE = STATUS_STYLE
 
 HEADING = ("Monitor theorem: every step of the verified controller passes each runtime rule "
            "(no false stop of correct therapy), and every console step that visibly breaks "

@@ -28,6 +28,11 @@ class Status(Enum):
     VACUOUS = "VACUOUS"  #: assumptions unsatisfiable, or the premise is never reachable
 
 
+#: How a terminal shows each status (rich styles), in every command that prints verdicts.
+STATUS_STYLE = {Status.PROVED: "green", Status.VIOLATED: "bold red", Status.UNKNOWN: "yellow",
+                Status.VACUOUS: "magenta"}
+
+
 @dataclass
 class QueryRecord:
     """One SMT query the proof rests on (each must be unsat for PROVED, except witnesses)."""

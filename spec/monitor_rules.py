@@ -126,18 +126,22 @@ def _vars(e: Expr) -> list[Var]:
     return []
 
 
+def _reads_any(e: Expr, names: frozenset[str]) -> bool:
+    return bool({k.rstrip("'") for k in free_vars(e)} & names)
+
+
 def drop_conjuncts(e: Expr, names: frozenset[str]) -> Expr:
     """Weaken a conclusion: drop each conjunct that reads one of ``names`` (unobservable)."""
     if isinstance(e, Op) and e.op is Operator.AND:
-        kept = [a for a in e.args if not {k.rstrip("'") for k in free_vars(a)} & names]
+        kept = [a for a in e.args if not _reads_any(a, names)]
         return And(*kept) if kept else TRUE
-    return TRUE if {k.rstrip("'") for k in free_vars(e)} & names else e
+    return TRUE if _reads_any(e, names) else e
 
 
 def kept_conjuncts(e: Expr, names: frozenset[str]) -> Expr:
     """The conjuncts :func:`drop_conjuncts` drops (TRUE if none)."""
     parts = e.args if isinstance(e, Op) and e.op is Operator.AND else (e,)
-    dropped = [a for a in parts if {k.rstrip("'") for k in free_vars(a)} & names]
+    dropped = [a for a in parts if _reads_any(a, names)]
     return And(*dropped) if dropped else TRUE
 
 

@@ -5,10 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from iabp.proofs.report.model import Para, Section, Table, anchor_of, cell, t
+from iabp.proofs.report.model import Para, Section, Table, anchor_of, badge, cell, t
 from iabp.spec.monitor_rules import OBSERVATIONS, RULE_CHECKS
-
-_STATUS_CLS = {"PROVED": "ok", "VIOLATED": "bad", "UNKNOWN": "warn", "VACUOUS": "bad"}
 
 
 def monitor_theorem_section(results: dict[str, Any],
@@ -47,7 +45,7 @@ def monitor_theorem_section(results: dict[str, Any],
                      cell(t(check.property_id if check else "?",
                             href=f"#{anchor_of(check.property_id)}"
                             if check and check.property_id != "MODE_TABLE" else None)),
-                     [t(str(r["status"]), cls=_STATUS_CLS.get(str(r["status"]), ""))],
+                     [badge(str(r["status"]))],
                      [span for a in answers for span in (*a, t(" "))],
                      cell(check.miss if check else "?"),
                      cell(check.adaptation if check else "?")])
