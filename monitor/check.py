@@ -44,6 +44,7 @@ import argparse
 import io
 import json
 import os
+import stat
 import sys
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -439,11 +440,17 @@ def _arg_parser() -> _Parser:
 
 
 def _usable_capture(path: Path) -> None:
-    if not path.exists():
-        raise _UsageError(f"iabp check: no such file {str(path)!r}")
-    if path.is_dir():
+    """A clear one-line usage error for a capture that cannot be read, never a traceback
+    (``Path.exists`` itself raises when a parent folder may not be searched)."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise _UsageError(f"iabp check: no such file {str(path)!r}") from None
+    except OSError as exc:
+        raise _UsageError(f"iabp check: cannot read {str(path)!r}: {exc.strerror}") from None
+    if stat.S_ISDIR(st.st_mode):
         raise _UsageError(f"iabp check: {str(path)!r} is a directory; give a capture file")
-    if not path.is_file():
+    if not stat.S_ISREG(st.st_mode):
         raise _UsageError(f"iabp check: {str(path)!r} is not a regular file")
     try:
         with path.open("rb"):
@@ -476,8 +483,14 @@ def check_main(argv: list[str], out: Callable[[str], None] | None = None) -> int
         _usable_capture(path)
         profile = _load_profile(a.patient)
         plot_dir = Path(a.plot) if a.plot is not None else None
-        if plot_dir is not None and plot_dir.exists() and not plot_dir.is_dir():
-            raise _UsageError(f"iabp check: --plot {a.plot!r} is not a directory")
+        if plot_dir is not None:
+            try:
+                not_dir = plot_dir.exists() and not plot_dir.is_dir()
+            except OSError as exc:
+                raise _UsageError(f"iabp check: cannot use --plot {a.plot!r}: "
+                                  f"{exc.strerror}") from None
+            if not_dir:
+                raise _UsageError(f"iabp check: --plot {a.plot!r} is not a directory")
     except _UsageError as exc:
         print(str(exc), file=sys.stderr)
         return 2

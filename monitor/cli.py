@@ -163,16 +163,19 @@ def _load_profile(path: str | None) -> PatientProfile:
 
 
 def _check_log_path(log: str) -> None:
-    path = Path(log)
-    if path.is_dir():
-        raise UsageError(f"iabp monitor: --log {log!r} is a directory; give a file path")
-    parent = path.parent
-    if not parent.is_dir():
-        raise UsageError(f"iabp monitor: --log {log!r}: no such directory {str(parent)!r}")
-    if path.exists() and not path.is_file():
-        raise UsageError(f"iabp monitor: --log {log!r} is not a regular file")
-    if not os.access(parent if not path.exists() else path, os.W_OK):
-        raise UsageError(f"iabp monitor: --log {log!r}: not writable")
+    try:
+        path = Path(log)
+        if path.is_dir():
+            raise UsageError(f"iabp monitor: --log {log!r} is a directory; give a file path")
+        parent = path.parent
+        if not parent.is_dir():
+            raise UsageError(f"iabp monitor: --log {log!r}: no such directory {str(parent)!r}")
+        if path.exists() and not path.is_file():
+            raise UsageError(f"iabp monitor: --log {log!r} is not a regular file")
+        if not os.access(parent if not path.exists() else path, os.W_OK):
+            raise UsageError(f"iabp monitor: --log {log!r}: not writable")
+    except OSError as exc:  # e.g. a parent folder that may not be searched
+        raise UsageError(f"iabp monitor: --log {log!r}: cannot use it: {exc.strerror}") from None
 
 
 @contextmanager

@@ -204,22 +204,25 @@ def verify_report(path: Path, r: VerifyResult, *, keyed: bool) -> str:
 def plot_target(text: str) -> Path:
     """``--out``: a directory (one figure per trip) or one .png/.svg/.pdf file; refused
     (:class:`UsageError`) before any work if it cannot be written."""
-    prog, path = "iabp log plot", Path(text)
-    is_file = path.suffix.lower() in PLOT_SUFFIXES
-    if is_file and path.is_dir():
-        raise UsageError(f"{prog}: --out {text!r} is a directory; a figure file is not")
-    if not is_file and path.exists() and not path.is_dir():
-        raise UsageError(f"{prog}: --out {text!r} is a file but not a .png, .svg or .pdf "
-                         "figure; give a directory or a figure file name")
-    if not is_file and not path.exists() and path.suffix:
-        raise UsageError(f"{prog}: --out {text!r}: a figure file ends in .png, .svg or .pdf; "
-                         "a directory for the figures has no extension")
-    nearest = Path(os.path.abspath(path if not is_file else path.parent))
-    while not nearest.exists() and nearest != nearest.parent:
-        nearest = nearest.parent
-    if not nearest.is_dir() or not os.access(nearest, os.W_OK | os.X_OK):
-        raise UsageError(f"{prog}: --out {text!r}: cannot write in {str(nearest)!r}")
-    return path
+    try:
+        prog, path = "iabp log plot", Path(text)
+        is_file = path.suffix.lower() in PLOT_SUFFIXES
+        if is_file and path.is_dir():
+            raise UsageError(f"{prog}: --out {text!r} is a directory; a figure file is not")
+        if not is_file and path.exists() and not path.is_dir():
+            raise UsageError(f"{prog}: --out {text!r} is a file but not a .png, .svg or .pdf "
+                             "figure; give a directory or a figure file name")
+        if not is_file and not path.exists() and path.suffix:
+            raise UsageError(f"{prog}: --out {text!r}: a figure file ends in .png, .svg or .pdf; "
+                             "a directory for the figures has no extension")
+        nearest = Path(os.path.abspath(path if not is_file else path.parent))
+        while not nearest.exists() and nearest != nearest.parent:
+            nearest = nearest.parent
+        if not nearest.is_dir() or not os.access(nearest, os.W_OK | os.X_OK):
+            raise UsageError(f"{prog}: --out {text!r}: cannot write in {str(nearest)!r}")
+        return path
+    except OSError as exc:  # e.g. a parent folder that may not be searched
+        raise UsageError(f"iabp log plot: --out {text!r}: cannot use it: {exc.strerror}") from None
 
 
 def _plot(path: Path, out: Path, number: int | None) -> int:

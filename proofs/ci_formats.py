@@ -210,20 +210,23 @@ def check_output_file(path: Path, option: str) -> None:
     ancestor, when it is to be created) must take a new file: that is tried, with a probe
     file removed at once.
     """
-    if path.is_dir():
-        raise UsageError(f"{option} {path} is a directory; give a file name")
-    parent = Path(os.path.abspath(path)).parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    if not parent.is_dir():
-        raise UsageError(f"{option} {path}: {parent} is not a directory")
-    probe = parent / f".iabp-probe-{secrets.token_hex(4)}"
     try:
-        probe.touch(exist_ok=False)
-        probe.unlink()
-    except OSError as exc:
-        raise UsageError(f"{option} {path}: cannot write in {parent} "
-                         f"({exc.strerror or exc})") from None
+        if path.is_dir():
+            raise UsageError(f"{option} {path} is a directory; give a file name")
+        parent = Path(os.path.abspath(path)).parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        if not parent.is_dir():
+            raise UsageError(f"{option} {path}: {parent} is not a directory")
+        probe = parent / f".iabp-probe-{secrets.token_hex(4)}"
+        try:
+            probe.touch(exist_ok=False)
+            probe.unlink()
+        except OSError as exc:
+            raise UsageError(f"{option} {path}: cannot write in {parent} "
+                             f"({exc.strerror or exc})") from None
+    except OSError as exc:  # e.g. a parent folder that may not be searched
+        raise UsageError(f"{option} {path}: cannot use it: {exc.strerror}") from None
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -194,7 +194,12 @@ def _check_outputs(args: argparse.Namespace) -> None:
                              "extra file); write it elsewhere")
         check_output_file(path, option)
     if args.emit_tests is not None:
-        if args.emit_tests.exists() and not args.emit_tests.is_dir():
+        try:
+            not_dir = args.emit_tests.exists() and not args.emit_tests.is_dir()
+        except OSError as exc:  # e.g. a parent folder that may not be searched
+            raise UsageError(f"--emit-tests {args.emit_tests}: cannot use it: "
+                             f"{exc.strerror}") from None
+        if not_dir:
             raise UsageError(f"--emit-tests {args.emit_tests} is not a directory")
         if not args.no_artifacts and _inside(args.emit_tests, args.out):
             raise UsageError(f"--emit-tests {args.emit_tests} is inside the artifact directory "

@@ -186,23 +186,26 @@ def check_plot_path(text: str) -> Path:
     """Refuse (:class:`SimulationError`) a ``--plot`` file that cannot be written, before the
     simulation runs: a known figure extension, not a directory, and a directory that takes
     a new file (tried with a probe file, removed at once)."""
-    path = Path(text)
-    if path.suffix.lower() not in PLOT_SUFFIXES:
-        raise SimulationError(f"--plot {text}: the file name must end in .png, .svg or .pdf "
-                              "(the figure's format)")
-    if path.is_dir():
-        raise SimulationError(f"--plot {text} is a directory; give a file name")
-    parent = Path(os.path.abspath(path)).parent
-    while not parent.exists() and parent != parent.parent:
-        parent = parent.parent
-    probe = parent / f".iabp-probe-{secrets.token_hex(4)}"
     try:
-        probe.touch(exist_ok=False)
-        probe.unlink()
-    except OSError as exc:
-        raise SimulationError(f"--plot {text}: cannot write in {parent} "
-                              f"({exc.strerror or exc})") from None
-    return path
+        path = Path(text)
+        if path.suffix.lower() not in PLOT_SUFFIXES:
+            raise SimulationError(f"--plot {text}: the file name must end in .png, .svg or .pdf "
+                                  "(the figure's format)")
+        if path.is_dir():
+            raise SimulationError(f"--plot {text} is a directory; give a file name")
+        parent = Path(os.path.abspath(path)).parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        probe = parent / f".iabp-probe-{secrets.token_hex(4)}"
+        try:
+            probe.touch(exist_ok=False)
+            probe.unlink()
+        except OSError as exc:
+            raise SimulationError(f"--plot {text}: cannot write in {parent} "
+                                  f"({exc.strerror or exc})") from None
+        return path
+    except OSError as exc:  # e.g. a parent folder that may not be searched
+        raise SimulationError(f"--plot {text}: cannot use it: {exc.strerror or exc}") from None
 
 
 def write_plot(tr: ClosedLoopTrace, path: Path) -> Path:

@@ -30,6 +30,7 @@ from iabp.sim.records import read_record
 from iabp.sim.telemetry_stream import console_telemetry_bytes, trace_telemetry_bytes
 from tests.monitor.test_reconstruct import console_bytes, parse_all
 from tests.records import records_under_test
+from tests.unprivileged import open_and_locked_folders, run_unprivileged
 
 SECONDS = 6.0
 FAULT_AT_MS = 3000
@@ -287,20 +288,32 @@ def test_cli_bad_usage_exits_2_with_one_line(tmp_path: Path, captures: dict[str,
         assert "Traceback" not in err
 
 
-def test_cli_unreadable_capture_exits_2(tmp_path: Path,
-                                        capsys: pytest.CaptureFixture[str]) -> None:
-    import os
+def test_cli_unreadable_capture_exits_2() -> None:
+    """A capture without read permission: one line naming it (run without root's powers:
+    root reads any file)."""
+    with open_and_locked_folders() as (base, _):
+        p = base / "locked.bin"
+        p.write_bytes(b"\x7e")
+        p.chmod(0)
+        status, err = run_unprivileged(check_main, [str(p)])
+        assert status == 2, err
+        assert err.startswith("iabp check: cannot read") and "Permission denied" in err, err
 
-    p = tmp_path / "locked.bin"
-    p.write_bytes(b"\x7e")
-    p.chmod(0)
-    try:
-        if os.access(p, os.R_OK):
-            pytest.skip("running as a user who can read any file")
-        assert check_main([str(p)]) == 2
-        assert "cannot read" in capsys.readouterr().err
-    finally:
-        p.chmod(0o600)
+
+def test_cli_capture_in_a_folder_it_may_not_search_exits_2() -> None:
+    """``Path.exists`` raises when a parent folder may not be searched: a clear line, not a
+    traceback, for the capture and for --plot (run without root's powers: root may
+    search any folder)."""
+    with open_and_locked_folders() as (base, locked):
+        status, err = run_unprivileged(check_main, [str(locked / "inside.bin")])
+        assert status == 2, err
+        assert err.startswith("iabp check: cannot read") and "Permission denied" in err, err
+        ok = base / "ok.bin"
+        ok.write_bytes(console_bytes(0.5))
+        ok.chmod(0o644)
+        status, err = run_unprivileged(check_main, [str(ok), "--plot", str(locked / "plots")])
+        assert status == 2, err
+        assert err.startswith("iabp check: cannot use --plot") and "Permission denied" in err, err
 
 
 def test_a_console_announcing_another_tick_trips_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
