@@ -270,8 +270,8 @@ OPERATORS: tuple[MutationOp, ...] = (
     _op("M-HOLD-DROP-PREDICTIVE-DEFLATION", "dropped-guard", CS,
         "an inflation is held past the predicted deflation point, until the next R wave: "
         "the balloon is still full when the next ejection starts",
-        "Not(trigger), Not(defl_due), Not(lost),\n            Or(inflate_cmd",
-        "Not(trigger), Not(lost),\n            Or(inflate_cmd"),
+        "Not(trigger), Not(defl_due), Not(lost), Not(suspect),",
+        "Not(trigger), Not(lost), Not(suspect),"),
     _op("M-ARM-DROP-CONSISTENT", "dropped-guard", CS,
         "inflation is armed on a beat whose interval disagrees with the previous one (after "
         "a missed beat, timed from a doubled R-R)",
@@ -290,9 +290,13 @@ OPERATORS: tuple[MutationOp, ...] = (
         "standby time on its clock (an immediate trigger-loss alarm on every start)",
         's.next("since_trigger_ms", Ite(Or(entered, trigger), 0,',
         's.next("since_trigger_ms", Ite(trigger, 0,'),
+    _op("M-HOLD-DROP-QRS-SUSPICION", "dropped-guard", CS,
+        "the QRS suspicion no longer deflates: an early beat's helium waits for the R-wave "
+        "decision, 8 ms later (P-EARLY-BEAT-BOUND's tighter bound is broken)",
+        "Not(defl_due), Not(lost), Not(suspect),", "Not(defl_due), Not(lost),"),
     _op("M-WINDOW-DROP-SETTINGS-CHANGE", "dropped-guard", CS,
         "an inflation may start on the very tick a settings change is applied",
-        "Not(defl_due), Not(lost), Not(changed)))", "Not(defl_due), Not(lost)))"),
+        "Not(defl_due), Not(lost), Not(changed),", "Not(defl_due), Not(lost),"),
     # -- widened validator ranges and weakened clauses ----------------------------------------
     _op("M-ASSIST-RATIO-4", "validator-range", ST,
         "the validator accepts a 1:4 assist ratio, beyond the beat counters' saturation",

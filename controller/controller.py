@@ -38,6 +38,8 @@ class ControllerInputs:
     """What the controller reads during one tick."""
 
     r_wave: bool = False  #: R-wave detector reports a beat now
+    #: R-wave detector suspects a QRS now (a candidate it has not yet decided): deflate
+    qrs_suspect: bool = False
     upstroke: bool = False  #: pressure detector reports a systolic upstroke now
     notch: bool = False  #: pressure detector reports a dicrotic notch now
     activity: bool = False  #: cardiac activity (R wave or pulsatile pressure) seen now
@@ -60,7 +62,8 @@ class ControllerInputs:
         if values["set_request"]:
             request = {s.name: values[s.request.name] for s in SETTINGS}
         return cls(
-            r_wave=values["r_wave"], upstroke=values["upstroke"], notch=values["notch"],
+            r_wave=values["r_wave"], qrs_suspect=values.get("qrs_suspect", False),
+            upstroke=values["upstroke"], notch=values["notch"],
             activity=values["activity"], op=values["op"], gas_loss=values["gas_loss"],
             blood_detected=values["blood_detected"], catheter_kink=values["catheter_kink"],
             system_fault=values["system_fault"], contra_absolute=values["contra_absolute"],
@@ -72,7 +75,8 @@ class ControllerInputs:
         if self.settings_request is not None:
             req.update(self.settings_request)
         values: dict[str, Any] = {
-            "r_wave": self.r_wave, "upstroke": self.upstroke, "notch": self.notch,
+            "r_wave": self.r_wave, "qrs_suspect": self.qrs_suspect,
+            "upstroke": self.upstroke, "notch": self.notch,
             "activity": self.activity, "op": self.op, "gas_loss": self.gas_loss,
             "blood_detected": self.blood_detected, "catheter_kink": self.catheter_kink,
             "system_fault": self.system_fault, "contra_absolute": self.contra_absolute,

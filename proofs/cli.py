@@ -401,8 +401,10 @@ def early_beat_bound_text() -> str:
             "helium in ejection lasts at most (by the R-R that ends at that beat):\n  "
             + _bands_text(early_beat_helium_bound_ms())
             + f"\n  (R-wave decision <= {A.R_DETECT_DELAY_MAX_MS} ms after QRS onset, + "
-            f"{EMPTY_AFTER_R_REPORT_MS} ms to empty, - the band's shortest PEP; on the rhythms "
-            "ASM-RR-STEP covers P-NO-GAS-IN-EJECTION proves zero)")
+            f"{EMPTY_AFTER_R_REPORT_MS} ms to empty (deflation on the QRS suspicion "
+            f"{A.R_SUSPECT_LEAD_MS} ms before the decision, then the gas), - the band's "
+            "shortest PEP; on the rhythms ASM-RR-STEP covers P-NO-GAS-IN-EJECTION proves "
+            "zero)")
 
 
 def internal_restart_bound_text() -> str:

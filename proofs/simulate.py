@@ -15,6 +15,7 @@ from typing import Any
 
 from iabp.spec import assumptions as A
 from iabp.spec.engines.to_python import compile_expr, compile_many, compile_step
+from iabp.spec.environment import QRS_SUSPECT, qrs_suspect_before_report
 from iabp.spec.errors import SpecError
 from iabp.spec.expr import Const, Op, Operator, Var
 from iabp.spec.iabp import iabp_spec
@@ -105,7 +106,7 @@ IDLE_INPUTS: dict[str, Any] = {
     "op": OperatorCommand.NONE, "gas_loss": False, "blood_detected": False,
     "catheter_kink": False, "system_fault": False, "contra_absolute": False,
     "contra_relative": False, "contra_override": False, "set_request": False,
-    "mon_rule_violation": False, "mon_integrity_error": False, "mon_frame": True,
+    "qrs_suspect": False, "mon_rule_violation": False, "mon_integrity_error": False, "mon_frame": True,
     "mon_port_lost": False, "mon_internal_error": False, "mon_ack": False,
 }
 
@@ -147,6 +148,8 @@ class SpecSimulator:
             **_input_derivations(iabp_spec().env, inputs),
             **_input_derivations(self.spec.env, inputs),
         }
+        if QRS_SUSPECT.name in inputs:  # the detector suspects each reported QRS just before
+            self.derived[QRS_SUSPECT.name] = compile_expr(qrs_suspect_before_report())
         self._env_checked: dict[frozenset[str] | None, tuple[
             list[tuple[str, str, Callable[[Mapping[str, Any]], Any]]],
             Callable[[Mapping[str, Any]], tuple[Any, ...]]]] = {}

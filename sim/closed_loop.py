@@ -7,7 +7,8 @@ One :meth:`ClosedLoop.tick` is one 1 ms control tick:
    through the balloon catheter lumen, ``ABP_LUMEN_DELAY_MS`` behind the aortic root)
    and helium line pressure;
 2. the causal detectors decide on that sample: :class:`FastRWaveDetector` on the ECG (it decides on the
-   QRS up-slope),
+   QRS up-slope, and its open QRS candidate is the controller's QRS suspicion, on
+   which it deflates before the decision),
    :class:`PressureTriggerDetector` on the arterial pressure (systolic upstroke, dicrotic
    notch). Cardiac activity is an R wave or a systolic upstroke (pulsatile pressure);
 3. the console's balloon sensors (:class:`BalloonSensors`) judge the helium line;
@@ -268,7 +269,8 @@ class ClosedLoop:
         self.sensors.update(self.drive_cmd, s.balloon_gas_pressure_mmhg, abp, s.blood_detected)
         sen = self.sensors
         inputs = ControllerInputs(
-            r_wave=r, upstroke=up, notch=notch, activity=r or up, op=op,
+            r_wave=r, qrs_suspect=self.r_detector.qrs_suspected, upstroke=up, notch=notch,
+            activity=r or up, op=op,
             gas_loss=sen.gas_loss, blood_detected=sen.blood_detected,
             catheter_kink=sen.catheter_kink, settings_request=settings)
         inputs = hooks.inputs(self, t, inputs)
@@ -517,7 +519,8 @@ def _replay(rec: Recording, cfg: LoopConfig) -> ClosedLoopTrace:
         ev = pdet.push(abp_l[t]) if rec.abp_mmhg is not None else PressureEvent.NONE
         up, notch = bool(ev & PressureEvent.UPSTROKE), bool(ev & PressureEvent.DICROTIC_NOTCH)
         key = events.get(t)
-        out = ctrl.step(ControllerInputs(r_wave=r, upstroke=up, notch=notch, activity=r or up,
+        out = ctrl.step(ControllerInputs(r_wave=r, qrs_suspect=rdet.qrs_suspected, upstroke=up,
+                                         notch=notch, activity=r or up,
                                          op=key.op if key else OperatorCommand.NONE))
         cols[t] = (out.inflate, r, up, notch, int(out.mode), alarm_mask(out))
     r_true = np.zeros(n, dtype=bool)

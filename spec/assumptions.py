@@ -38,6 +38,13 @@ TICK_MS = 1
 #: the covered rhythm.
 R_DETECT_DELAY_MIN_MS = 25
 R_DETECT_DELAY_MAX_MS = 90
+#: The R-wave detector's QRS suspicion (input ``qrs_suspect``) is on during at least this
+#: many ms before each of its reports: it opens a candidate on the threshold crossing and
+#: decides it ``confirm_ms`` (8 ms) later, suspecting all the while (by construction of
+#: ``FastRWaveDetector``; tests/controller/test_supersede.py checks it on records). The
+#: controller deflates on the suspicion, so on any rhythm the balloon starts to empty
+#: this long before the report.
+R_SUSPECT_LEAD_MS = 8
 
 #: Q-to-R time: from the QRS onset to the R peak, over the same covered beats (ms).
 #: Measured on the waveforms of all 41 development records (``benchmarks/qrs_onset.py``):
@@ -197,10 +204,18 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
                "steady contractility in sinus rhythm; premature beats are outside (their PEP "
                "is longer, not shorter)"),
     Assumption("ASM-R-DETECT", f"the R-wave detector reports a detected beat between "
-               f"{R_DETECT_DELAY_MIN_MS} and {R_DETECT_DELAY_MAX_MS} ms after its QRS onset and "
+               f"{R_DETECT_DELAY_MIN_MS} and {R_DETECT_DELAY_MAX_MS} ms after its QRS onset, "
+               f"suspects the QRS during the {R_SUSPECT_LEAD_MS} ms before each report, and "
                "never reports a beat that did not happen",
                "measured decision delay of the pump's trigger from the measured QRS onset "
                "(benchmarks/results/trigger_timing.md)"),
+    Assumption("ASM-QRS-SUSPECT", "the R-wave detector raises its QRS suspicion (a QRS "
+               "candidate it has not yet decided on) only between a beat's QRS onset and its R "
+               "report, never in diastole; only the efficacy properties assume it (a false "
+               "suspicion, e.g. noise, only deflates early: no safety property needs it)",
+               "the trigger opens a candidate on its QRS feature's threshold crossing and "
+               "decides it 8 ms later (controller/triggers/upslope.py); noise in diastole "
+               "breaks it and costs that beat's augmentation, never safety"),
     Assumption("ASM-MISS-SPACING", "a detector may miss beats (a run of any length, e.g. a lost "
                "lead), but after a run of missed beats it detects at least two beats in a row "
                "before it misses again", "a detector that misses every other beat is a lost "

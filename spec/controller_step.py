@@ -6,7 +6,12 @@ settings request) and defines every controller variable's next value. Wires are 
 intermediate values (``guard.*`` feed the mode table).
 
 Timing rules (ECG trigger):
-- every detected R wave deflates (fallback) and measures the R-R interval;
+- every detected R wave deflates (fallback) and measures the R-R interval; the detector's
+  QRS suspicion (a QRS candidate it has opened and not yet decided, about 8 ms before its
+  report) deflates at once and holds inflation off while it lasts: an early beat's
+  ejection starts about a pre-ejection period after its QRS onset, and the gas needs its
+  time to leave, so every ms of the decision counts (a false suspicion, e.g. noise, only
+  shortens that beat's inflation);
 - inflation is armed only on a detected beat whose interval agrees with the previous
   one (a missed beat makes the interval inconsistent) and whose place in the 1:N
   ratio has come;
@@ -25,7 +30,7 @@ ejection has started).
 from __future__ import annotations
 
 from iabp.spec import assumptions as A
-from iabp.spec.environment import R_CHANNEL, UPSTROKE_CHANNEL
+from iabp.spec.environment import QRS_SUSPECT, R_CHANNEL, UPSTROKE_CHANNEL
 from iabp.spec.expr import (
     BOOL,
     INT,
@@ -297,8 +302,10 @@ def _beat_timing(s: _Step, entered: Var, changed: Var) -> None:
     defl_due = s.wire("deflation_due", since_n >= defl_at)
     beats = _iv("beats_since_inflation")
     armed = _bv("armed")
+    suspect = s.wire("qrs_suspected", And(ecg, QRS_SUSPECT))
     window = s.wire("inflation_window", And(armed, Not(trigger), Not(inflate_cmd),
-                                            Not(defl_due), Not(lost), Not(changed)))
+                                            Not(defl_due), Not(lost), Not(changed),
+                                            Not(suspect)))
     inflate_now = s.wire("inflate_now", Or(
         And(ecg, window,
             since_n >= ecg_inflate_at_ms(rr_n, settings_n["inflation_offset_ms"]),
@@ -332,7 +339,7 @@ def _beat_timing(s: _Step, entered: Var, changed: Var) -> None:
         cycle_start, settings_n["internal_inflation_ms"], cycle_infl))
     s.next("inflate_cmd", Ite(
         internal, phase_n < cycle_infl_n,
-        And(trig_mode, Not(entered), Not(trigger), Not(defl_due), Not(lost),
+        And(trig_mode, Not(entered), Not(trigger), Not(defl_due), Not(lost), Not(suspect),
             Or(inflate_cmd, inflate_now))))
     s.next("since_activity_ms", Ite(_bv("activity"), 0,
                                     Min(_iv("since_activity_ms") + 1, A.ASYSTOLE_CONFIRM_MS)))

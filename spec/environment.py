@@ -193,6 +193,9 @@ UPSTROKE_CHANNEL = Channel(
     "ASM-PRESSURE-DETECT", _upstroke_times, lambda w: w.upstroke_jitter_ms,
 )
 CHANNELS: tuple[Channel, ...] = (R_CHANNEL, UPSTROKE_CHANNEL)
+#: The R-wave detector's QRS suspicion: on while it has a QRS candidate open and not yet
+#: decided (a few ms before its R report). The controller deflates on it at once.
+QRS_SUSPECT = _bv("qrs_suspect")
 
 notch_delay = _iv("notch_delay_ms")
 notch_missed = _bv("notch_missed")
@@ -258,6 +261,8 @@ def state_vars() -> list[StateVar]:
 def input_vars() -> list[InputVar]:
     return [
         InputVar("r_wave", BOOL, "the R-wave detector reports a beat on this tick"),
+        InputVar("qrs_suspect", BOOL, "the R-wave detector suspects a QRS complex on this tick "
+                 "(an open candidate it has not yet decided on): deflate now"),
         InputVar("upstroke", BOOL, "the pressure detector reports a systolic upstroke"),
         InputVar("notch", BOOL, "the pressure detector reports a dicrotic notch"),
         InputVar("activity", BOOL, "cardiac activity (R wave or pulsatile pressure) seen"),
@@ -307,6 +312,15 @@ def _channel_constraints(c: Channel) -> list[EnvConstraint]:
                       f"{c.name}: after a run of misses, two detected beats before the next "
                       "miss"),
     ]
+
+
+def qrs_suspect_before_report() -> Expr:
+    """The ticks on which ASM-R-DETECT requires the QRS suspicion: the last
+    ``R_SUSPECT_LEAD_MS`` before the R report of a detected beat. (Outside them the
+    suspicion is free for the safety proofs; the simulator's detector raises it exactly
+    there.)"""
+    return And(Not(R_CHANNEL.missed), Not(heart_silent),
+               heart_t >= R_CHANNEL.delay - A.R_SUSPECT_LEAD_MS, heart_t < R_CHANNEL.delay)
 
 
 def env_constraints() -> list[EnvConstraint]:
@@ -363,6 +377,12 @@ def env_constraints() -> list[EnvConstraint]:
         EnvConstraint("ASM-ACTIVITY",
                       Implies(same, _unchanged(activity_delay)),
                       "the activity report delay is fixed within a beat"),
+        EnvConstraint("ASM-R-DETECT", Implies(qrs_suspect_before_report(), QRS_SUSPECT),
+                      "the QRS suspicion is on during the last ms before each R report"),
+        EnvConstraint("ASM-QRS-SUSPECT",
+                      Implies(QRS_SUSPECT, And(Not(heart_silent),
+                                               heart_t <= R_CHANNEL.delay)),
+                      "the QRS suspicion only between a beat's QRS onset and its R report"),
     ]
     for c in CHANNELS:
         out += _channel_constraints(c)

@@ -145,7 +145,9 @@ def _helium_after_ejection() -> Expr:
 def _early_beat_lemma() -> Expr:
     """ECG trigger on any rhythm: once this beat's R wave has been reported, the timer and
     the interval are the detector's, an inflation in this beat starts only after its end
-    of ejection, and helium still draining was let out no later than the report."""
+    of ejection, and helium still draining was let out no later than the report; from
+    the QRS suspicion before the report on, the balloon is deflated and what drains was
+    let out by that suspicion."""
     c = R_CHANNEL
     ecg = mode.eq(Mode.ECG_TRIGGER)
     since, seen_n, rr_est = _i("since_trigger_ms"), _i("triggers_seen"), _i("rr_est_ms")
@@ -153,6 +155,10 @@ def _early_beat_lemma() -> Expr:
     reported = And(ecg, c.seen)
     w = world()
     draining = And(Not(inflate_cmd), gas_filled, gas_timer < w.gas_deflate_max_ms)
+    # in ECG trigger since before this detected beat's QRS suspicion began, and past it
+    suspected = And(ecg, Not(c.missed), Not(heart_silent),
+                    heart_t > rep - A.R_SUSPECT_LEAD_MS,
+                    obs_in_ecg > heart_t - rep + A.R_SUSPECT_LEAD_MS)
     return And(
         Implies(Not(ecg), obs_in_ecg.eq(0)),
         c.seen.eq(And(heart_t > rep, Not(c.missed), Not(heart_silent))),
@@ -167,6 +173,10 @@ def _early_beat_lemma() -> Expr:
         Implies(And(reported, inflate_cmd), _helium_after_ejection()),
         Implies(And(reported, obs_in_ecg > heart_t - rep, draining),
                 Or(heart_t - gas_timer <= rep + 1, heart_t >= heart_qs2)),
+        # the QRS suspicion before the report deflated the balloon and kept it empty
+        Implies(And(suspected, Not(c.seen)), Not(inflate_cmd)),
+        Implies(And(suspected, draining),
+                Or(heart_t - gas_timer <= rep - A.R_SUSPECT_LEAD_MS + 1, heart_t >= heart_qs2)),
     )
 
 

@@ -24,6 +24,7 @@ from iabp.spec.controller_step import (
     op,
 )
 from iabp.spec.environment import (
+    QRS_SUSPECT,
     R_CHANNEL,
     UPSTROKE_CHANNEL,
     balloon_may_hold_gas,
@@ -83,9 +84,11 @@ ANY_RHYTHM = A.ANY_RHYTHM_HEART
 
 def empty_after_r_report_ms(w: World | None = None) -> int:
     """On any rhythm, helium is out of the balloon this long after the R-wave report of the
-    beat (ms): the report tick, then the longest deflation (ASM-GAS) of ``w`` (default: the
-    world the spec is being built for)."""
-    return A.TICK_MS + (w or world()).gas_deflate_max_ms
+    beat (ms): the controller deflates on the detector's QRS suspicion, which starts
+    ``R_SUSPECT_LEAD_MS`` before the report (ASM-R-DETECT), then the command tick and the
+    longest deflation (ASM-GAS) of ``w`` (default: the world the spec is being built
+    for)."""
+    return A.TICK_MS + (w or world()).gas_deflate_max_ms - A.R_SUSPECT_LEAD_MS
 
 
 #: ``empty_after_r_report_ms`` in the stated world.
@@ -250,7 +253,7 @@ def properties() -> list[Property]:
             "ratio selects is assisted",
             ("REQ-ASSIST",), ("HZ-NO-THERAPY",), S,
             assist_every_beat_premise(), obs_unassisted <= _i("set_assist_ratio"),
-            (*HEART, *DETECT), ("L-ASSIST",),
+            (*HEART, *DETECT, "ASM-QRS-SUSPECT"), ("L-ASSIST",),
             f"Efficacy (bounded response): in ECG trigger mode at 1:N, once "
             f"{ASSIST_RUN_MIN_BEATS} beats in a row have run whole in that mode, each "
             "reported by the R-wave detector, with no settings request, and their R-R "
@@ -264,15 +267,17 @@ def properties() -> list[Property]:
             "inflated until the deflation point the rhythm allows",
             ("REQ-ASSIST",), ("HZ-NO-THERAPY",), T,
             And(assist_every_beat_premise(), inflate_cmd, Not(inflate_cmd.nxt),
-                mode.nxt.eq(Mode.ECG_TRIGGER), Not(_b("set_request")), Not(R_CHANNEL.input)),
+                mode.nxt.eq(Mode.ECG_TRIGGER), Not(_b("set_request")), Not(R_CHANNEL.input),
+                Not(QRS_SUSPECT)),
             obs_no_trigger.nxt >= ecg_deflate_at_ms(
                 assist_floor_lo(obs_steady_rr_lo, obs_steady - 2),
                 current_settings()["ecg_deflation_lead_ms"]),
-            (*HEART, *DETECT), ("L-ASSIST", "L-NO-TRIGGER"),
+            (*HEART, *DETECT, "ASM-QRS-SUSPECT"), ("L-ASSIST", "L-NO-TRIGGER"),
             "Efficacy, the length of each inflation (no early deflation: a balloon let down "
             "early gives little augmentation and afterload reduction): under "
             "P-ASSIST-EVERY-BEAT's premise, an inflation in ECG trigger that ends without a "
-            "new R-wave report, a settings request or a mode change ends no earlier after the "
+            "new R-wave report, a QRS suspicion, a settings request or a mode change ends no "
+            "earlier after the "
             "last R report than the deflation lead before the shortest R-R the run allows. So "
             "every assisted beat keeps the balloon full from its inflation to that point (the "
             "README's efficacy table gives the least inflation time per rate)."),

@@ -282,13 +282,19 @@ def variants() -> list[Variant]:
                 "the interlock output stays energised whatever the monitor decides",
                 _replace("mon_interlock_energised", _b("mon_trip_cause") | ~_b("mon_trip_cause"))),
         Variant("V-NO-R-WAVE-DEFLATION", "P-EARLY-BEAT-BOUND",
-                "a detected R wave does not deflate the balloon (only the predicted "
-                "deflation point does)",
-                lambda s: s.replace_assign("inflate_cmd", Or(
+                "neither a detected R wave nor the QRS suspicion before it deflates the "
+                "balloon (only the predicted deflation point does)",
+                lambda s: s.replace_assign("qrs_suspected", FALSE, "iabp-broken-suspicion")
+                .replace_assign("inflate_cmd", Or(
                     s.assign("inflate_cmd").expr,
                     And(inflate_cmd, _b("trigger"), Not(_b("deflation_due")),
                         mode.nxt.eq(Mode.ECG_TRIGGER), Not(_b("mode_entered")))),
                     "iabp-broken-r-wave-deflation")),
+        Variant("V-QRS-SUSPICION-IGNORED", "P-EARLY-BEAT-BOUND",
+                "the QRS suspicion does not deflate the balloon: an early beat's helium waits "
+                "for the R-wave decision, 8 ms later",
+                lambda s: s.replace_assign("qrs_suspected", FALSE,
+                                           "iabp-broken-qrs-suspicion-ignored")),
         Variant("V-ONE-TO-ONE-SKIPS-BEATS", "P-ASSIST-EVERY-BEAT",
                 "arming counts the ratio one beat late: 1:1 silently assists every other beat "
                 "(issue 14's mutation)",

@@ -274,6 +274,7 @@ class _Decider:
         self.cand_superseding = False
         self.last_pushed_rr = False
         self.superseded = 0
+        self.above_sinus_threshold = False
 
     def threshold(self, n: int) -> float:
         t = self._t
@@ -292,6 +293,7 @@ class _Decider:
     def step(self, e: float, abs_slope: float, context: float, n: int, blocked: bool) -> bool:
         """One sample of the feature; True if a beat is decided on it."""
         decided = False
+        self.above_sinus_threshold = False
         if blocked:
             self.cand_active = False
             self.cand_superseding = False
@@ -304,6 +306,12 @@ class _Decider:
                 if 0.5 * e > self.signal_level:
                     self.signal_level = 0.5 * e
             thr = self.threshold(n)
+            if self.learned >= self._learn_n and n - self.last_decision_n >= self._refractory_n:
+                # The suspicion does not wait for the raised threshold of a premature beat:
+                # an early beat is the one the balloon must get out of the way of.
+                sinus_thr = self.noise_level + self._t.threshold_fraction * max(
+                    0.0, self.signal_level - self.noise_level)
+                self.above_sinus_threshold = e > max(sinus_thr, self._min_feature)
             if not self.cand_active:
                 if e > thr and n - self.last_decision_n >= self._refractory_n:
                     self._open(e, abs_slope, context, n, superseding=False)
@@ -390,6 +398,13 @@ class _Decider:
         self.last_e = self.cand_peak_e
         return True
 
+    @property
+    def suspecting(self) -> bool:
+        """On the latest sample a QRS candidate is open and not yet decided (or rejected), or,
+        outside the refractory period, the feature is above the threshold of a beat on
+        time (a premature beat's candidate waits for a higher one)."""
+        return (self.cand_active and self.cand_state == "pending") or self.above_sinus_threshold
+
     def _update_rr_mean(self) -> None:
         k = self.rr.filled()
         self.rr_mean_n = sum(self.rr.ago(i) for i in range(k)) / k
@@ -472,6 +487,16 @@ class FastRWaveDetector(RWaveTriggerClock):
         return False
 
     @property
+    def qrs_suspected(self) -> bool:
+        """True on every sample from the threshold crossing that opens a QRS candidate until
+        that candidate is decided or rejected (``confirm_ms``, 8 ms, at most), and outside
+        the refractory period whenever the QRS feature is above the threshold of a beat on
+        time, also where a premature beat's raised threshold has not opened a candidate
+        yet: the pump may deflate on it without waiting for the decision. Noise or a T
+        wave raises it too: for the pump that is an early deflation, never a beat."""
+        return self._decider.suspecting
+
+    @property
     def last_crossing_index(self) -> int:
         """Sample index at which the QRS feature of the last decided beat crossed the
         detection threshold (input time, the spike gate's delay removed); -1 before the
@@ -504,6 +529,11 @@ class TwoLeadRWaveDetector(RWaveTriggerClock):
     def superseded_decisions(self) -> int:
         """Decisions followed by a larger QRS that was reported too, since the last reset."""
         return self._decider.superseded
+
+    @property
+    def qrs_suspected(self) -> bool:
+        """As :attr:`FastRWaveDetector.qrs_suspected`, on the fused feature."""
+        return self._decider.suspecting
 
     @property
     def lead_weights(self) -> tuple[float, float]:

@@ -89,3 +89,76 @@ def test_a_false_report_splitting_a_beat_leaves_the_floor_alone() -> None:
 def test_a_real_early_beat_with_its_compensatory_pause_lowers_the_floor() -> None:
     c, _, _ = _run([750] * 5 + [450, 1050] + [750] * 2)
     assert c.state["rr_floor_ms"] == 450 + 3 * RR_FLOOR_RISE_MS
+
+
+def _run_with_suspicion(intervals_ms: list[int], suspect: set[int],
+                        mode: OperatorCommand = OperatorCommand.START_ECG
+                        ) -> list[tuple[int, bool]]:
+    """Like :func:`_run`, with the detector's QRS suspicion raised on the ticks in
+    ``suspect``: (tick, inflate command) for every tick."""
+    c = Controller(DEFAULT_SETTINGS)
+    c.step(ControllerInputs(op=mode))
+    reports, t = [], 1
+    for iv in intervals_ms:
+        t += iv
+        reports.append(t)
+    out = []
+    for tick in range(1, reports[-1] + 1200):
+        r = tick in reports
+        o = c.step(ControllerInputs(r_wave=r, activity=r, qrs_suspect=tick in suspect))
+        out.append((tick, o.inflate))
+    return out
+
+
+def _inflated_ticks(trace: list[tuple[int, bool]]) -> set[int]:
+    return {t for t, on in trace if on}
+
+
+def test_a_qrs_suspicion_deflates_at_once_and_the_beat_is_not_inflated_again() -> None:
+    """An early beat's QRS: the detector opens a candidate 8 ms before it decides. The
+    balloon deflates on the first suspicious tick, not on the decision, and stays empty
+    for the rest of that beat even after the suspicion ends without a report (noise)."""
+    intervals = [800] * 6
+    steady = _inflated_ticks(_run_with_suspicion(intervals, set()))
+    inflated = sorted(steady)
+    # a tick in the middle of an inflation after the 4th report
+    reports = [1 + 800 * (k + 1) for k in range(6)]
+    during = [t for t in inflated if reports[3] < t < reports[4]]
+    assert len(during) > 100
+    s0 = during[len(during) // 2]
+    trace = _inflated_ticks(_run_with_suspicion(intervals, set(range(s0, s0 + 8))))
+    assert s0 - 1 in trace and s0 not in trace, "deflated on the first suspicious tick"
+    assert not [t for t in trace if s0 <= t < reports[4]], "not inflated again in that beat"
+    # the next beat is assisted as before: the suspicion costs one beat's augmentation
+    assert {t for t in trace if t > reports[4]} == {t for t in steady if t > reports[4]}
+
+
+def test_a_qrs_suspicion_before_the_inflation_holds_it_off_only_while_it_lasts() -> None:
+    intervals = [800] * 6
+    reports = [1 + 800 * (k + 1) for k in range(6)]
+    steady = _inflated_ticks(_run_with_suspicion(intervals, set()))
+    start = min(t for t in steady if t > reports[3])
+    trace = _inflated_ticks(_run_with_suspicion(intervals, set(range(start - 3, start + 5))))
+    assert min(t for t in trace if t > reports[3]) == start + 5
+    assert max(t for t in trace if reports[3] < t < reports[4]) == \
+        max(t for t in steady if reports[3] < t < reports[4]), "deflates where it would have"
+
+
+def test_the_qrs_suspicion_is_an_ecg_trigger_input_only() -> None:
+    """In pressure trigger the R-wave detector's suspicion is not read: the pump times that
+    mode from the pressure (upstroke, notch), and the same run with the suspicion raised
+    on every tick inflates exactly as without it."""
+    def run(suspect: bool) -> list[bool]:
+        c = Controller(DEFAULT_SETTINGS)
+        c.step(ControllerInputs(op=OperatorCommand.START_PRESSURE))
+        out = []
+        for tick in range(1, 8000):
+            up, notch = tick % 800 == 100, tick % 800 == 420
+            o = c.step(ControllerInputs(upstroke=up, notch=notch, activity=up,
+                                        qrs_suspect=suspect))
+            out.append(o.inflate)
+        return out
+
+    without = run(False)
+    assert sum(without) > 1000, "the pressure run inflates"
+    assert run(True) == without

@@ -83,3 +83,35 @@ def test_a_wide_qrs_triggers_once() -> None:
     dec = _decisions(det, rec.ecg_mv)
     assert det.superseded_decisions == 0
     assert int(np.min(np.diff(dec))) >= 200
+
+
+@pytest.mark.parametrize("record", ["100", "119", "208"])
+def test_every_decision_is_suspected_first_for_the_confirmation_time(record: str) -> None:
+    """The QRS suspicion (the controller deflates on it) rises no later than the
+    candidate's threshold crossing: every decided beat was suspected on each of the
+    ``confirm_ms`` samples before it. It is brief and belongs to beats: about one run per
+    decision, nearly every run followed by a decision within 60 ms, and on for a small
+    share of the time (the pump loses augmentation only while it is on). Fixture excerpts
+    (sinus; bigeminy; multiform PVCs), resampled to 1 kHz."""
+    from tests.controller.test_triggers import load_mitdb
+
+    x, _, fs = load_mitdb(record)
+    x1k = np.interp(np.arange(0, x.size * 1000.0 / fs) * fs / 1000.0, np.arange(x.size), x)
+    det = FastRWaveDetector(FS_1K)
+    confirm = int(round(FastEcgTuning().confirm_ms))
+    suspected: list[bool] = []
+    decisions: list[int] = []
+    for i, v in enumerate(x1k.tolist()):
+        if det.push(v):
+            decisions.append(i)
+        suspected.append(det.qrs_suspected)
+    s = np.asarray(suspected)
+    d = np.asarray(decisions)
+    assert d.size > 20
+    for k in decisions:
+        assert s[k - confirm:k].all(), k
+    edges = np.flatnonzero(np.diff(np.r_[0, s.astype(int), 0]))
+    starts = edges[::2]
+    lone = [a for a in starts if not ((d >= a) & (d <= a + 60)).any()]
+    assert len(starts) <= d.size + 2 and len(lone) <= 2, (len(starts), d.size, lone)
+    assert s.mean() < 0.03
