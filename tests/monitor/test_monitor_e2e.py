@@ -490,20 +490,24 @@ def test_a_violation_reads_as_a_sentence() -> None:
 
 
 class LateControllerTrigger(LoopHooks):
-    """A faulty controller trigger: every R-wave report reaches the controller ``late_ms``
-    late (a stuck filter, an overloaded console). The monitor's own detectors see the same
-    ECG and are not affected."""
+    """A faulty controller trigger: every R-wave report, and the QRS suspicion before it,
+    reaches the controller ``late_ms`` late (a stuck filter, an overloaded console). The
+    monitor's own detectors see the same ECG and are not affected."""
 
     def __init__(self, late_ms: int) -> None:
         self.late_ms = late_ms
         self.due: set[int] = set()
+        self.suspect_due: set[int] = set()
 
     def inputs(self, loop: ClosedLoop, t_ms: int, inputs: ControllerInputs) -> ControllerInputs:
-        late = t_ms in self.due
+        late, suspect = t_ms in self.due, t_ms in self.suspect_due
         self.due.discard(t_ms)
+        self.suspect_due.discard(t_ms)
         if inputs.r_wave:
             self.due.add(t_ms + self.late_ms)
-        return dataclasses.replace(inputs, r_wave=late)
+        if inputs.qrs_suspect:
+            self.suspect_due.add(t_ms + self.late_ms)
+        return dataclasses.replace(inputs, r_wave=late, qrs_suspect=suspect)
 
 
 @pytest.mark.property("REQ-MON-INDEPENDENT")
