@@ -10,6 +10,9 @@ the controller's R-wave trigger, per beat class, with:
 * QRS onset: ``R - QR`` with the Q-to-R time measured on that beat's waveform by
   :mod:`benchmarks.qrs_onset` (beats where it is unmeasurable are counted apart);
 * matching: one-to-one within 150 ms of the annotated R, as in ``bench_detectors``;
+* the QRS suspicion the controller deflates on (``FastRWaveDetector.qrs_suspected``): when
+  the run of suspicion that led to each decision began, against the onset and against
+  the decision (ASM-R-DETECT assumes it at least ``R_SUSPECT_LEAD_MS`` ahead);
 * the share of beats decided inside the spec's assumed bounds (ASM-R-DETECT:
   ``R_DETECT_DELAY_MIN_MS`` .. ``R_DETECT_DELAY_MAX_MS`` after the onset), per class;
 * also when the trigger's QRS feature crossed its threshold (``last_crossing_index``)
@@ -66,14 +69,25 @@ def measure(record: str) -> dict[str, Any]:
     det = FastRWaveDetector(1000.0)
     dec: list[int] = []
     onset_est: list[int] = []
+    suspect_from: list[int] = []
+    rising, was = -1, False
     for i, v in enumerate(rec.ecg_mv.tolist()):
-        if det.push(v):
+        decided = det.push(v)
+        now = det.qrs_suspected
+        if now and not was:
+            rising = i
+        if decided:
             dec.append(i)
             onset_est.append(det.last_crossing_index)
+            # the QRS suspicion the pump deflated on: the run of suspicion under way (or
+            # just ended) at the decision
+            suspect_from.append(rising if rising >= 0 and (was or now) else i)
+        was = now
     d = np.asarray(dec, dtype=np.int64)
     oe = np.asarray(onset_est, dtype=np.int64)
+    sf = np.asarray(suspect_from, dtype=np.int64)
     pairs = _match(ref, d)
-    rows: list[tuple[str, float, float, float, float]] = []
+    rows: list[tuple[str, float, float, float, float, float]] = []
     prev_i, prev_d = -2, float("nan")
     for i, k in pairs:
         r = int(ref[i])
@@ -85,7 +99,7 @@ def measure(record: str) -> dict[str, Any]:
         step = d_onset - prev_d if prev_i == i - 1 else float("nan")
         prev_i, prev_d = i, d_onset
         rows.append((beat_class(rec.r_symbols[i]), float(d[k] - r), d_onset,
-                     float(oe[k] - onset), step))
+                     float(oe[k] - onset), step, float(sf[k] - onset)))
     return {"record": record, "beats": int(ref.size), "detections": int(d.size),
             "matched": len(pairs), "rows": rows}
 
@@ -101,7 +115,7 @@ def aggregate(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Pooled and per-class distributions."""
     rows = [r for res in results for r in res["rows"]]
     cls = np.array([r[0] for r in rows])
-    arr = np.array([[r[1], r[2], r[3], r[4]] for r in rows], dtype=float)
+    arr = np.array([[r[1], r[2], r[3], r[4], r[5]] for r in rows], dtype=float)
     out: dict[str, Any] = {"classes": {}}
     for c in ["all", *sorted(set(cls.tolist()))]:
         m = np.ones(cls.size, dtype=bool) if c == "all" else cls == c
@@ -117,6 +131,8 @@ def aggregate(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "decision_minus_onset_ms": _dist(a[:, 1]),
             "onset_estimate_error_ms": _dist(a[:, 2]),
             "delay_change_from_previous_beat_ms": _dist(a[:, 3]),
+            "suspicion_minus_onset_ms": _dist(a[:, 4]),
+            "suspicion_lead_ms": _dist(a[:, 1] - a[:, 4]),
         }
     out["records"] = [{k: res[k] for k in ("record", "beats", "detections", "matched")}
                       for res in results]
@@ -133,6 +149,11 @@ def to_markdown(agg: dict[str, Any], meta: dict[str, str]) -> str:
              "the Q-to-R time measured on that beat (`benchmarks/qrs_onset.py`); beats whose onset "
              "is unmeasurable count in `beats` but not in the onset rows.", ""]
     for key, title in (("decision_minus_onset_ms", "Decision minus QRS onset (ms)"),
+                       ("suspicion_minus_onset_ms",
+                        "QRS suspicion (the controller deflates on it) minus QRS onset (ms)"),
+                       ("suspicion_lead_ms",
+                        "QRS suspicion ahead of the decision (ms; ASM-R-DETECT assumes at "
+                        "least 8)"),
                        ("decision_minus_r_ms", "Decision minus annotated R peak (ms)"),
                        ("onset_estimate_error_ms",
                         "Threshold crossing of the trigger's QRS feature minus measured QRS "

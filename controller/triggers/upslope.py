@@ -34,7 +34,12 @@ Processing chain, one sample at a time, fixed memory:
    or artefact ahead of the real QRS (the pump must not time inflation from it), and its
    level is learnt as noise. 100 ms keeps the larger second lobe of a wide QRS (bundle
    branch block, 80-90 ms after the first) from being reported twice.
-5. *Peak estimate*: the largest band-passed magnitude in the last
+5. *QRS suspicion* (``qrs_suspected``): on while a candidate is pending, and outside the
+   refractory period whenever the feature is above the threshold a beat on time would
+   need (a premature beat's candidate waits for a higher one, the suspicion does not).
+   The controller deflates on it: on an early beat it comes at least ``confirm_ms``, and
+   on ventricular beats typically 15 ms, before the decision.
+6. *Peak estimate*: the largest band-passed magnitude in the last
    ``peak_lookback_ms`` before the decision, shifted by the filter's group delay.
    ``decision_delay_bound_ms`` bounds decision minus estimated peak by construction.
 """
