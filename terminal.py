@@ -22,8 +22,11 @@ rich is imported only when a console or a bar is made, so a command that needs n
 from __future__ import annotations
 
 import argparse
+import os
+import secrets
 import sys
 from enum import IntEnum
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -130,3 +133,32 @@ class ProgressBar:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.close()
+
+
+class OutputPlaceError(Exception):
+    """An output file cannot be written where it was asked for: ``str()`` says why, in the
+    words a command puts after the option and path."""
+
+
+def check_output_place(path: Path) -> Path:
+    """Refuse an output file before any work: ``path`` must not be a directory, and the
+    nearest existing folder above it must take a new file (tried with a probe file,
+    removed at once). Returns that folder; raises :class:`OutputPlaceError`, also for a
+    folder above it that may not be searched (where ``Path.exists`` itself raises)."""
+    try:
+        if path.is_dir():
+            raise OutputPlaceError("is a directory; give a file name")
+        parent = Path(os.path.abspath(path)).parent
+        while not parent.exists() and parent != parent.parent:
+            parent = parent.parent
+        if not parent.is_dir():
+            raise OutputPlaceError(f"{parent} is not a directory")
+        probe = parent / f".iabp-probe-{secrets.token_hex(4)}"
+        try:
+            probe.touch(exist_ok=False)
+            probe.unlink()
+        except OSError as exc:
+            raise OutputPlaceError(f"cannot write in {parent} ({exc.strerror or exc})") from None
+    except OSError as exc:  # e.g. a parent folder that may not be searched
+        raise OutputPlaceError(f"cannot use it: {exc.strerror or exc}") from None
+    return parent

@@ -30,6 +30,7 @@ from typing import Any
 from iabp.proofs.results import PropertyResult
 from iabp.spec.errors import UsageError
 from iabp.spec.system import Property
+from iabp.terminal import OutputPlaceError, check_output_place
 
 SARIF_VERSION = "2.1.0"
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -204,29 +205,14 @@ def write_ci_files(results: Sequence[tuple[Property, PropertyResult]], *,
 # -- output files ------------------------------------------------------------------------
 
 def check_output_file(path: Path, option: str) -> None:
-    """Refuse (:class:`UsageError`) an output file that cannot be written, before any work.
-
-    ``path`` must not be a directory, and the directory it goes in (or its nearest existing
-    ancestor, when it is to be created) must take a new file: that is tried, with a probe
-    file removed at once.
-    """
+    """Refuse (:class:`UsageError`) an output file that cannot be written, before any work
+    (:func:`iabp.terminal.check_output_place`: not a directory, and the folder it goes in,
+    or its nearest existing ancestor, takes a new file)."""
     try:
-        if path.is_dir():
-            raise UsageError(f"{option} {path} is a directory; give a file name")
-        parent = Path(os.path.abspath(path)).parent
-        while not parent.exists() and parent != parent.parent:
-            parent = parent.parent
-        if not parent.is_dir():
-            raise UsageError(f"{option} {path}: {parent} is not a directory")
-        probe = parent / f".iabp-probe-{secrets.token_hex(4)}"
-        try:
-            probe.touch(exist_ok=False)
-            probe.unlink()
-        except OSError as exc:
-            raise UsageError(f"{option} {path}: cannot write in {parent} "
-                             f"({exc.strerror or exc})") from None
-    except OSError as exc:  # e.g. a parent folder that may not be searched
-        raise UsageError(f"{option} {path}: cannot use it: {exc.strerror}") from None
+        check_output_place(path)
+    except OutputPlaceError as exc:
+        sep = " " if str(exc).startswith("is a directory") else ": "
+        raise UsageError(f"{option} {path}{sep}{exc}") from None
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -57,7 +57,14 @@ from iabp.sim.faults import (
 from iabp.sim.listen_port import AcceptedSocketPort, accept_console_port
 from iabp.spec.errors import IabpError, PortError, RecordError
 from iabp.spec.modes import Alarm
-from iabp.terminal import ProgressBar, Verbosity, add_verbosity_arguments, rich_console
+from iabp.terminal import (
+    OutputPlaceError,
+    ProgressBar,
+    Verbosity,
+    add_verbosity_arguments,
+    check_output_place,
+    rich_console,
+)
 
 MAX_SECONDS = 3600.0
 #: figure formats matplotlib's Agg canvas writes by itself, by file extension
@@ -185,27 +192,17 @@ def _run_simulation(a: argparse.Namespace) -> ClosedLoopTrace:
 def check_plot_path(text: str) -> Path:
     """Refuse (:class:`SimulationError`) a ``--plot`` file that cannot be written, before the
     simulation runs: a known figure extension, not a directory, and a directory that takes
-    a new file (tried with a probe file, removed at once)."""
+    a new file (:func:`iabp.terminal.check_output_place`)."""
+    path = Path(text)
+    if path.suffix.lower() not in PLOT_SUFFIXES:
+        raise SimulationError(f"--plot {text}: the file name must end in .png, .svg or .pdf "
+                              "(the figure's format)")
     try:
-        path = Path(text)
-        if path.suffix.lower() not in PLOT_SUFFIXES:
-            raise SimulationError(f"--plot {text}: the file name must end in .png, .svg or .pdf "
-                                  "(the figure's format)")
-        if path.is_dir():
-            raise SimulationError(f"--plot {text} is a directory; give a file name")
-        parent = Path(os.path.abspath(path)).parent
-        while not parent.exists() and parent != parent.parent:
-            parent = parent.parent
-        probe = parent / f".iabp-probe-{secrets.token_hex(4)}"
-        try:
-            probe.touch(exist_ok=False)
-            probe.unlink()
-        except OSError as exc:
-            raise SimulationError(f"--plot {text}: cannot write in {parent} "
-                                  f"({exc.strerror or exc})") from None
-        return path
-    except OSError as exc:  # e.g. a parent folder that may not be searched
-        raise SimulationError(f"--plot {text}: cannot use it: {exc.strerror or exc}") from None
+        check_output_place(path)
+    except OutputPlaceError as exc:
+        sep = " " if str(exc).startswith("is a directory") else ": "
+        raise SimulationError(f"--plot {text}{sep}{exc}") from None
+    return path
 
 
 def write_plot(tr: ClosedLoopTrace, path: Path) -> Path:
