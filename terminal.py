@@ -136,8 +136,9 @@ class ProgressBar:
 
 
 class OutputPlaceError(Exception):
-    """An output file cannot be written where it was asked for: ``str()`` says why, in the
-    words a command puts after the option and path."""
+    """An output cannot be written where it was asked for: ``str()`` says why, as the words
+    a command puts right after the option and path (starting with their separator, " is
+    ..." or ": ...")."""
 
 
 def check_output_place(path: Path) -> Path:
@@ -147,18 +148,29 @@ def check_output_place(path: Path) -> Path:
     folder above it that may not be searched (where ``Path.exists`` itself raises)."""
     try:
         if path.is_dir():
-            raise OutputPlaceError("is a directory; give a file name")
+            raise OutputPlaceError(" is a directory; give a file name")
         parent = Path(os.path.abspath(path)).parent
         while not parent.exists() and parent != parent.parent:
             parent = parent.parent
         if not parent.is_dir():
-            raise OutputPlaceError(f"{parent} is not a directory")
+            raise OutputPlaceError(f": {parent} is not a directory")
         probe = parent / f".iabp-probe-{secrets.token_hex(4)}"
         try:
             probe.touch(exist_ok=False)
             probe.unlink()
         except OSError as exc:
-            raise OutputPlaceError(f"cannot write in {parent} ({exc.strerror or exc})") from None
+            raise OutputPlaceError(f": cannot write in {parent} ({exc.strerror or exc})") from None
     except OSError as exc:  # e.g. a parent folder that may not be searched
-        raise OutputPlaceError(f"cannot use it: {exc.strerror or exc}") from None
+        raise OutputPlaceError(f": cannot use it: {exc.strerror or exc}") from None
     return parent
+
+
+def check_output_folder(path: Path) -> None:
+    """Refuse an output folder that exists as something else; raises
+    :class:`OutputPlaceError`, also for a folder above it that may not be searched."""
+    try:
+        not_dir = path.exists() and not path.is_dir()
+    except OSError as exc:  # e.g. a parent folder that may not be searched
+        raise OutputPlaceError(f": cannot use it: {exc.strerror or exc}") from None
+    if not_dir:
+        raise OutputPlaceError(" is not a directory")

@@ -60,7 +60,13 @@ from iabp.monitor.reconstruct.reconstruction import PatientProfile, ProfileError
 from iabp.monitor.rules.base import Verdict
 from iabp.monitor.runtime import Monitor, MonitorConfig
 from iabp.spec.modes import STOPPED_MODES
-from iabp.terminal import ProgressBar, Verbosity, add_verbosity_arguments
+from iabp.terminal import (
+    OutputPlaceError,
+    ProgressBar,
+    Verbosity,
+    add_verbosity_arguments,
+    check_output_folder,
+)
 
 READ_BYTES: Final = 1 << 16  #: bytes per file read
 MIB: Final = 1 << 20  #: bytes in a MiB (the unit of the progress bar)
@@ -485,12 +491,9 @@ def check_main(argv: list[str], out: Callable[[str], None] | None = None) -> int
         plot_dir = Path(a.plot) if a.plot is not None else None
         if plot_dir is not None:
             try:
-                not_dir = plot_dir.exists() and not plot_dir.is_dir()
-            except OSError as exc:
-                raise _UsageError(f"iabp check: cannot use --plot {a.plot!r}: "
-                                  f"{exc.strerror}") from None
-            if not_dir:
-                raise _UsageError(f"iabp check: --plot {a.plot!r} is not a directory")
+                check_output_folder(plot_dir)
+            except OutputPlaceError as exc:
+                raise _UsageError(f"iabp check: --plot {a.plot!r}{exc}") from None
     except _UsageError as exc:
         print(str(exc), file=sys.stderr)
         return 2

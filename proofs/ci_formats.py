@@ -211,8 +211,7 @@ def check_output_file(path: Path, option: str) -> None:
     try:
         check_output_place(path)
     except OutputPlaceError as exc:
-        sep = " " if str(exc).startswith("is a directory") else ": "
-        raise UsageError(f"{option} {path}{sep}{exc}") from None
+        raise UsageError(f"{option} {path}{exc}") from None
 
 
 def write_text_atomic(path: Path, text: str) -> None:

@@ -57,7 +57,13 @@ from iabp.spec.properties import (
 )
 from iabp.spec.system import Property, SystemSpec
 from iabp.spec.variants import variant, variants
-from iabp.terminal import Verbosity, add_verbosity_arguments, rich_console
+from iabp.terminal import (
+    OutputPlaceError,
+    Verbosity,
+    add_verbosity_arguments,
+    check_output_folder,
+    rich_console,
+)
 
 STYLE = STATUS_STYLE
 JSON_FORMAT = "iabp-prove"  #: ``iabp prove --json``: the document's name
@@ -195,12 +201,9 @@ def _check_outputs(args: argparse.Namespace) -> None:
         check_output_file(path, option)
     if args.emit_tests is not None:
         try:
-            not_dir = args.emit_tests.exists() and not args.emit_tests.is_dir()
-        except OSError as exc:  # e.g. a parent folder that may not be searched
-            raise UsageError(f"--emit-tests {args.emit_tests}: cannot use it: "
-                             f"{exc.strerror}") from None
-        if not_dir:
-            raise UsageError(f"--emit-tests {args.emit_tests} is not a directory")
+            check_output_folder(args.emit_tests)
+        except OutputPlaceError as exc:
+            raise UsageError(f"--emit-tests {args.emit_tests}{exc}") from None
         if not args.no_artifacts and _inside(args.emit_tests, args.out):
             raise UsageError(f"--emit-tests {args.emit_tests} is inside the artifact directory "
                              f"{args.out}, which a run replaces whole; write them elsewhere")

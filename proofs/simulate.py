@@ -106,7 +106,7 @@ IDLE_INPUTS: dict[str, Any] = {
     "op": OperatorCommand.NONE, "gas_loss": False, "blood_detected": False,
     "catheter_kink": False, "system_fault": False, "contra_absolute": False,
     "contra_relative": False, "contra_override": False, "set_request": False,
-    "qrs_suspect": False, "mon_rule_violation": False, "mon_integrity_error": False, "mon_frame": True,
+    "mon_rule_violation": False, "mon_integrity_error": False, "mon_frame": True,
     "mon_port_lost": False, "mon_internal_error": False, "mon_ack": False,
 }
 

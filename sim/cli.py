@@ -200,8 +200,7 @@ def check_plot_path(text: str) -> Path:
     try:
         check_output_place(path)
     except OutputPlaceError as exc:
-        sep = " " if str(exc).startswith("is a directory") else ": "
-        raise SimulationError(f"--plot {text}{sep}{exc}") from None
+        raise SimulationError(f"--plot {text}{exc}") from None
     return path
 
 

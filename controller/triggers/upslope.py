@@ -290,10 +290,14 @@ class _Decider:
         frac = t.threshold_fraction
         if since < t.premature_rr_fraction * self.rr_mean_n:
             frac = t.premature_threshold_fraction
-        thr = self.noise_level + frac * max(0.0, self.signal_level - self.noise_level)
+        thr = self._between_levels(frac)
         if self.rr_mean_n > 0 and since > t.searchback_rr_factor * self.rr_mean_n:
             thr *= 0.5
         return max(thr, self._min_feature)
+
+    def _between_levels(self, fraction: float) -> float:
+        """Pan-Tompkins' threshold: ``fraction`` of the way from the noise to the signal level."""
+        return self.noise_level + fraction * max(0.0, self.signal_level - self.noise_level)
 
     def step(self, e: float, abs_slope: float, context: float, n: int, blocked: bool) -> bool:
         """One sample of the feature; True if a beat is decided on it."""
@@ -314,8 +318,7 @@ class _Decider:
             if self.learned >= self._learn_n and n - self.last_decision_n >= self._refractory_n:
                 # The suspicion does not wait for the raised threshold of a premature beat:
                 # an early beat is the one the balloon must get out of the way of.
-                sinus_thr = self.noise_level + self._t.threshold_fraction * max(
-                    0.0, self.signal_level - self.noise_level)
+                sinus_thr = self._between_levels(self._t.threshold_fraction)
                 self.above_sinus_threshold = e > max(sinus_thr, self._min_feature)
             if not self.cand_active:
                 if e > thr and n - self.last_decision_n >= self._refractory_n:

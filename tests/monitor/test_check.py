@@ -313,7 +313,7 @@ def test_cli_capture_in_a_folder_it_may_not_search_exits_2() -> None:
         ok.chmod(0o644)
         status, err = run_unprivileged(check_main, [str(ok), "--plot", str(locked / "plots")])
         assert status == 2, err
-        assert err.startswith("iabp check: cannot use --plot") and "Permission denied" in err, err
+        assert err.startswith("iabp check: --plot") and "cannot use it: Permission denied" in err, err
 
 
 def test_a_console_announcing_another_tick_trips_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
