@@ -15,6 +15,12 @@ the controller's R-wave trigger, per beat class, with:
   the decision (ASM-R-DETECT assumes it at least ``R_SUSPECT_LEAD_MS`` ahead);
 * the share of beats decided inside the spec's assumed bounds (ASM-R-DETECT:
   ``R_DETECT_DELAY_MIN_MS`` .. ``R_DETECT_DELAY_MAX_MS`` after the onset), per class;
+* how often the suspicion rises OUTSIDE every reference QRS (ASM-QRS-SUSPECT assumes
+  never; the efficacy proofs need it, the safety proofs do not): a run of suspicion that
+  starts neither within ``SUSPECT_QRS_BEFORE_MS`` before a beat's QRS onset nor up to
+  ``MATCH_MS`` after its R, per 1000 reference beats, and how many of those fall in a
+  diastole (from 350 ms after an R to the next QRS onset), where the pump deflates on
+  them early or holds the inflation back: what the suspicion costs in augmentation;
 * also when the trigger's QRS feature crossed its threshold (``last_crossing_index``)
   against the measured onset, and the beat-to-beat change of the onset-to-decision
   delay (what an R-R measured between decisions is off by).
@@ -48,6 +54,12 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 MATCH_MS = 150
 QUANTILES = (0.0, 1.0, 5.0, 50.0, 95.0, 99.0, 99.9, 100.0)
+#: A suspicion that rises this little before a beat's measured QRS onset still belongs to
+#: that QRS (the onset estimate's own error, ms).
+SUSPECT_QRS_BEFORE_MS = 20
+#: From this long after an R the next suspicion is in the diastole (the earliest the pump
+#: inflates, at 150 bpm, ms).
+DIASTOLE_FROM_MS = 350
 
 
 def _match(ref: npt.NDArray[np.int64], det: npt.NDArray[np.int64]) -> list[tuple[int, int]]:
@@ -70,12 +82,14 @@ def measure(record: str) -> dict[str, Any]:
     dec: list[int] = []
     onset_est: list[int] = []
     suspect_from: list[int] = []
+    rises: list[int] = []
     rising, was = -1, False
     for i, v in enumerate(rec.ecg_mv.tolist()):
         decided = det.push(v)
         now = det.qrs_suspected
         if now and not was:
             rising = i
+            rises.append(i)
         if decided:
             dec.append(i)
             onset_est.append(det.last_crossing_index)
@@ -100,8 +114,33 @@ def measure(record: str) -> dict[str, Any]:
         prev_i, prev_d = i, d_onset
         rows.append((beat_class(rec.r_symbols[i]), float(d[k] - r), d_onset,
                      float(oe[k] - onset), step, float(sf[k] - onset)))
+    outside, in_diastole = _suspicions_outside_qrs(
+        np.asarray(rises, dtype=np.int64), ref,
+        np.array([qr_by_r.get(int(r), float("nan")) for r in ref], dtype=np.float64))
     return {"record": record, "beats": int(ref.size), "detections": int(d.size),
-            "matched": len(pairs), "rows": rows}
+            "matched": len(pairs), "rows": rows, "suspicions": len(rises),
+            "suspicions_outside_qrs": outside, "suspicions_in_diastole": in_diastole}
+
+
+def _suspicions_outside_qrs(rises: npt.NDArray[np.int64], ref: npt.NDArray[np.int64],
+                            qr_ms: FloatArray) -> tuple[int, int]:
+    """(suspicion rises outside every reference QRS, those of them in a diastole).
+
+    A rise belongs to a beat's QRS from ``SUSPECT_QRS_BEFORE_MS`` before its QRS onset
+    (R - QR; 30 ms when unmeasurable) to ``MATCH_MS`` after its R. It is in a diastole
+    from ``DIASTOLE_FROM_MS`` after an R to the next beat's QRS window."""
+    if rises.size == 0 or ref.size == 0:
+        return 0, 0
+    onset = ref - np.where(np.isfinite(qr_ms), qr_ms, 30.0)
+    lo, hi = onset - SUSPECT_QRS_BEFORE_MS, ref + MATCH_MS
+    k = np.searchsorted(ref, rises)  # the next beat at or after the rise
+    nxt = np.minimum(k, ref.size - 1)
+    prv = np.maximum(k - 1, 0)
+    in_next = (k < ref.size) & (rises >= lo[nxt]) & (rises <= hi[nxt])
+    in_prev = (k > 0) & (rises >= lo[prv]) & (rises <= hi[prv])
+    outside = ~(in_next | in_prev)
+    diastole = outside & (k > 0) & (k < ref.size) & (rises >= ref[prv] + DIASTOLE_FROM_MS)
+    return int(outside.sum()), int(diastole.sum())
 
 
 def _dist(v: FloatArray) -> dict[str, float]:
@@ -134,8 +173,15 @@ def aggregate(results: Sequence[dict[str, Any]]) -> dict[str, Any]:
             "suspicion_minus_onset_ms": _dist(a[:, 4]),
             "suspicion_lead_ms": _dist(a[:, 1] - a[:, 4]),
         }
-    out["records"] = [{k: res[k] for k in ("record", "beats", "detections", "matched")}
+    out["records"] = [{k: res[k] for k in ("record", "beats", "detections", "matched",
+                                          "suspicions", "suspicions_outside_qrs",
+                                          "suspicions_in_diastole")}
                       for res in results]
+    beats = sum(res["beats"] for res in results)
+    out["suspicions_outside_qrs"] = {
+        "reference_beats": beats,
+        "outside": sum(res["suspicions_outside_qrs"] for res in results),
+        "in_diastole": sum(res["suspicions_in_diastole"] for res in results)}
     return out
 
 
@@ -174,9 +220,23 @@ def to_markdown(agg: dict[str, Any], meta: dict[str, str]) -> str:
               "| class | beats with a measured onset | % decided inside the bound |", "|---|---|---|"]
     lines += [f"| {c} | {v['onset_measured']} | {v['inside_spec_bounds_pct']:.2f} |"
               for c, v in agg["classes"].items()]
-    lines += ["", "## Records", "", "| record | reference beats | detections | matched |",
-              "|---|---|---|---|"]
-    lines += [f"| {r['record']} | {r['beats']} | {r['detections']} | {r['matched']} |"
+    so = agg["suspicions_outside_qrs"]
+    per_k = 1000.0 / max(1, so["reference_beats"])
+    lines += ["", "## QRS suspicion outside every reference QRS (ASM-QRS-SUSPECT assumes never)",
+              "",
+              f"A rise of the suspicion from {SUSPECT_QRS_BEFORE_MS} ms before a beat's QRS onset "
+              f"to {MATCH_MS} ms after its R belongs to that beat; any other is outside "
+              f"(a P wave, a T wave, noise). In a diastole ({DIASTOLE_FROM_MS} ms after an R to "
+              "the next QRS) the pump deflates on it early or holds its inflation back.", "",
+              "| reference beats | outside any QRS | per 1000 beats | of them in a diastole "
+              "| per 1000 beats |", "|---|---|---|---|---|",
+              f"| {so['reference_beats']} | {so['outside']} | {so['outside'] * per_k:.1f} "
+              f"| {so['in_diastole']} | {so['in_diastole'] * per_k:.1f} |"]
+    lines += ["", "## Records", "",
+              "| record | reference beats | detections | matched | suspicions outside any QRS "
+              "| in a diastole |", "|---|---|---|---|---|---|"]
+    lines += [f"| {r['record']} | {r['beats']} | {r['detections']} | {r['matched']} "
+              f"| {r['suspicions_outside_qrs']} | {r['suspicions_in_diastole']} |"
               for r in agg["records"]]
     return "\n".join(lines) + "\n"
 

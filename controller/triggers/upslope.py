@@ -35,10 +35,16 @@ Processing chain, one sample at a time, fixed memory:
    level is learnt as noise. 100 ms keeps the larger second lobe of a wide QRS (bundle
    branch block, 80-90 ms after the first) from being reported twice.
 5. *QRS suspicion* (``qrs_suspected``): on while a candidate is pending, and outside the
-   refractory period whenever the feature is above the threshold a beat on time would
-   need (a premature beat's candidate waits for a higher one, the suspicion does not).
-   The controller deflates on it: on an early beat it comes at least ``confirm_ms``, and
-   on ventricular beats typically 15 ms, before the decision.
+   refractory period whenever the feature is above its own threshold: once the last
+   beat's T-wave window (``t_wave_window_ms``, or ``t_wave_rr_fraction`` of the mean R-R
+   if longer) is over, a lower one
+   (``suspect_threshold_fraction`` of the way from the noise to the signal level, where
+   a candidate needs ``threshold_fraction``, or ``premature_threshold_fraction`` for a
+   premature beat); within that window a candidate's (a ventricular beat's large T
+   wave is no early beat). The controller deflates on it, so it comes at least ``confirm_ms``
+   before every decision and earlier on the slow-rising QRS of a ventricular beat; the
+   price of the lower threshold is a P wave or noise now and then: an early deflation,
+   measured in ``benchmarks/results/trigger_timing.md``.
 6. *Peak estimate*: the largest band-passed magnitude in the last
    ``peak_lookback_ms`` before the decision, shifted by the filter's group delay.
    ``decision_delay_bound_ms`` bounds decision minus estimated peak by construction.
@@ -90,6 +96,7 @@ class FastEcgTuning:
     threshold_fraction: float = 0.3
     premature_rr_fraction: float = 0.7
     premature_threshold_fraction: float = 0.5
+    suspect_threshold_fraction: float = 0.15
     context_ms: float = 300.0
     context_ratio: float = 0.45
     searchback_rr_factor: float = 1.66
@@ -279,7 +286,7 @@ class _Decider:
         self.cand_superseding = False
         self.last_pushed_rr = False
         self.superseded = 0
-        self.above_sinus_threshold = False
+        self.above_suspect_threshold = False
 
     def threshold(self, n: int) -> float:
         t = self._t
@@ -302,7 +309,7 @@ class _Decider:
     def step(self, e: float, abs_slope: float, context: float, n: int, blocked: bool) -> bool:
         """One sample of the feature; True if a beat is decided on it."""
         decided = False
-        self.above_sinus_threshold = False
+        self.above_suspect_threshold = False
         if blocked:
             self.cand_active = False
             self.cand_superseding = False
@@ -316,10 +323,16 @@ class _Decider:
                     self.signal_level = 0.5 * e
             thr = self.threshold(n)
             if self.learned >= self._learn_n and n - self.last_decision_n >= self._refractory_n:
-                # The suspicion does not wait for the raised threshold of a premature beat:
-                # an early beat is the one the balloon must get out of the way of.
-                sinus_thr = self._between_levels(self._t.threshold_fraction)
-                self.above_sinus_threshold = e > max(sinus_thr, self._min_feature)
+                # The suspicion does not wait for the raised threshold of a premature beat,
+                # and rises lower than a candidate: an early beat is the one the balloon
+                # must get out of the way of, and a wide one rises slowly.
+                # Within the T-wave window of the last beat the suspicion needs a candidate's
+                # threshold: a ventricular beat's large T wave is no early beat.
+                t_window = max(self._t_wave_n, self._t.t_wave_rr_fraction * self.rr_mean_n)
+                frac = (self._t.threshold_fraction if n - self.last_decision_n < t_window
+                        else self._t.suspect_threshold_fraction)
+                suspect_thr = self._between_levels(frac)
+                self.above_suspect_threshold = e > max(suspect_thr, self._min_feature)
             if not self.cand_active:
                 if e > thr and n - self.last_decision_n >= self._refractory_n:
                     self._open(e, abs_slope, context, n, superseding=False)
@@ -409,9 +422,9 @@ class _Decider:
     @property
     def suspecting(self) -> bool:
         """On the latest sample a QRS candidate is open and not yet decided (or rejected), or,
-        outside the refractory period, the feature is above the threshold of a beat on
-        time (a premature beat's candidate waits for a higher one)."""
-        return (self.cand_active and self.cand_state == "pending") or self.above_sinus_threshold
+        outside the refractory period, the feature is above the suspicion threshold (after
+        the T-wave window lower than a candidate's; never raised for a premature beat)."""
+        return (self.cand_active and self.cand_state == "pending") or self.above_suspect_threshold
 
     def _update_rr_mean(self) -> None:
         k = self.rr.filled()
@@ -498,10 +511,11 @@ class FastRWaveDetector(RWaveTriggerClock):
     def qrs_suspected(self) -> bool:
         """True on every sample from the threshold crossing that opens a QRS candidate until
         that candidate is decided or rejected (``confirm_ms``, 8 ms, at most), and outside
-        the refractory period whenever the QRS feature is above the threshold of a beat on
-        time, also where a premature beat's raised threshold has not opened a candidate
-        yet: the pump may deflate on it without waiting for the decision. Noise or a T
-        wave raises it too: for the pump that is an early deflation, never a beat."""
+        the refractory period whenever the QRS feature is above the suspicion threshold
+        (after the last beat's T-wave window lower than a candidate's; never raised for a
+        premature beat): the pump may
+        deflate on it without waiting for the decision. Noise, a P or a T wave raises it
+        too: for the pump that is an early deflation, never a beat."""
         return self._decider.suspecting
 
     @property
