@@ -210,12 +210,14 @@ ASSUMPTIONS: tuple[Assumption, ...] = (
                "measured decision delay of the pump's trigger from the measured QRS onset "
                "(benchmarks/results/trigger_timing.md)"),
     Assumption("ASM-QRS-SUSPECT", "the R-wave detector raises its QRS suspicion (a QRS "
-               "candidate it has not yet decided on) only between a beat's QRS onset and its R "
+               "it has not yet decided on) only between a beat's QRS onset and its R "
                "report, never in diastole; only the efficacy properties assume it (a false "
                "suspicion, e.g. noise, only deflates early: no safety property needs it)",
-               "the trigger opens a candidate on its QRS feature's threshold crossing and "
-               "decides it 8 ms later (controller/triggers/upslope.py); noise in diastole "
-               "breaks it and costs that beat's augmentation, never safety"),
+               "the trigger suspects a QRS on a candidate it has not decided yet and, after the "
+               "last beat's T-wave window, on a fast rise of its QRS feature above a lower "
+               "threshold (controller/triggers/upslope.py); noise, P and T waves in diastole "
+               "break it now and then and cost that beat's augmentation, never safety: "
+               "counted per 1000 beats in benchmarks/results/trigger_timing.md"),
     Assumption("ASM-MISS-SPACING", "a detector may miss beats (a run of any length, e.g. a lost "
                "lead), but after a run of missed beats it detects at least two beats in a row "
                "before it misses again", "a detector that misses every other beat is a lost "

@@ -194,7 +194,8 @@ UPSTROKE_CHANNEL = Channel(
 )
 CHANNELS: tuple[Channel, ...] = (R_CHANNEL, UPSTROKE_CHANNEL)
 #: The R-wave detector's QRS suspicion: on while it has a QRS candidate open and not yet
-#: decided (a few ms before its R report). The controller deflates on it at once.
+#: decided (a few ms before its R report), or its QRS feature is above a suspicion
+#: threshold lower than a candidate's. The controller deflates on it at once.
 QRS_SUSPECT = _bv("qrs_suspect")
 
 notch_delay = _iv("notch_delay_ms")

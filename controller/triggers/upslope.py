@@ -40,8 +40,9 @@ Processing chain, one sample at a time, fixed memory:
    if longer) is over, a lower one
    (``suspect_threshold_fraction`` of the way from the noise to the signal level, where
    a candidate needs ``threshold_fraction``, or ``premature_threshold_fraction`` for a
-   premature beat); within that window a candidate's (a ventricular beat's large T
-   wave is no early beat). The controller deflates on it, so it comes at least ``confirm_ms``
+   premature beat), crossed by a QRS-fast rise (``suspect_rise_fraction`` of the level
+   span within ``suspect_rise_ms``; a paced beat's slow T wave crosses it too); within
+   that window a candidate's (a ventricular beat's large T wave is no early beat). The controller deflates on it, so it comes at least ``confirm_ms``
    before every decision and earlier on the slow-rising QRS of a ventricular beat; the
    price of the lower threshold is a P wave or noise now and then: an early deflation,
    measured in ``benchmarks/results/trigger_timing.md``.
@@ -97,6 +98,8 @@ class FastEcgTuning:
     premature_rr_fraction: float = 0.7
     premature_threshold_fraction: float = 0.5
     suspect_threshold_fraction: float = 0.15
+    suspect_rise_ms: float = 20.0
+    suspect_rise_fraction: float = 0.12
     context_ms: float = 300.0
     context_ratio: float = 0.45
     searchback_rr_factor: float = 1.66
@@ -261,10 +264,13 @@ class _Decider:
         self._supersede_min_n = _samples(t.supersede_min_ms, fs_hz)
         self._decay = math.exp(-1000.0 / (t.level_decay_tau_ms * fs_hz))
         self.rr = RingBuffer(8)
+        self._rise_n = _samples(t.suspect_rise_ms, fs_hz)
+        self._e_hist = RingBuffer(self._rise_n + 1)
         self.reset()
 
     def reset(self) -> None:
         self.rr.clear()
+        self._e_hist.clear()
         self.signal_level = self._initial_level
         self.noise_level = 0.0
         self.prev_e = 0.0
@@ -287,6 +293,7 @@ class _Decider:
         self.last_pushed_rr = False
         self.superseded = 0
         self.above_suspect_threshold = False
+        self._rise_held = False
 
     def threshold(self, n: int) -> float:
         t = self._t
@@ -310,6 +317,7 @@ class _Decider:
         """One sample of the feature; True if a beat is decided on it."""
         decided = False
         self.above_suspect_threshold = False
+        self._e_hist.push(e)
         if blocked:
             self.cand_active = False
             self.cand_superseding = False
@@ -332,7 +340,17 @@ class _Decider:
                 frac = (self._t.threshold_fraction if n - self.last_decision_n < t_window
                         else self._t.suspect_threshold_fraction)
                 suspect_thr = self._between_levels(frac)
-                self.above_suspect_threshold = e > max(suspect_thr, self._min_feature)
+                # Below a candidate's threshold only a QRS-fast rise counts (and holds while
+                # the feature stays above): a slow T wave (a paced beat's, long after its
+                # QRS) crossing it is no beat.
+                above = e > max(suspect_thr, self._min_feature)
+                fast = e - self._e_hist.ago(self._rise_n) > self._t.suspect_rise_fraction * max(
+                    0.0, self.signal_level - self.noise_level)
+                self._rise_held = above and (frac == self._t.threshold_fraction
+                                             or self._rise_held or fast)
+                self.above_suspect_threshold = self._rise_held
+            else:
+                self._rise_held = False
             if not self.cand_active:
                 if e > thr and n - self.last_decision_n >= self._refractory_n:
                     self._open(e, abs_slope, context, n, superseding=False)
