@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from benchmarks.bench_rhythms import DEFAULT_QR_MS
 from benchmarks.matching import matched_pairs
 from benchmarks.qrs_onset import beat_class, measure_record, mitdb_records
 from iabp.spec.assumptions import R_DETECT_DELAY_MAX_MS, R_DETECT_DELAY_MIN_MS
@@ -127,11 +128,11 @@ def _suspicions_outside_qrs(rises: npt.NDArray[np.int64], ref: npt.NDArray[np.in
     """(suspicion rises outside every reference QRS, those of them in a diastole).
 
     A rise belongs to a beat's QRS from ``SUSPECT_QRS_BEFORE_MS`` before its QRS onset
-    (R - QR; 30 ms when unmeasurable) to ``MATCH_MS`` after its R. It is in a diastole
+    (R - QR; ``DEFAULT_QR_MS`` when unmeasurable, as the rhythm benchmark's judge) to ``MATCH_MS`` after its R. It is in a diastole
     from ``DIASTOLE_FROM_MS`` after an R to the next beat's QRS window."""
     if rises.size == 0 or ref.size == 0:
         return 0, 0
-    onset = ref - np.where(np.isfinite(qr_ms), qr_ms, 30.0)
+    onset = ref - np.where(np.isfinite(qr_ms), qr_ms, DEFAULT_QR_MS)
     lo, hi = onset - SUSPECT_QRS_BEFORE_MS, ref + MATCH_MS
     k = np.searchsorted(ref, rises)  # the next beat at or after the rise
     nxt = np.minimum(k, ref.size - 1)

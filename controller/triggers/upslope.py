@@ -35,17 +35,18 @@ Processing chain, one sample at a time, fixed memory:
    level is learnt as noise. 100 ms keeps the larger second lobe of a wide QRS (bundle
    branch block, 80-90 ms after the first) from being reported twice.
 5. *QRS suspicion* (``qrs_suspected``): on while a candidate is pending, and outside the
-   refractory period whenever the feature is above its own threshold: once the last
+   refractory period whenever the feature is above its own threshold. Within the last
    beat's T-wave window (``t_wave_window_ms``, or ``t_wave_rr_fraction`` of the mean R-R
-   if longer) is over, a lower one
-   (``suspect_threshold_fraction`` of the way from the noise to the signal level, where
-   a candidate needs ``threshold_fraction``, or ``premature_threshold_fraction`` for a
-   premature beat), crossed by a QRS-fast rise (``suspect_rise_fraction`` of the level
-   span within ``suspect_rise_ms``; a paced beat's slow T wave crosses it too); within
-   that window a candidate's (a ventricular beat's large T wave is no early beat). The controller deflates on it, so it comes at least ``confirm_ms``
-   before every decision and earlier on the slow-rising QRS of a ventricular beat; the
-   price of the lower threshold is a P wave or noise now and then: an early deflation,
-   measured in ``benchmarks/results/trigger_timing.md``.
+   if longer) that is a candidate's (a ventricular beat's large T wave is no early
+   beat); after it a lower one (``suspect_threshold_fraction`` of the way from the noise
+   to the signal level, where a candidate needs ``threshold_fraction``, or
+   ``premature_threshold_fraction`` for a premature beat), which counts only when the
+   feature crosses it rising QRS-fast (by ``suspect_rise_fraction`` of the level span
+   within ``suspect_rise_ms``: a paced beat's slow T wave reaches the lower threshold
+   too). The controller deflates on it, so it comes at least ``confirm_ms`` before every
+   decision and earlier on the slow-rising QRS of a ventricular beat; the price of the
+   lower threshold is a P wave or noise now and then: an early deflation, measured in
+   ``benchmarks/results/trigger_timing.md``.
 6. *Peak estimate*: the largest band-passed magnitude in the last
    ``peak_lookback_ms`` before the decision, shifted by the filter's group delay.
    ``decision_delay_bound_ms`` bounds decision minus estimated peak by construction.
@@ -309,6 +310,10 @@ class _Decider:
             thr *= 0.5
         return max(thr, self._min_feature)
 
+    def _t_wave_window_n(self) -> float:
+        """Samples after a decision in which a wave may be that beat's T wave."""
+        return max(self._t_wave_n, self._t.t_wave_rr_fraction * self.rr_mean_n)
+
     def _between_levels(self, fraction: float) -> float:
         """Pan-Tompkins' threshold: ``fraction`` of the way from the noise to the signal level."""
         return self.noise_level + fraction * max(0.0, self.signal_level - self.noise_level)
@@ -336,18 +341,16 @@ class _Decider:
                 # must get out of the way of, and a wide one rises slowly.
                 # Within the T-wave window of the last beat the suspicion needs a candidate's
                 # threshold: a ventricular beat's large T wave is no early beat.
-                t_window = max(self._t_wave_n, self._t.t_wave_rr_fraction * self.rr_mean_n)
-                frac = (self._t.threshold_fraction if n - self.last_decision_n < t_window
-                        else self._t.suspect_threshold_fraction)
-                suspect_thr = self._between_levels(frac)
+                in_t_wave = n - self.last_decision_n < self._t_wave_window_n()
+                suspect_thr = self._between_levels(
+                    self._t.threshold_fraction if in_t_wave else self._t.suspect_threshold_fraction)
                 # Below a candidate's threshold only a QRS-fast rise counts (and holds while
                 # the feature stays above): a slow T wave (a paced beat's, long after its
                 # QRS) crossing it is no beat.
                 above = e > max(suspect_thr, self._min_feature)
                 fast = e - self._e_hist.ago(self._rise_n) > self._t.suspect_rise_fraction * max(
                     0.0, self.signal_level - self.noise_level)
-                self._rise_held = above and (frac == self._t.threshold_fraction
-                                             or self._rise_held or fast)
+                self._rise_held = above and (in_t_wave or self._rise_held or fast)
                 self.above_suspect_threshold = self._rise_held
             else:
                 self._rise_held = False
@@ -406,7 +409,7 @@ class _Decider:
         t = self._t
         since = n - self.last_decision_n
         superseding = self.cand_superseding
-        t_window = max(self._t_wave_n, t.t_wave_rr_fraction * self.rr_mean_n)
+        t_window = self._t_wave_window_n()
         # A superseding candidate is twice the beat it follows: never a T wave.
         t_wave = not superseding and (
             (since < t_window and self.cand_slope < t.t_wave_slope_ratio * self.last_slope
@@ -530,10 +533,10 @@ class FastRWaveDetector(RWaveTriggerClock):
         """True on every sample from the threshold crossing that opens a QRS candidate until
         that candidate is decided or rejected (``confirm_ms``, 8 ms, at most), and outside
         the refractory period whenever the QRS feature is above the suspicion threshold
-        (after the last beat's T-wave window lower than a candidate's; never raised for a
-        premature beat): the pump may
-        deflate on it without waiting for the decision. Noise, a P or a T wave raises it
-        too: for the pump that is an early deflation, never a beat."""
+        (after the last beat's T-wave window lower than a candidate's, on a QRS-fast rise;
+        never raised for a premature beat): the pump may deflate on it without waiting
+        for the decision. Noise, a P or a T wave raises it too: for the pump that is an
+        early deflation, never a beat."""
         return self._decider.suspecting
 
     @property
