@@ -115,3 +115,61 @@ def test_every_decision_is_suspected_first_for_the_confirmation_time(record: str
     lone = [a for a in starts if not ((d >= a) & (d <= a + 60)).any()]
     assert len(starts) <= d.size + 2 and len(lone) <= 2, (len(starts), d.size, lone)
     assert s.mean() < 0.03
+
+
+def _suspicion_rises(det: FastRWaveDetector, x: list[float]) -> tuple[np.ndarray, np.ndarray]:
+    """(samples where the suspicion rises, decision samples) over ``x``."""
+    rises, decisions, was = [], [], False
+    for i, v in enumerate(x):
+        if det.push(v):
+            decisions.append(i)
+        now = det.qrs_suspected
+        if now and not was:
+            rises.append(i)
+        was = now
+    return np.asarray(rises), np.asarray(decisions)
+
+
+def test_a_paced_beats_slow_t_wave_does_not_raise_the_lower_suspicion() -> None:
+    """mitdb/107 (paced, wide complexes, a slow T wave about 430 ms after each R, past the
+    T-wave window): with the fast-rise condition switched off the T wave crosses the
+    lower suspicion threshold on most beats (the pump would end every inflation there);
+    with it, rises away from a decision stay rare."""
+    from dataclasses import replace
+
+    x = read_record("mitdb/107", duration_s=120.0).ecg_mv.tolist()
+
+    def stray(tuning: FastEcgTuning) -> tuple[int, int]:
+        rises, dec = _suspicion_rises(FastRWaveDetector(FS_1K, tuning), x)
+        # a rise in the diastole (past the T-wave window of the beat before) that no
+        # decision follows within 60 ms
+        late = [r for r in rises if (dec < r).any() and r - dec[dec < r][-1] >= 400
+                and not ((dec >= r) & (dec <= r + 60)).any()]
+        return len(late), dec.size
+
+    off, beats = stray(replace(FastEcgTuning(), suspect_rise_fraction=-1e9))
+    on, _ = stray(FastEcgTuning())
+    assert beats > 100
+    assert off > beats // 2, (off, beats)
+    assert on < beats // 10, (on, beats)
+
+
+def test_the_lower_suspicion_comes_earlier_on_ventricular_beats() -> None:
+    """mitdb/116, ventricular beats whose QRS starts 90-100 ms before their R peak: the
+    suspicion leads the decision by a median of more than the confirmation time plus 25 ms
+    (about 55 ms; with a candidate's threshold for the suspicion it was about 18 ms)."""
+    rec = read_record("mitdb/116", duration_s=300.0)
+    assert rec.r_peaks is not None and rec.r_symbols is not None
+    rises, dec = _suspicion_rises(FastRWaveDetector(FS_1K), rec.ecg_mv.tolist())
+    confirm = int(round(FastEcgTuning().confirm_ms))
+    leads = []
+    for r, sym in zip(rec.r_peaks.tolist(), rec.r_symbols, strict=True):
+        if sym != "V":
+            continue
+        k = np.flatnonzero((dec >= r - 150) & (dec <= r + 150))
+        if k.size:
+            d = int(dec[k[0]])
+            before = rises[rises <= d]
+            leads.append(d - int(before[-1]))
+    assert len(leads) >= 10
+    assert np.median(leads) > confirm + 25, leads
