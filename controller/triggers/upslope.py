@@ -18,7 +18,13 @@ Processing chain, one sample at a time, fixed memory:
    ``spike_min_mv`` and comes back within the window (narrower than ``spike_ms``) is
    replaced by the chord before it reaches the filters. A QRS cannot do that: it
    needs tens of ms to rise and fall. The spike never opens a candidate, so a paced
-   beat triggers once, on its QRS.
+   beat triggers once, on its QRS. A recorder's filter can widen the spike past the gate
+   (8-13 ms at 360 Hz, MIT-BIH 102 and 104); such a spike does open a candidate, and a
+   candidate that at its decision looks like one (``pace_*``: a single narrow, steep
+   deflection already back on the line) is not decided: the beat is decided on the first
+   QRS candidate within ``pace_hold_ms``, or at its end. On a paced-and-normal fusion beat
+   the spike comes 45-100 ms ahead of the R wave, and inflation timed from it came into
+   that beat's ejection. The suspicion stays on through the hold.
 3. *QRS feature*: first-order band-pass (5-25 Hz), slope (mV/s), squared and
    averaged over ``window_ms`` (20 ms, against 100 ms in :class:`RWaveDetector`),
    square root: an RMS slope that rises on the QRS up-slope.
@@ -55,6 +61,7 @@ Processing chain, one sample at a time, fixed memory:
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from iabp.controller.triggers.filters import (
@@ -116,6 +123,12 @@ class FastEcgTuning:
     min_feature_mv_per_s: float = 4.0
     supersede_ratio: float = 2.0
     supersede_min_ms: float = 100.0
+    pace_window_ms: float = 30.0
+    pace_width_max_ms: float = 13.0
+    pace_slope_min_mv_per_s: float = 100.0
+    pace_amplitude_min_mv: float = 0.5
+    pace_return_fraction: float = 0.5
+    pace_hold_ms: float = 45.0
 
 
 def _samples(ms: float, fs_hz: float) -> int:
@@ -164,7 +177,7 @@ class _FrontEnd:
 
     __slots__ = ("fs", "_t", "_gate", "_bp", "_win", "_ctx", "_hist", "_settle_n", "_started",
                  "_last_valid", "blocked_until", "prev_y", "e", "abs_slope", "context",
-                 "valid_run", "flat_run", "_prev_x", "_amp", "_amp_scale2")
+                 "valid_run", "flat_run", "_prev_x", "_amp", "_amp_scale2", "_raw")
 
     def __init__(self, fs_hz: float, t: FastEcgTuning) -> None:
         self.fs = fs_hz
@@ -174,6 +187,7 @@ class _FrontEnd:
         self._win = MovingSum(_samples(t.window_ms, fs_hz))
         self._ctx = MovingSum(_samples(t.context_ms, fs_hz))
         self._hist = RingBuffer(_samples(t.peak_lookback_ms, fs_hz) + 1)
+        self._raw = RingBuffer(_samples(t.pace_window_ms, fs_hz) + 1)
         self._settle_n = _samples(t.settle_ms, fs_hz)
         self._amp = t.feature == "amplitude"
         self._amp_scale2 = (2.0 * math.pi * 15.0) ** 2
@@ -184,6 +198,7 @@ class _FrontEnd:
         self._win.clear()
         self._ctx.clear()
         self._hist.clear()
+        self._raw.clear()
         self._started = False
         self._last_valid = 0.0
         self._prev_x = 0.0
@@ -197,7 +212,8 @@ class _FrontEnd:
 
     def buffer_lengths(self) -> dict[str, int]:
         return {"spike_gate": len(self._gate._buf), "window": len(self._win.buffer),
-                "context": len(self._ctx.buffer), "peak_history": len(self._hist)}
+                "context": len(self._ctx.buffer), "peak_history": len(self._hist),
+                "pace_shape": len(self._raw)}
 
     def push(self, sample_mv: float, n: int) -> None:
         try:
@@ -221,7 +237,9 @@ class _FrontEnd:
         else:
             self.flat_run = 0
         self._prev_x = x
-        y = self._bp.push(self._gate.push(x))
+        gated = self._gate.push(x)
+        self._raw.push(gated)
+        y = self._bp.push(gated)
         slope = (y - self.prev_y) * self.fs
         self.prev_y = y
         self._hist.push(abs(y))
@@ -234,6 +252,43 @@ class _FrontEnd:
         self.abs_slope = abs(slope)
         ctx = self._ctx
         self.context = ctx.push(self.e) / ctx._length
+
+    def pace_shaped(self) -> bool:
+        """The last ``pace_window_ms`` of the (gated) input hold a pacer spike that the
+        recorder's filter has widened past the spike gate: one deflection of at least
+        ``pace_amplitude_min_mv`` from where the window began, rising or falling at
+        ``pace_slope_min_mv_per_s`` or faster, at most ``pace_width_max_ms`` wide at half
+        its height, and already back within ``pace_return_fraction`` of it, the line flat
+        again. A QRS is wider and slower: at its decision it is still near its peak."""
+        raw = self._raw
+        k = raw.filled()
+        if k < raw.capacity:
+            return False
+        t = self._t
+        base = raw.ago(k - 1)
+        peak_lag, peak = 0, 0.0
+        max_step = 0.0
+        for lag in range(k - 1):
+            d = abs(raw.ago(lag) - base)
+            if d > peak:
+                peak, peak_lag = d, lag
+            step = abs(raw.ago(lag) - raw.ago(lag + 1))
+            if step > max_step:
+                max_step = step
+        if peak < t.pace_amplitude_min_mv or max_step * self.fs < t.pace_slope_min_mv_per_s:
+            return False
+        if abs(raw.ago(0) - base) > t.pace_return_fraction * peak:
+            return False
+        if abs(raw.ago(0) - raw.ago(2)) * self.fs / 2.0 > 0.5 * max_step * self.fs:
+            return False
+        half = 0.5 * peak
+        lo = peak_lag
+        while lo > 0 and abs(raw.ago(lo - 1) - base) >= half:
+            lo -= 1
+        hi = peak_lag
+        while hi < k - 1 and abs(raw.ago(hi + 1) - base) >= half:
+            hi += 1
+        return (hi - lo + 1) * 1000.0 / self.fs <= t.pace_width_max_ms
 
     def argmax_lag(self) -> int:
         """Lag (samples) of the largest band-passed magnitude in the look-behind window."""
@@ -267,6 +322,7 @@ class _Decider:
         self.rr = RingBuffer(8)
         self._rise_n = _samples(t.suspect_rise_ms, fs_hz)
         self._e_hist = RingBuffer(self._rise_n + 1)
+        self._pace_hold_n = _samples(t.pace_hold_ms, fs_hz)
         self.reset()
 
     def reset(self) -> None:
@@ -295,6 +351,10 @@ class _Decider:
         self.superseded = 0
         self.above_suspect_threshold = False
         self._rise_held = False
+        self.pace_deadline_n = _NEVER
+        self.pace_peak_e = 0.0
+        self.pace_slope = 0.0
+        self.paced_holds = 0
 
     def threshold(self, n: int) -> float:
         t = self._t
@@ -318,8 +378,10 @@ class _Decider:
         """Pan-Tompkins' threshold: ``fraction`` of the way from the noise to the signal level."""
         return self.noise_level + fraction * max(0.0, self.signal_level - self.noise_level)
 
-    def step(self, e: float, abs_slope: float, context: float, n: int, blocked: bool) -> bool:
-        """One sample of the feature; True if a beat is decided on it."""
+    def step(self, e: float, abs_slope: float, context: float, n: int, blocked: bool,
+             pace_shaped: Callable[[], bool] | None = None) -> bool:
+        """One sample of the feature; True if a beat is decided on it. ``pace_shaped``
+        tells, when a candidate is due, whether the input just held a pacer spike."""
         decided = False
         self.above_suspect_threshold = False
         self._e_hist.push(e)
@@ -327,6 +389,7 @@ class _Decider:
             self.cand_active = False
             self.cand_superseding = False
             self.cand_state = "idle"
+            self.pace_deadline_n = _NEVER
         else:
             if self.learned < self._learn_n:
                 # Start-up: the signal level is at least half the largest feature so far,
@@ -376,11 +439,44 @@ class _Decider:
                 if abs_slope > self.cand_slope:
                     self.cand_slope = abs_slope
                 if self.cand_state == "pending" and n - self.cand_start_n >= self._confirm_n:
-                    decided = self._decide(n)
+                    if (pace_shaped is not None and not self.cand_superseding
+                            and self.pace_deadline_n == _NEVER and pace_shaped()):
+                        self._hold_for_paced_qrs(n)
+                    else:
+                        decided = self._decide(n)
                 if e < 0.5 * thr or (e < thr and n - self.cand_start_n > self._refractory_n):
                     self._close()
+            if not decided and self.pace_deadline_n != _NEVER and n >= self.pace_deadline_n:
+                decided = self._decide_paced(n)
         self.prev2_e = self.prev_e
         self.prev_e = e
+        return decided
+
+    def _hold_for_paced_qrs(self, n: int) -> None:
+        """The due candidate is a pacer spike: the QRS it paces (or a fusion beat's own
+        QRS, up to tens of ms later) is what ejection follows, so the beat is decided on
+        the first QRS candidate within ``pace_hold_ms``, or at its end. The suspicion stays
+        on meanwhile (the pump deflates on the spike); the spike's level is learnt neither
+        as signal nor as noise."""
+        self.cand_state = "paced"
+        self.pace_deadline_n = n + self._pace_hold_n
+        self.pace_peak_e = self.cand_peak_e
+        self.pace_slope = self.cand_slope
+        self.paced_holds += 1
+
+    def _decide_paced(self, n: int) -> bool:
+        """End of a pacer spike's hold with no QRS decided: the beat is decided now, on the
+        spike's level (the paced QRS may be too slow for this feature)."""
+        self.pace_deadline_n = _NEVER
+        if self.cand_active and self.cand_state == "pending":
+            return self._decide(n)
+        self.cand_active = True
+        self.cand_superseding = False
+        self.cand_peak_e = self.pace_peak_e
+        self.cand_slope = self.pace_slope
+        self.cand_context = 0.0
+        decided = self._decide(n)
+        self._close()
         return decided
 
     def _open(self, e: float, abs_slope: float, context: float, n: int, *, superseding: bool) -> None:
@@ -421,6 +517,7 @@ class _Decider:
             self.cand_state = "rejected"
             return False
         self.cand_state = "accepted"
+        self.pace_deadline_n = _NEVER
         if superseding:
             if self.last_pushed_rr:
                 # The superseded decision ended the last interval too early: move its end.
@@ -445,7 +542,8 @@ class _Decider:
         """On the latest sample a QRS candidate is open and not yet decided (or rejected), or,
         outside the refractory period, the feature is above the suspicion threshold (after
         the T-wave window lower than a candidate's; never raised for a premature beat)."""
-        return (self.cand_active and self.cand_state == "pending") or self.above_suspect_threshold
+        return ((self.cand_active and self.cand_state == "pending") or self.above_suspect_threshold
+                or self.pace_deadline_n != _NEVER)
 
     def _update_rr_mean(self) -> None:
         k = self.rr.filled()
@@ -459,6 +557,8 @@ class _Decider:
             self.accepted_peak_e = self.cand_peak_e
             self.signal_before_accepted = self.signal_level
             self.signal_level += gain * (self.cand_peak_e - self.signal_level)
+        elif self.cand_state == "paced":
+            pass
         else:
             self.noise_level += gain * (self.cand_peak_e - self.noise_level)
         self.cand_state = "idle"
@@ -504,6 +604,12 @@ class FastRWaveDetector(RWaveTriggerClock):
         """Decisions followed by a larger QRS that was reported too, since the last reset."""
         return self._decider.superseded
 
+    @property
+    def pacer_spike_holds(self) -> int:
+        """Candidates shaped like a (recorder-widened) pacer spike, whose decision waited for
+        the QRS they pace (``pace_hold_ms``), since the last reset."""
+        return self._decider.paced_holds
+
     def buffer_lengths(self) -> dict[str, int]:
         """Sizes of every internal history buffer (fixed at construction: the memory bound)."""
         return {**self._front.buffer_lengths(), "rr": len(self._decider.rr)}
@@ -522,7 +628,8 @@ class FastRWaveDetector(RWaveTriggerClock):
         self._n = n + 1
         f = self._front
         f.push(sample_mv, n)
-        if self._decider.step(f.e, f.abs_slope, f.context, n, n < f.blocked_until):
+        if self._decider.step(f.e, f.abs_slope, f.context, n, n < f.blocked_until,
+                              f.pace_shaped):
             self._last_peak_n = max(0, n - f.argmax_lag() - self._lag_n)
             self._last_crossing_n = max(0, self._decider.cand_start_n - self._lag_n)
             return True
@@ -572,6 +679,12 @@ class TwoLeadRWaveDetector(RWaveTriggerClock):
     def superseded_decisions(self) -> int:
         """Decisions followed by a larger QRS that was reported too, since the last reset."""
         return self._decider.superseded
+
+    @property
+    def pacer_spike_holds(self) -> int:
+        """Candidates shaped like a (recorder-widened) pacer spike, whose decision waited for
+        the QRS they pace (``pace_hold_ms``), since the last reset."""
+        return self._decider.paced_holds
 
     @property
     def qrs_suspected(self) -> bool:
@@ -639,7 +752,9 @@ class TwoLeadRWaveDetector(RWaveTriggerClock):
         s = (w0 * f0.abs_slope / l0 + w1 * f1.abs_slope / l1) / tot
         c = (w0 * f0.context / l0 + w1 * f1.context / l1) / tot
         was_active = d.cand_active
-        decided = d.step(e, s, c, n, False)
+        decided = d.step(e, s, c, n, False,
+                         lambda: any(f.pace_shaped() for i, f in ((0, f0), (1, f1))
+                                     if self._w[i] > 0.0))
         if d.cand_active:
             if not was_active:
                 self._cand_e = [f0.e, f1.e]
