@@ -44,6 +44,15 @@ def _compile_band(fn: Callable[[Expr], Expr]) -> Callable[[int], int]:
     return lambda rr_ms: int(compiled({"mon_rr_ms": rr_ms}))
 
 
+def _fresh_interval(last_ms: int, before_ms: int) -> int:
+    """The interval a trigger stays fresh for: the longer of the last two own intervals.
+    One false own beat (noise the own detector took for a QRS) splits an interval in two
+    and would otherwise make the next real beat look stale as soon as the console
+    inflated in it (MON-TRIGGER-FRESH false alarms on noisy records); a missed beat still
+    leaves the trigger older than both."""
+    return max(last_ms, before_ms)
+
+
 class OwnBeatClock:
     """Own R-wave and upstroke detection and the beat clock (an online operator).
 
@@ -80,8 +89,10 @@ class OwnBeatClock:
         self._peak = NEVER_MS
         self._onset = NEVER_MS
         self._rr = 0
+        self._fresh_rr = 0
         self._up_n = NEVER_MS
         self._up_rr = 0
+        self._up_fresh_rr = 0
         self._activity_due = NOT_DUE_MS
         self._beats = 0
         self._confirmed = 0  #: own beats decided after the R-wave detector had learnt
@@ -133,7 +144,7 @@ class OwnBeatClock:
         up = self._pressure(f, mode is Mode.PRESSURE_TRIGGER, v["mon_gas_inflated'"])
         if mode is Mode.PRESSURE_TRIGGER:
             self._in_pressure = True
-            v[UP_SEEN_KEY] = n - self._up_n < self._up_rr + self._margin
+            v[UP_SEEN_KEY] = n - self._up_n < self._up_fresh_rr + self._margin
         elif self._in_pressure:
             self._in_pressure, self._up_n = False, NEVER_MS
             v[UP_SEEN_KEY] = False
@@ -142,7 +153,7 @@ class OwnBeatClock:
         heart_t = n - self._onset
         v["heart_t_ms'"] = heart_t
         v["heart_silent'"] = heart_t >= self._silent_after
-        v[R_SEEN_KEY] = heart_t < self._rr + self._margin
+        v[R_SEEN_KEY] = heart_t < self._fresh_rr + self._margin
         if mode is Mode.PRESSURE_TRIGGER:
             # Its own R-wave detection on the ECG is as independent as its own upstrokes
             # (augmentations blanked, see _pressure) and shows the beat is real and fresh,
@@ -172,6 +183,7 @@ class OwnBeatClock:
             self._confirmed += 1
             v["mon_beats_seen"] = self._confirmed
         if prev > NEVER_MS:
+            self._fresh_rr = _fresh_interval(peak - prev, self._rr)
             self._rr = peak - prev
         rr = self._rr
         if self._beats >= 2 and rr > 0:
@@ -199,6 +211,7 @@ class OwnBeatClock:
         if ev and counted and not balloon_inflated and ev & UPSTROKE:
             est = self._p.last_upstroke_index
             if self._up_n > NEVER_MS:
+                self._up_fresh_rr = _fresh_interval(est - self._up_n, self._up_rr)
                 self._up_rr = est - self._up_n
             self._up_n = est
             return True

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -692,3 +693,25 @@ def test_the_retro_window_covers_the_own_detectors_decision_delay() -> None:
     from iabp.controller.triggers import RWaveDetector
 
     assert RuleConfig().detection_delay_ms >= RWaveDetector(1000.0).decision_delay_bound_ms
+
+
+@pytest.mark.property("MON-TRIGGER-FRESH")
+def test_trigger_fresh_survives_one_false_own_beat(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A QRS-like artefact in diastole that the monitor's own detector takes for a beat
+    splits an R-R interval in two; judged against the short half, the console's correct
+    inflation in the next real beat looked stale (MON-TRIGGER-FRESH false alarms on the
+    noisy stretches of mitdb/104, ``benchmarks/results/monitor_records.md``). Freshness is
+    judged against the longer of the last two own intervals, so the clean console stays
+    unblamed; with the last interval alone it is blamed on this very stream."""
+    import iabp.monitor.reconstruct.heart as heart
+
+    frames = clean()
+    peak = pumping_beats(frames)[2]
+    at = peak - 260
+    blip = [int(round(1500.0 * math.exp(-0.5 * ((i - at) / 6.0) ** 2))) for i in range(len(frames))]
+    noisy = reframe(frames, lambda f, i: dataclasses.replace(f, ecg_uv=f.ecg_uv + blip[i])
+                    if isinstance(f, TelemetryFrame) and abs(i - at) < 40 else f)
+    assert any(abs(b - at) < 40 for b in beats_of(noisy))  # the own detector took it for a beat
+    assert fired(noisy, TriggerFreshRule) == []
+    monkeypatch.setattr(heart, "_fresh_interval", lambda last_ms, before_ms: last_ms)
+    assert fired(noisy, TriggerFreshRule)
