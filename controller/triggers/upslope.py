@@ -354,6 +354,7 @@ class _Decider:
         self.pace_deadline_n = _NEVER
         self.pace_peak_e = 0.0
         self.pace_slope = 0.0
+        self.pace_context = 0.0
         self.paced_holds = 0
 
     def threshold(self, n: int) -> float:
@@ -440,7 +441,9 @@ class _Decider:
                     self.cand_slope = abs_slope
                 if self.cand_state == "pending" and n - self.cand_start_n >= self._confirm_n:
                     if (pace_shaped is not None and not self.cand_superseding
-                            and self.pace_deadline_n == _NEVER and pace_shaped()):
+                            and self.pace_deadline_n == _NEVER
+                            and self.cand_context <= self._t.context_ratio * self.cand_peak_e
+                            and pace_shaped()):
                         self._hold_for_paced_qrs(n)
                     else:
                         decided = self._decide(n)
@@ -457,11 +460,13 @@ class _Decider:
         QRS, up to tens of ms later) is what ejection follows, so the beat is decided on
         the first QRS candidate within ``pace_hold_ms``, or at its end. The suspicion stays
         on meanwhile (the pump deflates on the spike); the spike's level is learnt neither
-        as signal nor as noise."""
+        as signal nor as noise. A candidate on a busy background (noise) is never held: the
+        decision rejects it as noise."""
         self.cand_state = "paced"
         self.pace_deadline_n = n + self._pace_hold_n
         self.pace_peak_e = self.cand_peak_e
         self.pace_slope = self.cand_slope
+        self.pace_context = self.cand_context
         self.paced_holds += 1
 
     def _decide_paced(self, n: int) -> bool:
@@ -469,13 +474,13 @@ class _Decider:
         spike's level (the paced QRS may be too slow for this feature)."""
         self.pace_deadline_n = _NEVER
         if self.cand_active and self.cand_state == "pending":
-            return self._decide(n)
+            return self._decide(n, paced=True)
         self.cand_active = True
         self.cand_superseding = False
         self.cand_peak_e = self.pace_peak_e
         self.cand_slope = self.pace_slope
-        self.cand_context = 0.0
-        decided = self._decide(n)
+        self.cand_context = self.pace_context
+        decided = self._decide(n, paced=True)
         self._close()
         return decided
 
@@ -501,7 +506,9 @@ class _Decider:
                 and e > ratio * self.accepted_peak_e
                 and n - self.last_decision_n >= self._supersede_min_n)
 
-    def _decide(self, n: int) -> bool:
+    def _decide(self, n: int, *, paced: bool = False) -> bool:
+        """Accept or reject the open candidate; ``paced``: it ends a pacer spike's hold and is
+        accepted (the spike passed the noise test when the hold began)."""
         t = self._t
         since = n - self.last_decision_n
         superseding = self.cand_superseding
@@ -513,7 +520,7 @@ class _Decider:
                 since < self._t_wave_far_n
                 and self.cand_slope < t.t_wave_far_slope_ratio * self.last_slope))
         noisy = self.cand_context > t.context_ratio * self.cand_peak_e
-        if t_wave or noisy:
+        if (t_wave or noisy) and not paced:
             self.cand_state = "rejected"
             return False
         self.cand_state = "accepted"
