@@ -592,10 +592,6 @@ class FastRWaveDetector(RWaveTriggerClock):
         self._decision_delay_bound_ms = 1000.0 * (lookback_n + self._lag_n) / self._fs_hz
         self.reset()
 
-
-
-
-
     @property
     def rr_mean_ms(self) -> float:
         """Mean of the last (up to 8) detected R-R intervals (ms); 0 before two beats."""
@@ -677,10 +673,6 @@ class TwoLeadRWaveDetector(RWaveTriggerClock):
         self._flat_n = _samples(200.0, self._fs_hz)
         self._learn_n = _samples(t.learn_ms, self._fs_hz)
         self.reset()
-
-
-
-
 
     @property
     def superseded_decisions(self) -> int:
