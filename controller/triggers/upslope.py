@@ -722,6 +722,10 @@ class TwoLeadRWaveDetector(RWaveTriggerClock):
         busy = f.context / level
         return 1.0 / (1.0 + (busy / 0.15) ** 2)
 
+    def _pace_shaped(self) -> bool:
+        """A lead in use just held a widened pacer spike (see ``_FrontEnd.pace_shaped``)."""
+        return any(f.pace_shaped() for f, w in zip(self._fronts, self._w, strict=True) if w > 0.0)
+
     def push(self, sample_lead0_mv: float, sample_lead1_mv: float) -> bool:
         n = self._n
         self._n = n + 1
@@ -751,9 +755,7 @@ class TwoLeadRWaveDetector(RWaveTriggerClock):
         s = (w0 * f0.abs_slope / l0 + w1 * f1.abs_slope / l1) / tot
         c = (w0 * f0.context / l0 + w1 * f1.context / l1) / tot
         was_active = d.cand_active
-        decided = d.step(e, s, c, n, False,
-                         lambda: any(f.pace_shaped() for i, f in ((0, f0), (1, f1))
-                                     if self._w[i] > 0.0))
+        decided = d.step(e, s, c, n, False, self._pace_shaped)
         if d.cand_active:
             if not was_active:
                 self._cand_e = [f0.e, f1.e]
