@@ -442,8 +442,7 @@ class _Decider:
                 if self.cand_state == "pending" and n - self.cand_start_n >= self._confirm_n:
                     if (pace_shaped is not None and not self.cand_superseding
                             and self.pace_deadline_n == _NEVER
-                            and self.cand_context <= self._t.context_ratio * self.cand_peak_e
-                            and pace_shaped()):
+                            and not self._cand_noisy() and pace_shaped()):
                         self._hold_for_paced_qrs(n)
                     else:
                         decided = self._decide(n)
@@ -506,9 +505,14 @@ class _Decider:
                 and e > ratio * self.accepted_peak_e
                 and n - self.last_decision_n >= self._supersede_min_n)
 
+    def _cand_noisy(self) -> bool:
+        """The open candidate's background was already as busy as itself: noise."""
+        return self.cand_context > self._t.context_ratio * self.cand_peak_e
+
     def _decide(self, n: int, *, paced: bool = False) -> bool:
-        """Accept or reject the open candidate; ``paced``: it ends a pacer spike's hold and is
-        accepted (the spike passed the noise test when the hold began)."""
+        """Accept or reject the open candidate; ``paced``: it ends a pacer spike's hold (the
+        spike itself, which passed the noise test when the hold began, or the QRS candidate
+        opened within the hold) and is accepted."""
         t = self._t
         since = n - self.last_decision_n
         superseding = self.cand_superseding
@@ -519,8 +523,7 @@ class _Decider:
              and self.cand_peak_e < t.t_wave_level_ratio * self.last_e) or (
                 since < self._t_wave_far_n
                 and self.cand_slope < t.t_wave_far_slope_ratio * self.last_slope))
-        noisy = self.cand_context > t.context_ratio * self.cand_peak_e
-        if (t_wave or noisy) and not paced:
+        if (t_wave or self._cand_noisy()) and not paced:
             self.cand_state = "rejected"
             return False
         self.cand_state = "accepted"
@@ -564,9 +567,7 @@ class _Decider:
             self.accepted_peak_e = self.cand_peak_e
             self.signal_before_accepted = self.signal_level
             self.signal_level += gain * (self.cand_peak_e - self.signal_level)
-        elif self.cand_state == "paced":
-            pass
-        else:
+        elif self.cand_state != "paced":  # a held pacer spike is learnt as neither
             self.noise_level += gain * (self.cand_peak_e - self.noise_level)
         self.cand_state = "idle"
 
